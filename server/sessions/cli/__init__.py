@@ -1,0 +1,51 @@
+"""The ``sessions`` command line: the engine headless, for terminals, CI and agents.
+
+Exit codes are a contract (docs/cli.md): 0 success, 1 the notebook has a
+problem (a failing cell, an error diagnostic, formatting needed), 2 usage or
+setup error (bad arguments, unreadable file, missing ipykernel).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from .. import __version__
+from . import check, export, fmt, import_cmd, run, status, watch
+
+EXIT_OK = 0
+EXIT_PROBLEM = 1
+EXIT_USAGE = 2
+
+Command = Callable[[argparse.Namespace], int]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sessions",
+        description="Reactive notebooks kept as plain .py files with # %% cells.",
+    )
+    parser.add_argument("--version", action="version", version=f"sessions {__version__}")
+    verbs = parser.add_subparsers(dest="verb", metavar="COMMAND")
+    verbs.required = True
+    for module in (status, check, run, watch, fmt, export, import_cmd):
+        module.register(verbs)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    command: Command = args.run
+    try:
+        return command(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+
+
+def entry() -> None:
+    sys.exit(main())

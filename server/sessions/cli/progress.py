@@ -1,0 +1,111 @@
+"""Progress of a run in a terminal: a live line on a TTY, plain lines otherwise.
+
+Cell outputs are echoed below each cell's line (text streams, the
+``text/plain`` of results, a placeholder for images) unless ``quiet``.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from typing import TextIO
+
+from ..notebook import Notebook
+from ..records import Output
+from ..runner import CellOutcome, RunListener
+from .render import paint, use_color
+
+_MARK = {"ok": ("✓", "32"), "error": ("✗", "31"), "interrupted": ("■", "33")}
+
+
+def output_text(output: Output, limit: int = 4000) -> str:
+    kind = output.get("output_type")
+    if kind == "stream":
+        text = str(output.get("text", ""))
+    elif kind in ("execute_result", "display_data"):
+        data = output.get("data", {})
+        text = data.get("text/plain", "")
+        if isinstance(text, list):
+            text = "".join(text)
+        rich = [m for m in data if m != "text/plain"]
+        if rich:
+            text = (text + "\n" if text else "") + f"[{', '.join(rich)}]"
+    elif kind == "error":
+        text = f"{output.get('ename', 'Error')}: {output.get('evalue', '')}"
+    else:
+        return ""
+    text = str(text).rstrip("\n")
+    return (
+        text if len(text) <= limit else text[:limit] + f"\n… ({len(text) - limit} more characters)"
+    )
+
+
+class TerminalProgress(RunListener):
+    def __init__(
+        self, notebook: Notebook, *, out: TextIO = sys.stderr, quiet: bool = False
+    ) -> None:
+        self.notebook = notebook
+        self.out = out
+        self.quiet = quiet
+        self.live = out.isatty()
+        self.color = use_color(out)
+        self._started = 0.0
+        self._current: tuple[int, int, int] | None = None
+        self._stop = threading.Event()
+        self._ticker: threading.Thread | None = None
+
+    def _label(self, index: int) -> str:
+        return f"cell {index} {self.notebook.cells[index].display_name(48)}"
+
+    def run_planned(self, plan: Sequence[int]) -> None:
+        if plan and self.live:
+            self._ticker = threading.Thread(target=self._tick, daemon=True)
+            self._ticker.start()
+
+    def _tick(self) -> None:
+        while not self._stop.wait(0.25):
+            current = self._current
+            if current is not None:
+                self._draw(*current)
+
+    def _draw(self, index: int, position: int, total: int) -> None:
+        elapsed = time.monotonic() - self._started
+        line = f"[{position + 1}/{total}] {self._label(index)}  {elapsed:.1f}s"
+        self.out.write("\r\x1b[2K" + line)
+        self.out.flush()
+
+    def cell_started(self, index: int, run: int, position: int, total: int) -> None:
+        self._started = time.monotonic()
+        self._current = (index, position, total)
+        if self.live:
+            self._draw(index, position, total)
+
+    def cell_finished(self, outcome: CellOutcome) -> None:
+        current = self._current
+        self._current = None
+        position, total = (current[1], current[2]) if current else (0, 0)
+        mark, color = _MARK.get(outcome.record.status, ("?", "0"))
+        if outcome.kernel_status == "dead":
+            mark, color = "✗", "31"
+        duration = outcome.record.duration or 0.0
+        line = f"{paint(mark, color, self.color)} [{position + 1}/{total}] {self._label(outcome.index)}  {duration:.2f}s"
+        prefix = "\r\x1b[2K" if self.live else ""
+        self.out.write(prefix + line + "\n")
+        if not self.quiet:
+            for output in outcome.record.outputs:
+                text = output_text(output)
+                if text:
+                    self.out.write("".join(f"    {ln}\n" for ln in text.split("\n")))
+        self.out.flush()
+
+    def cells_skipped(self, indexes: Sequence[int], reason: str) -> None:
+        cells = ", ".join(str(i) for i in indexes)
+        self.out.write(f"skipped {len(indexes)} cell(s) ({cells}): {reason}\n")
+        self.out.flush()
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._ticker is not None:
+            self._ticker.join(timeout=1)

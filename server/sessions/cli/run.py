@@ -1,0 +1,151 @@
+"""``sessions run NB``: run cells headless, write the sidecar, report progress.
+
+Exit codes: 0 every cell ran ok (or there was nothing to run), 1 a cell failed
+(error, interrupt, timeout, kernel death), 2 usage or setup error (bad file,
+bad cell index, missing ipykernel).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..engine import NotebookReadError
+from ..kernel.errors import KernelError
+from ..kernel_factory import kernel_factory_for
+from ..run_plan import PlanError
+from ..runner import NotebookRunner, RunSettings, RunSummary
+from .common import fail, print_json
+from .progress import TerminalProgress
+
+
+def register(verbs: Any) -> None:
+    parser = verbs.add_parser("run", help="run cells on a Jupyter kernel and cache their outputs")
+    parser.add_argument("notebook", help="the notebook .py file")
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument(
+        "--stale",
+        action="store_true",
+        help="run only cells that are not fresh (and what they need)",
+    )
+    which.add_argument(
+        "--all", action="store_true", help="run every cell in file order (the default)"
+    )
+    which.add_argument(
+        "--cell",
+        type=int,
+        action="append",
+        metavar="N",
+        help="run cell N (0-based; repeatable), after its stale or not-loaded upstream cells",
+    )
+    parser.add_argument(
+        "--fresh", action="store_true", help="always start a new kernel for this run"
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        metavar="S",
+        help="interrupt a cell that runs longer than S seconds",
+    )
+    parser.add_argument(
+        "--allow-errors", action="store_true", help="keep going after a failing cell; exit 0"
+    )
+    parser.add_argument(
+        "--no-upstream", action="store_true", help="with --cell: do not run upstream cells first"
+    )
+    parser.add_argument(
+        "--python", metavar="PATH", help="interpreter for the kernel (overrides project settings)"
+    )
+    parser.add_argument("--quiet", "-q", action="store_true", help="do not echo cell outputs")
+    parser.add_argument(
+        "--json", action="store_true", help="print a JSON summary on stdout (docs/cli.md)"
+    )
+    parser.set_defaults(run=run)
+
+
+def summary_json(summary: RunSummary, notebook: str) -> dict[str, Any]:
+    return {
+        "notebook": notebook,
+        "planned": summary.planned,
+        "cells": [
+            {
+                "index": o.index,
+                "run": o.record.run,
+                "status": o.record.status,
+                "kernel_status": o.kernel_status,
+                "execution_count": o.record.execution_count,
+                "duration": o.record.duration,
+                "outputs": o.record.outputs,
+            }
+            for o in summary.outcomes
+        ],
+        "skipped": summary.skipped,
+        "stopped_because": summary.stopped_because,
+        "ok": summary.ok,
+    }
+
+
+def run(args: argparse.Namespace) -> int:
+    path = Path(args.notebook)
+    mode, cells = ("stale", []) if args.stale else ("cell", args.cell) if args.cell else ("all", [])
+    settings = RunSettings(
+        run_upstream=not args.no_upstream,
+        stop_on_error=not args.allow_errors,
+        cell_timeout=args.timeout,
+    )
+    try:
+        return asyncio.run(_run(path, mode, cells, settings, args))
+    except NotebookReadError as exc:
+        return fail(str(exc))
+    except PlanError as exc:
+        return fail(str(exc))
+    except KernelError as exc:
+        return fail(str(exc))
+
+
+async def _run(
+    path: Path, mode: str, cells: list[int], settings: RunSettings, args: argparse.Namespace
+) -> int:
+    runner = NotebookRunner(path, kernel_factory_for(path, python=args.python), settings=settings)
+    snapshot = runner.snapshot()  # raises NotebookReadError for a bad file before any kernel starts
+    for problem in snapshot.problems:
+        print(f"sessions: {problem}", file=sys.stderr)
+    out = sys.stderr if args.json else sys.stdout
+    progress = TerminalProgress(snapshot.notebook, out=out, quiet=args.quiet)
+    runner.listener = progress
+    try:
+        summary = await runner.run(mode, cells)
+    finally:
+        progress.close()
+        await runner.shutdown()
+    if args.json:
+        print_json(summary_json(summary, args.notebook))
+    elif not summary.planned:
+        print(
+            "nothing to run: every cell is fresh"
+            if mode == "stale"
+            else "nothing to run: no code cells",
+            file=out,
+        )
+    else:
+        reloaded = [i for i in summary.planned if not snapshot.states[i].is_stale]
+        if mode == "stale" and reloaded:
+            print(
+                f"(cells {', '.join(map(str, reloaded))} were fresh but ran again: this new kernel"
+                " did not have their values yet)",
+                file=out,
+            )
+        ran = len(summary.outcomes)
+        failed = sum(1 for o in summary.outcomes if o.record.status != "ok")
+        note = f", {failed} failed" if failed else ""
+        skipped = f", {len(summary.skipped)} skipped" if summary.skipped else ""
+        print(
+            f"ran {ran} cell(s){note}{skipped}; outputs cached in {runner.store.path.name}",
+            file=out,
+        )
+    if args.allow_errors:
+        return 0
+    return 0 if summary.ok else 1

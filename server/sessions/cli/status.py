@@ -1,0 +1,42 @@
+"""``sessions status NB [--json]``: cells, statuses, defines/uses and diagnostics."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from ..kernel.interpreter import resolve_python
+from .common import CliError, fail, load_or_fail, print_json, report_problems
+from .render import format_diagnostic, print_table, snapshot_json
+
+
+def register(verbs: Any) -> None:
+    parser = verbs.add_parser("status", help="show every cell's status, definitions and uses")
+    parser.add_argument("notebook", help="the notebook .py file")
+    parser.add_argument("--json", action="store_true", help="machine-readable output (docs/cli.md)")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        snapshot = load_or_fail(args.notebook)
+    except CliError as exc:
+        return fail(str(exc))
+    report_problems(snapshot)
+    resolved = resolve_python(snapshot.path)
+    if args.json:
+        payload = snapshot_json(snapshot)
+        payload["kernel"] = {"python": resolved.path, "reason": resolved.reason}
+        print_json(payload)
+        return 0
+    print_table(snapshot)
+    print(f"kernel: {resolved.path} ({resolved.reason})")
+    shown = [d for d in snapshot.diagnostics if d.severity in ("error", "warning")]
+    hints = sum(1 for d in snapshot.diagnostics if d.severity == "hint")
+    if shown or hints:
+        print()
+    for diagnostic in shown:
+        print(format_diagnostic(args.notebook, diagnostic))
+    if hints:
+        print(f"{hints} hint(s), e.g. redefined names: sessions check {args.notebook}")
+    return 0

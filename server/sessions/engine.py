@@ -1,0 +1,85 @@
+"""One notebook's analysed state: file + sidecar -> cells, graph, statuses, diagnostics.
+
+This is what the CLI prints and what the language server publishes. It does
+no I/O beyond reading the two files, and never raises on bad content: problems
+with the sidecar come back as ``problems`` (human-readable, with the fix).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .diagnostics import SEVERITY_RANK, Diagnostic
+from .graph import NotebookGraph, build_graph
+from .identity import match_records
+from .notebook import Notebook, parse
+from .records import CellRecord, SidecarData
+from .sidecar import load_sidecar, sidecar_path
+from .staleness import CellState, compute_statuses
+from .status_diagnostics import status_diagnostics
+
+
+class NotebookReadError(Exception):
+    """The notebook file cannot be read as text; the message says why and what to do."""
+
+
+def read_notebook_text(path: Path) -> str:
+    """Read a notebook file, refusing what is not a UTF-8 text file with a clear message."""
+    if not path.exists():
+        raise NotebookReadError(f"{path}: no such file")
+    if path.is_dir():
+        raise NotebookReadError(f"{path}: is a directory, not a notebook .py file")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise NotebookReadError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
+    if b"\x00" in data:
+        raise NotebookReadError(
+            f"{path}: looks like a binary file (contains NUL bytes), not a notebook"
+        )
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise NotebookReadError(
+            f"{path}: is not valid UTF-8 (byte {exc.start}); re-save it as UTF-8"
+        ) from exc
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    path: Path
+    notebook: Notebook
+    graph: NotebookGraph
+    sidecar: SidecarData
+    records: tuple[CellRecord | None, ...]
+    """The sidecar record matched to each current cell."""
+    states: tuple[CellState, ...]
+    diagnostics: tuple[Diagnostic, ...]
+    problems: tuple[str, ...]
+
+    def has_errors(self) -> bool:
+        return any(d.severity == "error" for d in self.diagnostics)
+
+
+def analyze(
+    path: Path, notebook: Notebook, sidecar: SidecarData, problems: Sequence[str] = ()
+) -> Snapshot:
+    graph = build_graph(notebook)
+    records = tuple(match_records(sidecar.cells, notebook.cells))
+    states = tuple(compute_statuses(notebook, graph, records))
+    diagnostics = sorted(
+        [*graph.diagnostics, *status_diagnostics(notebook, states, records)],
+        key=lambda d: (d.line, d.col, SEVERITY_RANK[d.severity], d.code),
+    )
+    return Snapshot(
+        path, notebook, graph, sidecar, records, states, tuple(diagnostics), tuple(problems)
+    )
+
+
+def load_snapshot(path: Path) -> Snapshot:
+    """Read and analyse a notebook and its sidecar. Raises only :class:`NotebookReadError`."""
+    text = read_notebook_text(path)
+    loaded = load_sidecar(sidecar_path(path), path.name)
+    return analyze(path, parse(text), loaded.data, loaded.problems)

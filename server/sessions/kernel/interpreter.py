@@ -1,0 +1,202 @@
+"""Which Python runs a notebook's kernel, and can it (DESIGN §6).
+
+Resolution order, first hit wins:
+
+1. the ``sessions.python`` setting;
+2. ``[tool.sessions] python`` in the nearest ``pyproject.toml``;
+3. the nearest ``.venv`` / ``venv`` folder, walking up from the notebook's
+   folder to the workspace root (without one: to the home folder, or the
+   filesystem root for notebooks outside home);
+4. the active ``VIRTUAL_ENV`` / ``CONDA_PREFIX``;
+5. the server's own interpreter (``sys.executable``).
+
+Explicit choices (1, 2) are returned even when the path does not exist, so
+``check_ipykernel`` can say what is wrong with them; the implicit ones (3, 4)
+are only taken when they contain an interpreter.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import tomllib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from sessions.kernel.errors import KernelSetupError
+
+VENV_FOLDER_NAMES = (".venv", "venv")
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedPython:
+    path: str
+    """Absolute interpreter path (symlinks kept: a venv's python is a link)."""
+    reason: str
+    """Why this interpreter, for the user: e.g. ``nearest .venv at /p/.venv``."""
+
+
+def resolve_python(
+    notebook_path: Path,
+    *,
+    setting: str | None = None,
+    workspace_root: Path | None = None,
+    env: Mapping[str, str] = os.environ,
+) -> ResolvedPython:
+    """The interpreter that should run the kernel of ``notebook_path``."""
+    folder = Path(notebook_path).absolute().parent
+    base = Path(workspace_root).absolute() if workspace_root is not None else folder
+    if setting:
+        return ResolvedPython(_interpreter_at(setting, base, env), "setting sessions.python")
+
+    pyproject = _nearest_pyproject(folder, workspace_root)
+    if pyproject is not None:
+        value = _tool_sessions_python(pyproject)
+        if value:
+            return ResolvedPython(
+                _interpreter_at(value, pyproject.parent, env),
+                f"[tool.sessions] python in {pyproject}",
+            )
+
+    for directory in _walk_up(folder, workspace_root):
+        for name in VENV_FOLDER_NAMES:
+            python = _venv_python(directory / name)
+            if python is not None:
+                return ResolvedPython(str(python), f"nearest {name} at {directory / name}")
+
+    for variable in ("VIRTUAL_ENV", "CONDA_PREFIX"):
+        prefix = env.get(variable)
+        if prefix:
+            python = _venv_python(Path(prefix))
+            if python is not None:
+                return ResolvedPython(str(python), f"active {variable}={prefix}")
+
+    return ResolvedPython(sys.executable, "the server's own interpreter")
+
+
+def _walk_up(start: Path, workspace_root: Path | None) -> Iterator[Path]:
+    """``start`` and its parents, up to and including the stop folder."""
+    if workspace_root is not None:
+        stop: Path | None = Path(workspace_root).absolute()
+    else:
+        home = Path.home().absolute()
+        stop = home if start.is_relative_to(home) else None
+    directory = start
+    while True:
+        yield directory
+        if directory == stop or directory.parent == directory:
+            return
+        directory = directory.parent
+
+
+def _nearest_pyproject(folder: Path, workspace_root: Path | None) -> Path | None:
+    for directory in _walk_up(folder, workspace_root):
+        candidate = directory / "pyproject.toml"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _tool_sessions_python(pyproject: Path) -> str | None:
+    try:
+        data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        # A broken pyproject is the build tool's problem to report, not ours.
+        return None
+    tool = data.get("tool")
+    sessions = tool.get("sessions") if isinstance(tool, dict) else None
+    python = sessions.get("python") if isinstance(sessions, dict) else None
+    return python if isinstance(python, str) and python.strip() else None
+
+
+def _interpreter_at(value: str, base: Path, env: Mapping[str, str]) -> str:
+    """An explicit interpreter: a path relative to ``base`` (an environment
+    folder means its python), else a bare command (``python3.12``) on PATH."""
+    path = Path(value.strip()).expanduser()
+    if not path.is_absolute():
+        path = base / path
+    if path.is_dir():
+        python = _venv_python(path)
+        if python is not None:
+            return str(python)
+    bare = value.strip()
+    if not path.exists() and os.sep not in bare and "/" not in bare:
+        found = shutil.which(bare, path=env.get("PATH"))
+        if found is not None:
+            return found
+    return str(path)
+
+
+def _venv_python(prefix: Path) -> Path | None:
+    for relative in ("bin/python", "Scripts/python.exe"):
+        candidate = prefix / relative
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+# Only successes are cached: after the user runs the fix command, the next
+# check must see ipykernel without anyone clearing a cache.
+_IPYKERNEL_FOUND: set[tuple[str, int]] = set()
+
+_FIND_IPYKERNEL = (
+    "import importlib.util, sys; "
+    "sys.exit(0 if importlib.util.find_spec('ipykernel_launcher') else 3)"
+)
+
+
+def check_ipykernel(python: str, *, timeout: float = 30.0) -> KernelSetupError | None:
+    """``None`` when ``python`` can run ipykernel, else the error to show.
+
+    Runs the interpreter once (a module lookup, not an import: ~20 ms).
+    """
+    path = Path(python)
+    try:
+        stat = path.stat()
+    except OSError:
+        return KernelSetupError(
+            f"Python interpreter not found: {python}. Point the sessions.python setting "
+            "(or [tool.sessions] python in pyproject.toml) at an existing interpreter, "
+            "or create the environment.",
+            python=python,
+        )
+    key = (str(path), stat.st_mtime_ns)
+    if key in _IPYKERNEL_FOUND:
+        return None
+    if path.is_dir() or not os.access(path, os.X_OK):
+        return KernelSetupError(
+            f"Python interpreter is not an executable file: {python}.",
+            python=python,
+        )
+    try:
+        completed = subprocess.run(
+            [python, "-c", _FIND_IPYKERNEL],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=timeout,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as error:
+        return KernelSetupError(
+            f"Could not run the Python interpreter {python}: {error}", python=python
+        )
+    if completed.returncode == 0:
+        _IPYKERNEL_FOUND.add(key)
+        return None
+    fix = f"{shlex.quote(python)} -m pip install ipykernel"
+    if completed.returncode == 3:
+        return KernelSetupError(
+            f"ipykernel is not installed for {python}; it is needed to run cells. Fix: {fix}",
+            python=python,
+            fix=fix,
+        )
+    detail = completed.stderr.decode(errors="replace").strip().splitlines()
+    return KernelSetupError(
+        f"The Python interpreter {python} failed to start"
+        + (f": {detail[-1]}" if detail else f" (exit code {completed.returncode})"),
+        python=python,
+    )

@@ -1,0 +1,508 @@
+"""One Jupyter kernel for one notebook, driven through jupyter_client's async
+client (DESIGN §6).
+
+``KernelSession`` launches the kernel (see ``launcher.py``), sends execute
+requests and streams their outputs, interrupts, restarts and shuts down. It
+knows nothing about cells, queues or the sidecar: the runner builds those on
+top.
+
+Messages are read by two long-lived tasks, one per channel (IOPub, shell),
+and routed by the request they answer, so several requests may be in flight.
+A third task waits for the kernel process: when it exits unasked, every
+pending ``execute`` returns ``"dead"`` at once (no timeout involved) and the
+state becomes ``"dead"``. A dead kernel is not restarted behind the caller's
+back: ``execute`` then raises ``KernelDeadError`` and the caller decides to
+``restart()``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from queue import Empty
+from typing import Any, Literal
+
+import zmq.asyncio
+from jupyter_client.asynchronous.client import AsyncKernelClient
+
+from sessions.kernel.errors import KernelDeadError, KernelStartError
+from sessions.kernel.interpreter import check_ipykernel, resolve_python
+from sessions.kernel.launcher import (
+    ConnectionFile,
+    KernelProcess,
+    Transport,
+    describe_exit,
+    kernel_environment,
+    runtime_dir,
+    write_connection,
+)
+from sessions.kernel.outputs import output_from_message
+from sessions.records import Output
+
+log = logging.getLogger(__name__)
+
+KernelState = Literal["stopped", "starting", "idle", "busy", "dead", "restarting"]
+"""``stopped``: not started yet, or shut down. The others are DESIGN's states."""
+
+ExecuteStatus = Literal["ok", "error", "aborted", "interrupted", "dead"]
+
+OutputCallback = Callable[[Output], None]
+StateCallback = Callable[[KernelState], None]
+
+# Output that was on the wire when the kernel died is still worth showing:
+# give the IOPub reader this long to deliver it before reporting the death.
+_DEATH_DRAIN_SECONDS = 0.05
+
+
+@dataclass(slots=True)
+class ExecuteResult:
+    status: ExecuteStatus
+    execution_count: int | None = None
+    ename: str | None = None
+    evalue: str | None = None
+    traceback: list[str] = field(default_factory=list)
+    started: datetime | None = None
+    duration: float = 0.0
+    """Seconds from sending the request to the end of its outputs."""
+
+
+@dataclass(slots=True, eq=False)
+class _Execution:
+    """An execute request in flight: done when both its reply (shell) and its
+    closing ``idle`` status (IOPub, after the last output) have arrived."""
+
+    on_output: OutputCallback
+    done: asyncio.Future[None]
+    reply: dict[str, Any] | None = None
+    idle: bool = False
+    interrupt_requested: bool = False
+    ended_as: ExecuteStatus | None = None
+    """Set when the kernel went away before answering."""
+
+    def check_done(self) -> None:
+        if self.reply is not None and self.idle and not self.done.done():
+            self.done.set_result(None)
+
+    def end(self, status: ExecuteStatus) -> None:
+        if not self.done.done():
+            self.ended_as = status
+            self.done.set_result(None)
+
+
+class KernelSession:
+    """A kernel for one notebook: ``await start()``, ``execute``, ``interrupt``,
+    ``restart``, ``shutdown`` (also ``async with``)."""
+
+    def __init__(
+        self,
+        python: str,
+        cwd: Path,
+        *,
+        python_reason: str = "",
+        env: Mapping[str, str] | None = None,
+        transport: Transport | None = None,
+        runtime_folder: Path | None = None,
+        startup_timeout: float = 60.0,
+        shutdown_timeout: float = 2.0,
+    ) -> None:
+        self.python = python
+        self.python_reason = python_reason
+        self.cwd = Path(cwd)
+        self._env = env
+        self._transport = transport
+        self._runtime_folder = runtime_folder
+        self.startup_timeout = startup_timeout
+        self.shutdown_timeout = shutdown_timeout
+
+        self._state: KernelState = "stopped"
+        self._state_callbacks: list[StateCallback] = []
+        self.death_reason: str | None = None
+        """Why the kernel is dead (``state == "dead"``), for the user."""
+        self.kernel_info: dict[str, Any] = {}
+        """Content of the last ``kernel_info_reply`` (language_info, banner...)."""
+
+        self._process: KernelProcess | None = None
+        self._connection: ConnectionFile | None = None
+        self._client: AsyncKernelClient | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._pending: dict[str, _Execution] = {}
+        self._quiet = asyncio.Event()
+        self._quiet.set()
+        self._lifecycle = asyncio.Lock()
+        self._death_task: asyncio.Task[None] | None = None
+
+    @classmethod
+    def for_notebook(
+        cls,
+        notebook_path: Path,
+        *,
+        setting: str | None = None,
+        workspace_root: Path | None = None,
+        env: Mapping[str, str] = os.environ,
+        **options: Any,
+    ) -> KernelSession:
+        """A session in the notebook's folder with the interpreter that
+        ``resolve_python`` picks for it; ``env`` is used for the resolution
+        and is the kernel's environment."""
+        resolved = resolve_python(
+            notebook_path, setting=setting, workspace_root=workspace_root, env=env
+        )
+        return cls(
+            resolved.path,
+            Path(notebook_path).absolute().parent,
+            python_reason=resolved.reason,
+            env=env,
+            **options,
+        )
+
+    # -- state ---------------------------------------------------------------
+
+    @property
+    def state(self) -> KernelState:
+        return self._state
+
+    @property
+    def pid(self) -> int | None:
+        """The ipykernel process (not the watchdog), while it runs."""
+        return self._process.kernel_pid if self._process is not None else None
+
+    @property
+    def pgid(self) -> int | None:
+        """The kernel's process group: kernel, watchdog, and cells' children."""
+        return self._process.pgid if self._process is not None else None
+
+    @property
+    def connection_file(self) -> Path | None:
+        return self._connection.path if self._connection is not None else None
+
+    def on_state(self, callback: StateCallback) -> Callable[[], None]:
+        """Call ``callback(state)`` on every state change; returns an unsubscribe."""
+        self._state_callbacks.append(callback)
+
+        def unsubscribe() -> None:
+            with contextlib.suppress(ValueError):
+                self._state_callbacks.remove(callback)
+
+        return unsubscribe
+
+    def _set_state(self, state: KernelState) -> None:
+        if state == self._state:
+            return
+        self._state = state
+        for callback in list(self._state_callbacks):
+            try:
+                callback(state)
+            except Exception:
+                log.exception("kernel state callback failed")
+
+    # -- lifecycle -----------------------------------------------------------
+
+    async def start(self) -> None:
+        """Launch the kernel and wait until it answers ``kernel_info``.
+
+        Raises ``KernelSetupError`` (before launching anything) when the
+        interpreter cannot run ipykernel, ``KernelStartError`` when the kernel
+        does not come up; in both cases nothing is left running. No-op when
+        the kernel already runs.
+        """
+        async with self._lifecycle:
+            if self._process is not None:
+                return
+            await self._check_setup()
+            self._set_state("starting")
+            await self._launch()
+
+    async def restart(self) -> None:
+        """A fresh kernel (empty namespace) in place of the current one, which
+        is asked to shut down and killed if it does not within ``shutdown_timeout``.
+        Executions still running end as ``"interrupted"``. Also the way back
+        from ``"dead"``. Raises like ``start``."""
+        await self._restart(graceful=True)
+
+    async def shutdown(self) -> None:
+        """Stop the kernel and every process it started (the whole group).
+        Executions still running end as ``"dead"``. Idempotent."""
+        async with self._lifecycle:
+            await self._stop(graceful=True, pending_status="dead")
+            self._set_state("stopped")
+
+    async def __aenter__(self) -> KernelSession:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.shutdown()
+
+    async def _check_setup(self) -> None:
+        problem = await asyncio.to_thread(check_ipykernel, self.python)
+        if problem is not None:
+            raise problem
+
+    async def _restart(self, *, graceful: bool) -> None:
+        async with self._lifecycle:
+            await self._check_setup()  # before stopping: a failed check leaves all as it was
+            self._set_state("restarting")
+            await self._stop(graceful=graceful, pending_status="interrupted")
+            await self._launch()
+
+    async def _launch(self) -> None:
+        folder = self._runtime_folder or runtime_dir()
+        connection = write_connection(folder, self._transport)
+        env = kernel_environment(self.python, self._env if self._env is not None else os.environ)
+        try:
+            process = await KernelProcess.launch(self.python, connection, self.cwd, env)
+        except OSError as error:
+            connection.remove()
+            self._set_state("dead")
+            self.death_reason = f"could not launch {self.python}: {error}"
+            raise KernelStartError(self.death_reason) from error
+
+        client = AsyncKernelClient(context=_shared_context())
+        client.load_connection_info(connection.info)
+        client.start_channels(shell=True, iopub=True, stdin=False, hb=False, control=True)
+        self._process, self._connection, self._client = process, connection, client
+        try:
+            self.kernel_info = await self._wait_ready(client, process)
+            await process.wait_kernel_pid(timeout=1.0)
+        except BaseException as error:
+            reason = str(error) if isinstance(error, KernelStartError) else repr(error)
+            await self._stop(graceful=False, pending_status="dead")
+            self._set_state("dead")
+            self.death_reason = reason
+            if isinstance(error, KernelStartError | asyncio.CancelledError):
+                raise
+            raise KernelStartError(reason) from error
+
+        self.death_reason = None
+        self._tasks = [
+            asyncio.create_task(self._read_iopub(client), name="kernel-iopub"),
+            asyncio.create_task(self._read_shell(client), name="kernel-shell"),
+            asyncio.create_task(self._watch_process(process), name="kernel-process"),
+        ]
+        self._set_state("idle")
+
+    async def _wait_ready(
+        self, client: AsyncKernelClient, process: KernelProcess
+    ) -> dict[str, Any]:
+        """Send ``kernel_info`` until it is answered and IOPub is connected
+        (a SUB socket misses what is published before it joins)."""
+        deadline = time.monotonic() + self.startup_timeout
+        while True:
+            if not process.alive:
+                await process.wait()
+                raise KernelStartError(self._exit_message(process, "while starting"))
+            if time.monotonic() > deadline:
+                raise KernelStartError(
+                    f"The kernel ({self.python}) did not answer within "
+                    f"{self.startup_timeout:.0f} s."
+                )
+            client.kernel_info()
+            try:
+                reply = await client.get_shell_msg(timeout=0.5)
+            except Empty:
+                continue
+            if reply["msg_type"] != "kernel_info_reply":
+                continue
+            try:
+                await client.get_iopub_msg(timeout=0.2)
+            except Empty:
+                continue
+            # Drop the status messages of the other kernel_info requests.
+            with contextlib.suppress(Empty):
+                while True:
+                    await client.get_iopub_msg(timeout=0.02)
+            content: dict[str, Any] = reply["content"]
+            return content
+
+    def _exit_message(self, process: KernelProcess, when: str) -> str:
+        message = f"{describe_exit(process)} {when} ({self.python})"
+        tail = process.output_tail().strip()
+        return f"{message}:\n{tail}" if tail else f"{message}."
+
+    async def _stop(self, *, graceful: bool, pending_status: ExecuteStatus) -> None:
+        """End the kernel (asking first when ``graceful``), its process group,
+        the reader tasks, the channels and the runtime files."""
+        process, client, connection = self._process, self._client, self._connection
+        self._process = self._client = self._connection = None
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+        if process is not None:
+            # A busy kernel would not get to the request in time: skip asking.
+            if graceful and process.alive and client is not None and not self._pending:
+                client.shutdown()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(process.wait(), self.shutdown_timeout)
+            # Also after a clean exit: the cells' children are in the group.
+            await process.kill()
+        if client is not None:
+            client.stop_channels()
+        if connection is not None:
+            connection.remove()
+        self._end_pending(pending_status)
+
+    def _end_pending(self, status: ExecuteStatus) -> None:
+        for execution in self._pending.values():
+            execution.end(status)
+        self._pending.clear()
+        self._quiet.set()
+
+    # -- reading messages ------------------------------------------------------
+
+    async def _read_iopub(self, client: AsyncKernelClient) -> None:
+        while True:
+            msg = await client.get_iopub_msg()
+            try:
+                self._handle_iopub(msg)
+            except Exception:
+                log.exception("could not handle IOPub message %s", msg.get("msg_type"))
+
+    def _handle_iopub(self, msg: dict[str, Any]) -> None:
+        msg_type: str = msg["msg_type"]
+        content: dict[str, Any] = msg["content"]
+        execution = self._pending.get(msg["parent_header"].get("msg_id", ""))
+        if msg_type == "status":
+            execution_state = content.get("execution_state")
+            if execution_state in ("busy", "idle") and self._state in ("busy", "idle"):
+                self._set_state(execution_state)
+            if execution_state == "idle" and execution is not None:
+                execution.idle = True
+                execution.check_done()
+            return
+        if execution is None:
+            return
+        output = output_from_message(msg_type, content)
+        if output is not None:
+            try:
+                execution.on_output(output)
+            except Exception:
+                log.exception("output callback failed")
+
+    async def _read_shell(self, client: AsyncKernelClient) -> None:
+        while True:
+            msg = await client.get_shell_msg()
+            execution = self._pending.get(msg["parent_header"].get("msg_id", ""))
+            if execution is not None and msg["msg_type"] == "execute_reply":
+                execution.reply = msg["content"]
+                execution.check_done()
+
+    async def _watch_process(self, process: KernelProcess) -> None:
+        await process.wait()
+        if process is not self._process:
+            return  # stopped on purpose
+        await asyncio.sleep(_DEATH_DRAIN_SECONDS)
+        if process is not self._process:
+            return
+        reason = self._exit_message(process, "unexpectedly")
+        # _stop cancels this very task, so the cleanup runs as its own task.
+        self._death_task = asyncio.create_task(self._die(reason), name="kernel-death")
+
+    async def _die(self, reason: str) -> None:
+        async with self._lifecycle:
+            if self._process is None or self._process.alive:
+                return  # restarted or shut down meanwhile
+            await self._stop(graceful=False, pending_status="dead")
+            self.death_reason = reason
+            self._set_state("dead")
+
+    # -- requests ------------------------------------------------------------
+
+    async def execute(
+        self, code: str, on_output: OutputCallback, *, silent: bool = False
+    ) -> ExecuteResult:
+        """Run ``code``; ``on_output`` gets each output as it arrives.
+
+        ``silent`` runs without an execution count or history entry (and the
+        kernel publishes no ``execute_result``). Returns when the kernel has
+        answered and sent the request's last output, or at once when the
+        kernel dies (``"dead"``) or is restarted (``"interrupted"``). Raises
+        ``KernelDeadError`` when no kernel is running.
+        """
+        async with self._lifecycle:  # wait out a start/restart in progress
+            client = self._client
+        if client is None:
+            reason = f": {self.death_reason}" if self.death_reason else ""
+            raise KernelDeadError(f"The kernel is not running{reason}. Restart it to run code.")
+        loop = asyncio.get_running_loop()
+        execution = _Execution(on_output=on_output, done=loop.create_future())
+        started = datetime.now(UTC)
+        clock = time.perf_counter()
+        msg_id: str = client.execute(
+            code, silent=silent, store_history=not silent, allow_stdin=False
+        )
+        self._pending[msg_id] = execution
+        self._quiet.clear()
+        try:
+            await execution.done
+        finally:
+            self._pending.pop(msg_id, None)
+            if not self._pending:
+                self._quiet.set()
+        result = _result_of(execution)
+        result.started = started
+        result.duration = time.perf_counter() - clock
+        return result
+
+    async def interrupt(self, *, escalate_after: float = 3.0) -> None:
+        """Interrupt what runs (SIGINT to the kernel's process group, as a
+        terminal's Ctrl-C would); if it has not finished after
+        ``escalate_after`` seconds, restart the kernel. Running executions end
+        as ``"interrupted"``. No-op when nothing runs."""
+        process = self._process
+        if process is None or not self._pending:
+            return
+        for execution in self._pending.values():
+            execution.interrupt_requested = True
+        process.signal_group(signal.SIGINT)
+        try:
+            await asyncio.wait_for(self._quiet.wait(), escalate_after)
+        except TimeoutError:
+            if self._process is process:
+                log.info("kernel ignored SIGINT for %.1f s; restarting it", escalate_after)
+                await self._restart(graceful=False)
+
+
+def _result_of(execution: _Execution) -> ExecuteResult:
+    if execution.ended_as is not None:
+        return ExecuteResult(status=execution.ended_as)
+    reply = execution.reply or {}
+    status = reply.get("status", "error")
+    count = reply.get("execution_count")
+    if status == "ok":
+        return ExecuteResult(status="ok", execution_count=count)
+    ename = reply.get("ename")
+    result = ExecuteResult(
+        status="error",
+        execution_count=count,
+        ename=ename,
+        evalue=reply.get("evalue"),
+        traceback=list(reply.get("traceback", [])),
+    )
+    if status == "aborted":
+        result.status = "interrupted" if execution.interrupt_requested else "aborted"
+    elif execution.interrupt_requested or ename == "KeyboardInterrupt":
+        result.status = "interrupted"
+    return result
+
+
+_context: zmq.asyncio.Context | None = None
+
+
+def _shared_context() -> zmq.asyncio.Context:
+    """One zmq context (one I/O thread) for all kernels of this process,
+    instead of one per client that restarts would leak."""
+    global _context
+    if _context is None or _context.closed:
+        _context = zmq.asyncio.Context()
+    return _context

@@ -1,0 +1,394 @@
+"""Running cells of one notebook on its kernel, and recording what they produced (DESIGN §6).
+
+The runner owns the notebook's queue: one run at a time, in the process that
+owns the kernel. For each planned cell it executes the code, streams outputs
+to a listener as they arrive, and commits a record (run id, inputs, outputs)
+to the sidecar when the cell ends, so staleness stays exact and another
+process (an editor, a terminal) sees the result.
+
+An error, an interrupt or a kernel death stops the chain; the cells after it
+are reported as skipped. Outputs produced until then are kept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+from .engine import Snapshot, analyze, read_notebook_text
+from .identity import match_records
+from .notebook import Notebook, parse
+from .outputs import OutputAccumulator, for_storage
+from .records import CellRecord, KernelInfo, Output, RunStatus, SidecarData
+from .run_plan import plan_run
+from .sidecar import SidecarStore, sidecar_path
+from .staleness import record_inputs
+
+OnRun = Literal["lazy", "autorun"]
+
+
+class KernelLike(Protocol):
+    """What the runner needs from a kernel session (see :mod:`sessions.kernel`)."""
+
+    python: str
+
+    async def execute(self, code: str, on_output: Callable[[Output], None]) -> Any: ...
+
+    async def interrupt(self) -> None: ...
+
+    async def restart(self) -> None: ...
+
+    async def shutdown(self) -> None: ...
+
+
+KernelFactory = Callable[[], Awaitable[KernelLike]]
+
+
+@dataclass
+class RunSettings:
+    on_run: OnRun = "lazy"
+    run_upstream: bool = True
+    output_cap: int = 1_000_000
+    stop_on_error: bool = True
+    """An error stops the chain (DESIGN §6); interrupts and kernel deaths always do."""
+    cell_timeout: float | None = None
+    """Interrupt a cell that runs longer than this many seconds."""
+
+
+@dataclass
+class CellOutcome:
+    index: int
+    record: CellRecord
+    kernel_status: str
+    """``ok``, ``error``, ``interrupted`` or ``dead`` (the kernel died during the cell)."""
+
+
+@dataclass
+class RunSummary:
+    planned: list[int]
+    outcomes: list[CellOutcome] = field(default_factory=list)
+    skipped: list[int] = field(default_factory=list)
+    stopped_because: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.stopped_because is None and all(o.record.status == "ok" for o in self.outcomes)
+
+
+class RunListener:
+    """Hooks for progress displays and the language server; every method is optional."""
+
+    def run_planned(self, plan: Sequence[int]) -> None:
+        pass
+
+    def cell_started(self, index: int, run: int, position: int, total: int) -> None:
+        pass
+
+    def cell_output(self, index: int, run: int, output: Output, outputs: Sequence[Output]) -> None:
+        pass
+
+    def cell_finished(self, outcome: CellOutcome) -> None:
+        pass
+
+    def cells_skipped(self, indexes: Sequence[int], reason: str) -> None:
+        pass
+
+    def records_committed(self, data: SidecarData) -> None:
+        pass
+
+    def kernel_state(self, state: str, python: str) -> None:
+        pass
+
+
+def kernel_died_output(detail: str = "") -> Output:
+    message = "The kernel died while running this cell" + (f" ({detail})" if detail else "")
+    return {
+        "output_type": "error",
+        "ename": "KernelDied",
+        "evalue": message,
+        "traceback": [
+            message + ". Outputs up to this point were kept; the next run starts a new kernel."
+        ],
+    }
+
+
+class NotebookRunner:
+    """The execution queue of one notebook file."""
+
+    def __init__(
+        self,
+        path: Path,
+        kernel_factory: KernelFactory,
+        *,
+        settings: RunSettings | None = None,
+        listener: RunListener | None = None,
+        read_notebook: Callable[[], Notebook] | None = None,
+        store: SidecarStore | None = None,
+    ) -> None:
+        self.path = path
+        self.settings = settings or RunSettings()
+        self.listener = listener or RunListener()
+        self._kernel_factory = kernel_factory
+        self._read_notebook = read_notebook or (lambda: parse(read_notebook_text(path)))
+        self.store = store or SidecarStore(
+            sidecar_path(path), path.name, output_cap=self.settings.output_cap
+        )
+        self.kernel: KernelLike | None = None
+        self.loaded_runs: set[int] = set()
+        """Run ids produced in the current kernel process: their cells are *loaded*."""
+        self._queue_lock = asyncio.Lock()
+        self._cancelled = False
+        self._tasks: set[asyncio.Future[None]] = set()
+
+    # -- state ------------------------------------------------------------
+
+    def snapshot(self) -> Snapshot:
+        loaded = self.store.load()
+        return analyze(self.path, self._read_notebook(), loaded.data, loaded.problems)
+
+    def loaded_cells(self, snapshot: Snapshot) -> set[int]:
+        return {
+            i for i, r in enumerate(snapshot.records) if r is not None and r.run in self.loaded_runs
+        }
+
+    @property
+    def busy(self) -> bool:
+        return self._queue_lock.locked()
+
+    # -- kernel lifecycle ---------------------------------------------------
+
+    async def ensure_kernel(self) -> KernelLike:
+        if self.kernel is None or getattr(self.kernel, "state", "idle") == "dead":
+            if self.kernel is not None:
+                await self._quiet_shutdown(self.kernel)
+            self.loaded_runs.clear()
+            self.kernel = await self._kernel_factory()
+            subscribe = getattr(self.kernel, "on_state", None)
+            if subscribe is not None:
+                subscribe(self._on_kernel_state)
+                self._on_kernel_state(str(getattr(self.kernel, "state", "idle")))
+        return self.kernel
+
+    def _on_kernel_state(self, state: str) -> None:
+        if state in ("restarting", "dead", "stopped"):
+            self.loaded_runs.clear()  # a new process has none of the old values
+        self.listener.kernel_state(state, getattr(self.kernel, "python", ""))
+
+    async def interrupt(self) -> None:
+        """Stop the running cell; the rest of the queue is skipped."""
+        self._cancelled = True
+        if self.kernel is not None:
+            await self.kernel.interrupt()
+
+    async def restart(self) -> None:
+        self._cancelled = True
+        if self.kernel is not None:
+            await self.kernel.restart()
+        self.loaded_runs.clear()
+
+    async def shutdown(self) -> None:
+        if self.kernel is not None:
+            kernel, self.kernel = self.kernel, None
+            await self._quiet_shutdown(kernel)
+        self.loaded_runs.clear()
+
+    @staticmethod
+    async def _quiet_shutdown(kernel: KernelLike) -> None:
+        # A dead kernel may fail to shut down; its process group is gone anyway.
+        with contextlib.suppress(Exception):
+            await kernel.shutdown()
+
+    # -- running ------------------------------------------------------------
+
+    async def run(self, mode: str, cells: Sequence[int] = ()) -> RunSummary:
+        """Plan and execute a run; raises ``PlanError`` for a bad request, kernel setup errors as they are."""
+        async with self._queue_lock:
+            self._cancelled = False
+            summary = await self._run_locked(mode, cells)
+            if (
+                self.settings.on_run == "autorun"
+                and summary.ok
+                and mode != "stale"
+                and summary.outcomes
+            ):
+                follow = await self._run_locked(
+                    "stale", (), only_downstream_of=[o.index for o in summary.outcomes]
+                )
+                summary.outcomes += follow.outcomes
+                summary.skipped += follow.skipped
+                summary.stopped_because = follow.stopped_because
+            return summary
+
+    async def _run_locked(
+        self, mode: str, cells: Sequence[int], *, only_downstream_of: Sequence[int] | None = None
+    ) -> RunSummary:
+        snapshot = self.snapshot()
+        plan = plan_run(
+            snapshot.notebook,
+            snapshot.graph,
+            snapshot.states,
+            mode,
+            cells,
+            loaded=self.loaded_cells(snapshot),
+            run_upstream=self.settings.run_upstream,
+        )
+        if only_downstream_of is not None:
+            allowed = snapshot.graph.downstream_closure(only_downstream_of)
+            plan = [i for i in plan if i in allowed]
+        summary = RunSummary(planned=plan)
+        self.listener.run_planned(plan)
+        if not plan:
+            return summary
+        kernel = await self.ensure_kernel()
+        first_run = await asyncio.to_thread(self._reserve_run_ids, len(plan))
+        records: list[CellRecord | None] = list(snapshot.records)
+        notebook = snapshot.notebook
+        for position, index in enumerate(plan):
+            if self._cancelled:
+                summary.stopped_because = "interrupted"
+                summary.skipped = plan[position:]
+                break
+            outcome = await self._run_cell(
+                kernel, snapshot, records, index, first_run + position, position, len(plan)
+            )
+            records[index] = outcome.record
+            summary.outcomes.append(outcome)
+            written = await asyncio.to_thread(
+                self._commit, notebook, {index: outcome.record}, getattr(kernel, "python", "")
+            )
+            self.listener.records_committed(written)
+            self.listener.cell_finished(outcome)
+            if outcome.record.status != "ok" and (
+                self.settings.stop_on_error or outcome.kernel_status != "error"
+            ):
+                summary.stopped_because = {
+                    "error": f"cell {index} raised an error",
+                    "interrupted": f"cell {index} was interrupted",
+                    "dead": f"the kernel died while running cell {index}",
+                }.get(outcome.kernel_status, f"cell {index} failed")
+                summary.skipped = plan[position + 1 :]
+                break
+        if summary.skipped:
+            self.listener.cells_skipped(summary.skipped, summary.stopped_because or "")
+        return summary
+
+    async def _run_cell(
+        self,
+        kernel: KernelLike,
+        snapshot: Snapshot,
+        records: Sequence[CellRecord | None],
+        index: int,
+        run_id: int,
+        position: int,
+        total: int,
+    ) -> CellOutcome:
+        cell = snapshot.notebook.cells[index]
+        inputs = record_inputs(snapshot.graph, records, index)
+        self.listener.cell_started(index, run_id, position, total)
+        accumulator = OutputAccumulator()
+
+        def on_output(message: Output) -> None:
+            if accumulator.add(message):
+                self.listener.cell_output(index, run_id, message, accumulator.outputs)
+
+        started = datetime.now(UTC).replace(microsecond=0)
+        clock = time.perf_counter()
+        timer: asyncio.TimerHandle | None = None
+        timed_out = False
+        if self.settings.cell_timeout is not None:
+
+            def on_timeout() -> None:
+                nonlocal timed_out
+                timed_out = True
+                self._background(kernel.interrupt())
+
+            timer = asyncio.get_running_loop().call_later(self.settings.cell_timeout, on_timeout)
+        try:
+            result = await kernel.execute(cell.code, on_output)
+        finally:
+            if timer is not None:
+                timer.cancel()
+        if timed_out:
+            accumulator.add(
+                {
+                    "output_type": "stream",
+                    "name": "stderr",
+                    "text": f"\nInterrupted: the cell ran longer than the {self.settings.cell_timeout:g} s timeout.\n",
+                }
+            )
+        duration = round(time.perf_counter() - clock, 4)
+        kernel_status = str(getattr(result, "status", "ok"))
+        status: RunStatus = "ok"
+        if kernel_status in ("error", "aborted"):
+            status = "error"
+        elif kernel_status == "interrupted":
+            status = "interrupted"
+        elif kernel_status == "dead":
+            status = "error"
+            accumulator.add(kernel_died_output(str(getattr(kernel, "death_reason", "") or "")))
+            self.loaded_runs.clear()
+        if kernel_status != "dead":
+            self.loaded_runs.add(run_id)
+        record = CellRecord(
+            hash=cell.hash,
+            index=index,
+            run=run_id,
+            status=status,
+            execution_count=getattr(result, "execution_count", None),
+            started=started,
+            duration=duration,
+            inputs=inputs,
+            outputs=for_storage(accumulator.outputs),
+            id=cell.id,
+            code=cell.code,
+        )
+        return CellOutcome(index, record, kernel_status)
+
+    def _background(self, work: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -- sidecar ------------------------------------------------------------
+
+    def _reserve_run_ids(self, count: int) -> int:
+        """Reserve ``count`` run ids under the sidecar lock; returns the first one.
+
+        Reserving up front keeps ids unique across processes while costing one
+        write per run instead of one per cell.
+        """
+        first = 0
+
+        def change(data: SidecarData) -> None:
+            nonlocal first
+            first = data.run_counter + 1
+            data.run_counter += count
+
+        self.store.update(change)
+        return first
+
+    def _commit(
+        self, notebook: Notebook, new_records: dict[int, CellRecord], python: str
+    ) -> SidecarData:
+        """Store new records, keeping every other record that still matches a current cell."""
+
+        def change(data: SidecarData) -> None:
+            matched = match_records(data.cells, notebook.cells)
+            kept: list[CellRecord] = []
+            for index, current in enumerate(matched):
+                record = new_records.get(index, current)
+                if record is not None:
+                    record.index = index
+                    kept.append(record)
+            data.cells = kept
+            data.run_counter = max([data.run_counter, *(r.run for r in new_records.values())])
+            if python:
+                data.kernel = KernelInfo(python=python, language=data.kernel.language)
+
+        return self.store.update(change)

@@ -1,0 +1,707 @@
+"""Which names one cell binds, reads and mutates, from its AST (DESIGN §4).
+
+The cell is treated as a module executed top to bottom:
+
+* a read at the cell's top level (including class bodies and comprehensions,
+  which run immediately) is a *use* unless the cell bound the name earlier in
+  statement order;
+* a read inside a function or lambda body runs later, so it is a use only when
+  it is free in every enclosing function and the cell binds it nowhere;
+* bindings at the top level (and ``global`` ones inside functions) are
+  *defines*; ``x.append(...)``, ``x[i] = v``, ``x.a = v``, ``del x[i]`` at the
+  top level are *mutations* of ``x`` (the method-call rule is a documented
+  heuristic: any ``name.method(...)`` statement counts);
+* ``del x`` reads ``x`` (it must exist) and defines a new version of it.
+
+This is the hot path of notebook analysis (DESIGN §9 budget: at most half of
+``ast.parse``'s own time on top of it), so the walk dispatches on exact node
+types, avoids generic ``ast.walk``, and creates position records only for the
+names that end up in the result.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+Position = tuple[int, int, int]
+"""(line, column, end column): 0-based line, columns in code points."""
+
+
+class _Function:
+    __slots__ = ("globals", "locals", "nonlocals", "parent", "reads")
+
+    def __init__(self, parent: _Scope) -> None:
+        self.parent = parent
+        self.locals: set[str] = set()
+        self.globals: set[str] = set()
+        self.nonlocals: set[str] = set()
+        self.reads: list[ast.Name] = []
+
+
+class _Class:
+    __slots__ = ("globals", "names", "parent")
+
+    def __init__(self, parent: _Scope) -> None:
+        self.parent = parent
+        self.names: set[str] = set()
+        self.globals: set[str] = set()
+
+
+class _Comprehension:
+    __slots__ = ("names", "parent")
+
+    def __init__(self, parent: _Scope) -> None:
+        self.parent = parent
+        self.names: set[str] = set()
+
+
+_Scope = _Function | _Class | _Comprehension | None
+"""``None`` is the cell's own (module) scope."""
+
+
+@dataclass
+class NameFacts:
+    """Raw result of walking one cell; :mod:`analysis` turns it into a CellAnalysis."""
+
+    defines: dict[str, list[Position]] = field(default_factory=dict)
+    reads: dict[str, list[Position]] = field(default_factory=dict)
+    """Free reads: names the cell needs from outside (builtins not yet removed)."""
+    mutates: dict[str, list[Position]] = field(default_factory=dict)
+    star_imports: list[tuple[str, Position]] = field(default_factory=list)
+
+
+_DEF_NAME = re.compile(r"(?:async\s+)?(?:def|class)\s+")
+_AS_NAME = re.compile(r"\bas\s+")
+_DOUBLE_STAR = re.compile(r"\*\*\s*")
+
+
+class _Walker:
+    """One pass over a cell's AST, collecting :class:`NameFacts`."""
+
+    def __init__(self, lines: list[str], ascii_only: bool) -> None:
+        self.lines = lines
+        self.ascii_only = ascii_only
+        self.facts = NameFacts()
+        self.bound: set[str] = set()  # names bound at the top level so far
+        self.scope: _Scope = None
+        self.functions: list[_Function] = []
+
+    # ----------------------------------------------------------- positions
+
+    def _char_col(self, line: int, byte_col: int) -> int:
+        if self.ascii_only or not 0 <= line < len(self.lines):
+            return byte_col
+        return len(self.lines[line].encode("utf-8")[:byte_col].decode("utf-8", "replace"))
+
+    def _name_position(self, node: ast.Name) -> Position:
+        line = node.lineno - 1
+        if self.ascii_only:
+            return (line, node.col_offset, node.end_col_offset or node.col_offset)
+        col = self._char_col(line, node.col_offset)
+        return (line, col, col + len(node.id))
+
+    def _end_position(self, node: ast.AST, name: str) -> Position:
+        """Where ``name`` sits when it ends ``node`` (``import a as NAME``, ``case [*NAME]``)."""
+        line = (getattr(node, "end_lineno", None) or node.lineno) - 1  # type: ignore[attr-defined]
+        end = self._char_col(line, getattr(node, "end_col_offset", None) or 0)
+        return (line, max(end - len(name), 0), end)
+
+    def _start_position(self, node: ast.AST, length: int) -> Position:
+        line = node.lineno - 1  # type: ignore[attr-defined]
+        col = self._char_col(line, node.col_offset)  # type: ignore[attr-defined]
+        return (line, col, col + length)
+
+    def _search_position(self, node: ast.AST, prefix: re.Pattern[str], name: str) -> Position:
+        """Find ``name`` right after a ``prefix`` match in the lines of ``node``'s header."""
+        first = node.lineno - 1  # type: ignore[attr-defined]
+        col = self._char_col(first, node.col_offset)  # type: ignore[attr-defined]
+        last = (getattr(node, "end_lineno", None) or node.lineno) - 1  # type: ignore[attr-defined]
+        for line in range(first, min(last, first + 20, len(self.lines) - 1) + 1):
+            text = self.lines[line]
+            for found in prefix.finditer(text, col if line == first else 0):
+                start = found.end()
+                end = start + len(name)
+                if text.startswith(name, start) and not (
+                    end < len(text) and (text[end].isalnum() or text[end] == "_")
+                ):
+                    return (line, start, end)
+        return self._start_position(node, len(name))
+
+    # ------------------------------------------------------------ bindings
+
+    def _define(self, name: str, position: Position) -> None:
+        self.bound.add(name)
+        refs = self.facts.defines.get(name)
+        if refs is None:
+            self.facts.defines[name] = [position]
+        else:
+            refs.append(position)
+
+    def _bind(self, name: str, position: Position | ast.Name) -> None:
+        """Bind ``name`` in the current scope; ``position`` is resolved lazily for locals."""
+        scope = self.scope
+        if isinstance(scope, _Comprehension):  # only walrus targets get here
+            while isinstance(scope, _Comprehension):
+                scope = scope.parent
+        if scope is None or name in scope.globals:
+            if isinstance(position, ast.Name):
+                position = self._name_position(position)
+            self._define(name, position)
+        elif isinstance(scope, _Function):
+            if name not in scope.nonlocals:
+                scope.locals.add(name)
+        else:
+            scope.names.add(name)
+
+    def _record(self, table: dict[str, list[Position]], name: str, position: Position) -> None:
+        refs = table.get(name)
+        if refs is None:
+            table[name] = [position]
+        else:
+            refs.append(position)
+
+    def _load(self, node: ast.Name) -> None:
+        name = node.id
+        scope = self.scope
+        while scope is not None:
+            if isinstance(scope, _Function):
+                scope.reads.append(node)
+                return
+            if name in scope.names:
+                return
+            if isinstance(scope, _Class):
+                if name in scope.globals:
+                    break
+                scope = scope.parent
+            else:
+                # Comprehensions do not see class-body names: skip class scopes.
+                scope = scope.parent
+                while isinstance(scope, _Class):
+                    scope = scope.parent
+        if name not in self.bound:
+            self._record(self.facts.reads, name, self._name_position(node))
+
+    def _mutate(self, node: ast.expr) -> None:
+        """Record a top-level mutation of the root name of ``x.a[i].b``."""
+        if self.scope is not None:
+            return
+        while type(node) in (ast.Attribute, ast.Subscript):
+            node = node.value  # type: ignore[attr-defined]
+        if type(node) is ast.Name:
+            self._record(self.facts.mutates, node.id, self._name_position(node))
+
+    # ------------------------------------------------------------- targets
+
+    def target(self, node: ast.expr) -> None:
+        kind = type(node)
+        if kind is ast.Name:
+            self._bind(node.id, node)  # type: ignore[attr-defined, arg-type]
+        elif kind is ast.Tuple or kind is ast.List:
+            for element in node.elts:  # type: ignore[attr-defined]
+                self.target(element)
+        elif kind is ast.Starred:
+            self.target(node.value)  # type: ignore[attr-defined]
+        else:  # attribute or subscript: reads its parts, mutates its root
+            self.expr(node)
+            self._mutate(node)
+
+    # --------------------------------------------------------- expressions
+
+    def expr(self, node: ast.expr) -> None:
+        kind = type(node)
+        if kind is ast.Name:
+            self._load(node)  # type: ignore[arg-type]
+        elif kind is ast.Constant:
+            return
+        elif kind is ast.Attribute:
+            while type(node) is ast.Attribute:
+                node = node.value
+            self.expr(node)
+        elif kind is ast.Call:
+            self.expr(node.func)  # type: ignore[attr-defined]
+            for arg in node.args:  # type: ignore[attr-defined]
+                self.expr(arg)
+            for keyword in node.keywords:  # type: ignore[attr-defined]
+                self.expr(keyword.value)
+        else:
+            handler = _EXPRESSIONS.get(kind)
+            if handler is not None:
+                handler(self, node)
+            else:
+                self._generic(node)
+
+    def _generic(self, node: ast.AST) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.expr):
+                self.expr(child)
+            elif isinstance(child, ast.stmt):
+                self.stmt(child)
+            elif isinstance(child, ast.keyword):
+                self.expr(child.value)
+            else:
+                self._generic(child)
+
+    def _exprs(self, nodes: list[ast.expr]) -> None:
+        for node in nodes:
+            self.expr(node)
+
+    def _binop(self, node: ast.BinOp) -> None:
+        # Long ``a + b + c + ...`` chains nest deeply to the left: walk them in a loop.
+        rights = [node.right]
+        left = node.left
+        while type(left) is ast.BinOp:
+            rights.append(left.right)
+            left = left.left
+        self.expr(left)
+        for right in reversed(rights):
+            self.expr(right)
+
+    def _boolop(self, node: ast.BoolOp) -> None:
+        self._exprs(node.values)
+
+    def _compare(self, node: ast.Compare) -> None:
+        self.expr(node.left)
+        self._exprs(node.comparators)
+
+    def _unary(self, node: ast.UnaryOp) -> None:
+        self.expr(node.operand)
+
+    def _value(self, node: ast.Await | ast.Starred | ast.FormattedValue) -> None:
+        self.expr(node.value)
+        format_spec = getattr(node, "format_spec", None)
+        if format_spec is not None:
+            self.expr(format_spec)
+
+    def _optional_value(self, node: ast.Yield | ast.YieldFrom) -> None:
+        if node.value is not None:
+            self.expr(node.value)
+
+    def _elements(self, node: ast.Tuple | ast.List | ast.Set) -> None:
+        self._exprs(node.elts)
+
+    def _joined(self, node: ast.JoinedStr) -> None:
+        for value in node.values:
+            if type(value) is ast.FormattedValue:
+                self._value(value)
+
+    def _dict(self, node: ast.Dict) -> None:
+        for key in node.keys:
+            if key is not None:
+                self.expr(key)
+        self._exprs(node.values)
+
+    def _subscript(self, node: ast.Subscript) -> None:
+        self.expr(node.value)
+        self.expr(node.slice)
+
+    def _slice(self, node: ast.Slice) -> None:
+        for part in (node.lower, node.upper, node.step):
+            if part is not None:
+                self.expr(part)
+
+    def _ifexp(self, node: ast.IfExp) -> None:
+        self.expr(node.test)
+        self.expr(node.body)
+        self.expr(node.orelse)
+
+    def _named(self, node: ast.NamedExpr) -> None:
+        self.expr(node.value)
+        self._bind(node.target.id, node.target)
+
+    def _lambda(self, node: ast.Lambda) -> None:
+        self._defaults(node.args)
+        self._function_body(node.args, None, node.body)
+
+    def _comprehension(self, node: ast.ListComp | ast.SetComp | ast.GeneratorExp) -> None:
+        self._comprehension_scope(node.generators, (node.elt,))
+
+    def _dictcomp(self, node: ast.DictComp) -> None:
+        self._comprehension_scope(node.generators, (node.key, node.value))
+
+    def _comprehension_scope(
+        self, generators: list[ast.comprehension], results: tuple[ast.expr, ...]
+    ) -> None:
+        # The first iterable is evaluated in the enclosing scope, the rest inside.
+        self.expr(generators[0].iter)
+        outer = self.scope
+        scope = _Comprehension(outer)
+        self.scope = scope
+        try:
+            for index, generator in enumerate(generators):
+                if index:
+                    self.expr(generator.iter)
+                self._comprehension_target(scope, generator.target)
+                for condition in generator.ifs:
+                    self.expr(condition)
+            for result in results:
+                self.expr(result)
+        finally:
+            self.scope = outer
+
+    def _comprehension_target(self, scope: _Comprehension, node: ast.expr) -> None:
+        kind = type(node)
+        if kind is ast.Name:
+            scope.names.add(node.id)  # type: ignore[attr-defined]
+        elif kind is ast.Tuple or kind is ast.List:
+            for element in node.elts:  # type: ignore[attr-defined]
+                self._comprehension_target(scope, element)
+        elif kind is ast.Starred:
+            self._comprehension_target(scope, node.value)  # type: ignore[attr-defined]
+        else:
+            self.expr(node)
+
+    # ----------------------------------------------------------- functions
+
+    def _defaults(self, args: ast.arguments) -> None:
+        for default in args.defaults:
+            self.expr(default)
+        for kw_default in args.kw_defaults:
+            if kw_default is not None:
+                self.expr(kw_default)
+
+    def _annotation(self, node: ast.expr | None) -> None:
+        # A string annotation is not evaluated, so it reads nothing.
+        if node is not None and not (type(node) is ast.Constant and isinstance(node.value, str)):
+            self.expr(node)
+
+    def _function_body(
+        self, args: ast.arguments, body: list[ast.stmt] | None, expression: ast.expr | None
+    ) -> None:
+        scope = _Function(self.scope)
+        self.functions.append(scope)
+        for arg in args.posonlyargs:
+            scope.locals.add(arg.arg)
+        for arg in args.args:
+            scope.locals.add(arg.arg)
+        for arg in args.kwonlyargs:
+            scope.locals.add(arg.arg)
+        if args.vararg is not None:
+            scope.locals.add(args.vararg.arg)
+        if args.kwarg is not None:
+            scope.locals.add(args.kwarg.arg)
+        outer = self.scope
+        self.scope = scope
+        try:
+            if body is not None:
+                self.body(body)
+            if expression is not None:
+                self.expr(expression)
+        finally:
+            self.scope = outer
+
+    def _function(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+        self._exprs(node.decorator_list)
+        args = node.args
+        self._defaults(args)
+        for arg in (*args.posonlyargs, *args.args, args.vararg, *args.kwonlyargs, args.kwarg):
+            if arg is not None:
+                self._annotation(arg.annotation)
+        self._annotation(node.returns)
+        self._bind(node.name, self._search_position(node, _DEF_NAME, node.name))
+        self._function_body(args, node.body, None)
+
+    def _class(self, node: ast.ClassDef) -> None:
+        self._exprs(node.decorator_list)
+        self._exprs(node.bases)
+        for keyword in node.keywords:
+            self.expr(keyword.value)
+        outer = self.scope
+        self.scope = _Class(outer)
+        try:
+            self.body(node.body)
+        finally:
+            self.scope = outer
+        self._bind(node.name, self._search_position(node, _DEF_NAME, node.name))
+
+    # ---------------------------------------------------------- statements
+
+    def body(self, statements: list[ast.stmt]) -> None:
+        for statement in statements:
+            self.stmt(statement)
+
+    def stmt(self, node: ast.stmt) -> None:
+        kind = type(node)
+        if kind is ast.Expr:
+            value = node.value  # type: ignore[attr-defined]
+            self.expr(value)
+            if type(value) is ast.Await:
+                value = value.value
+            if type(value) is ast.Call and type(value.func) is ast.Attribute:
+                self._mutate(value.func.value)
+        elif kind is ast.Assign:
+            self.expr(node.value)  # type: ignore[attr-defined]
+            for target in node.targets:  # type: ignore[attr-defined]
+                self.target(target)
+        else:
+            handler = _STATEMENTS.get(kind)
+            if handler is not None:
+                handler(self, node)
+            else:
+                self._generic(node)
+
+    def _aug_assign(self, node: ast.AugAssign) -> None:
+        target = node.target
+        self.expr(target)
+        self.expr(node.value)
+        if type(target) is ast.Name:
+            self._bind(target.id, target)
+        else:
+            self._mutate(target)
+
+    def _ann_assign(self, node: ast.AnnAssign) -> None:
+        self._annotation(node.annotation)
+        if node.value is not None:
+            self.expr(node.value)
+            self.target(node.target)
+        elif type(node.target) is ast.Name:
+            # ``x: int`` binds nothing at module level but makes ``x`` local in a function.
+            if isinstance(self.scope, _Function):
+                self.scope.locals.add(node.target.id)
+        else:
+            self.expr(node.target)
+
+    def _for(self, node: ast.For | ast.AsyncFor) -> None:
+        self.expr(node.iter)
+        self.target(node.target)
+        self.body(node.body)
+        self.body(node.orelse)
+
+    def _while_if(self, node: ast.While | ast.If) -> None:
+        self.expr(node.test)
+        self.body(node.body)
+        self.body(node.orelse)
+
+    def _with(self, node: ast.With | ast.AsyncWith) -> None:
+        for item in node.items:
+            self.expr(item.context_expr)
+            if item.optional_vars is not None:
+                self.target(item.optional_vars)
+        self.body(node.body)
+
+    def _try(self, node: ast.Try | ast.TryStar) -> None:
+        self.body(node.body)
+        for handler in node.handlers:
+            if handler.type is not None:
+                self.expr(handler.type)
+            if handler.name is not None:
+                position = self._search_position(handler, _AS_NAME, handler.name)
+                self._bind(handler.name, position)
+            self.body(handler.body)
+        self.body(node.orelse)
+        self.body(node.finalbody)
+
+    def _delete(self, node: ast.Delete) -> None:
+        for target in node.targets:
+            self._delete_target(target)
+
+    def _delete_target(self, node: ast.expr) -> None:
+        kind = type(node)
+        if kind is ast.Name:
+            # ``del x`` needs an existing ``x`` and leaves a new version of it.
+            self._load(node)  # type: ignore[arg-type]
+            self._bind(node.id, node)  # type: ignore[attr-defined, arg-type]
+        elif kind is ast.Tuple or kind is ast.List:
+            for element in node.elts:  # type: ignore[attr-defined]
+                self._delete_target(element)
+        else:
+            self.expr(node)
+            self._mutate(node)
+
+    def _return(self, node: ast.Return) -> None:
+        if node.value is not None:
+            self.expr(node.value)
+
+    def _raise(self, node: ast.Raise) -> None:
+        if node.exc is not None:
+            self.expr(node.exc)
+        if node.cause is not None:
+            self.expr(node.cause)
+
+    def _assert(self, node: ast.Assert) -> None:
+        self.expr(node.test)
+        if node.msg is not None:
+            self.expr(node.msg)
+
+    def _import(self, node: ast.Import) -> None:
+        for alias in node.names:
+            if alias.asname is not None:
+                self._bind(alias.asname, self._end_position(alias, alias.asname))
+            else:
+                top = alias.name.split(".", 1)[0]
+                self._bind(top, self._start_position(alias, len(top)))
+
+    def _import_from(self, node: ast.ImportFrom) -> None:
+        for alias in node.names:
+            if alias.name == "*":
+                module = "." * (node.level or 0) + (node.module or "")
+                line = node.lineno - 1
+                col = self._char_col(line, node.col_offset)
+                if node.end_lineno == node.lineno and node.end_col_offset is not None:
+                    end = self._char_col(line, node.end_col_offset)
+                else:
+                    end = len(self.lines[line]) if line < len(self.lines) else col
+                self.facts.star_imports.append((module, (line, col, end)))
+            else:
+                name = alias.asname or alias.name
+                self._bind(name, self._end_position(alias, name))
+
+    def _global(self, node: ast.Global) -> None:
+        if self.scope is not None and not isinstance(self.scope, _Comprehension):
+            self.scope.globals.update(node.names)
+
+    def _nonlocal(self, node: ast.Nonlocal) -> None:
+        if isinstance(self.scope, _Function):
+            self.scope.nonlocals.update(node.names)
+
+    def _match(self, node: ast.Match) -> None:
+        self.expr(node.subject)
+        for case in node.cases:
+            self._pattern(case.pattern)
+            if case.guard is not None:
+                self.expr(case.guard)
+            self.body(case.body)
+
+    def _pattern(self, node: ast.pattern) -> None:
+        kind = type(node)
+        if kind is ast.MatchValue:
+            self.expr(node.value)  # type: ignore[attr-defined]
+        elif kind is ast.MatchAs or kind is ast.MatchStar:
+            inner = getattr(node, "pattern", None)
+            if inner is not None:
+                self._pattern(inner)
+            name = node.name  # type: ignore[attr-defined]
+            if name is not None:
+                self._bind(name, self._end_position(node, name))
+        elif kind is ast.MatchSequence or kind is ast.MatchOr:
+            for inner in node.patterns:  # type: ignore[attr-defined]
+                self._pattern(inner)
+        elif kind is ast.MatchMapping:
+            self._exprs(node.keys)  # type: ignore[attr-defined]
+            for inner in node.patterns:  # type: ignore[attr-defined]
+                self._pattern(inner)
+            rest = node.rest  # type: ignore[attr-defined]
+            if rest is not None:
+                self._bind(rest, self._search_position(node, _DOUBLE_STAR, rest))
+        elif kind is ast.MatchClass:
+            self.expr(node.cls)  # type: ignore[attr-defined]
+            for inner in (*node.patterns, *node.kwd_patterns):  # type: ignore[attr-defined]
+                self._pattern(inner)
+
+    def _type_alias(self, node: ast.stmt) -> None:
+        # ``type X = ...`` (Python 3.12+): binds X; its value is evaluated lazily.
+        name = getattr(node, "name", None)
+        if isinstance(name, ast.Name):
+            self._bind(name.id, name)
+        value = getattr(node, "value", None)
+        if isinstance(value, ast.expr):
+            self.expr(value)
+
+    def _nothing(self, node: ast.stmt) -> None:
+        return
+
+    # -------------------------------------------------------------- result
+
+    def finish(self) -> NameFacts:
+        """Resolve reads inside function bodies, now that every binding is known."""
+        facts = self.facts
+        defines = facts.defines
+        for function in self.functions:
+            for node in function.reads:
+                name = node.id
+                if name in defines or not _is_global_read(function, name):
+                    continue
+                self._record(facts.reads, name, self._name_position(node))
+        return facts
+
+
+def _is_global_read(function: _Function, name: str) -> bool:
+    """Whether ``name`` read in ``function`` refers to the cell (module) scope."""
+    scope: _Scope = function
+    while scope is not None:
+        if isinstance(scope, _Function):
+            if name in scope.globals:
+                return True
+            if name in scope.locals and name not in scope.nonlocals:
+                return False
+        elif isinstance(scope, _Comprehension) and name in scope.names:
+            return False
+        scope = scope.parent
+    return True
+
+
+_Handler = Callable[[_Walker, Any], None]
+
+_EXPRESSIONS: dict[type[ast.AST], _Handler] = {
+    ast.BinOp: _Walker._binop,
+    ast.BoolOp: _Walker._boolop,
+    ast.Compare: _Walker._compare,
+    ast.UnaryOp: _Walker._unary,
+    ast.Await: _Walker._value,
+    ast.Starred: _Walker._value,
+    ast.FormattedValue: _Walker._value,
+    ast.Yield: _Walker._optional_value,
+    ast.YieldFrom: _Walker._optional_value,
+    ast.Tuple: _Walker._elements,
+    ast.List: _Walker._elements,
+    ast.Set: _Walker._elements,
+    ast.JoinedStr: _Walker._joined,
+    ast.Dict: _Walker._dict,
+    ast.Subscript: _Walker._subscript,
+    ast.Slice: _Walker._slice,
+    ast.IfExp: _Walker._ifexp,
+    ast.NamedExpr: _Walker._named,
+    ast.Lambda: _Walker._lambda,
+    ast.ListComp: _Walker._comprehension,
+    ast.SetComp: _Walker._comprehension,
+    ast.GeneratorExp: _Walker._comprehension,
+    ast.DictComp: _Walker._dictcomp,
+}
+
+_STATEMENTS: dict[type[ast.AST], _Handler] = {
+    ast.FunctionDef: _Walker._function,
+    ast.AsyncFunctionDef: _Walker._function,
+    ast.ClassDef: _Walker._class,
+    ast.AugAssign: _Walker._aug_assign,
+    ast.AnnAssign: _Walker._ann_assign,
+    ast.For: _Walker._for,
+    ast.AsyncFor: _Walker._for,
+    ast.While: _Walker._while_if,
+    ast.If: _Walker._while_if,
+    ast.With: _Walker._with,
+    ast.AsyncWith: _Walker._with,
+    ast.Try: _Walker._try,
+    ast.TryStar: _Walker._try,
+    ast.Delete: _Walker._delete,
+    ast.Return: _Walker._return,
+    ast.Raise: _Walker._raise,
+    ast.Assert: _Walker._assert,
+    ast.Import: _Walker._import,
+    ast.ImportFrom: _Walker._import_from,
+    ast.Global: _Walker._global,
+    ast.Nonlocal: _Walker._nonlocal,
+    ast.Match: _Walker._match,
+    ast.Pass: _Walker._nothing,
+    ast.Break: _Walker._nothing,
+    ast.Continue: _Walker._nothing,
+}
+_type_alias_node = getattr(ast, "TypeAlias", None)
+if _type_alias_node is not None:
+    _STATEMENTS[_type_alias_node] = _Walker._type_alias
+
+
+def collect_names(
+    tree: ast.Module,
+    lines: list[str],
+    ascii_only: bool,
+    magic_binds: tuple[tuple[str, int, int], ...] = (),
+) -> NameFacts:
+    """Walk a parsed cell; ``lines`` are its source lines (for name positions)."""
+    walker = _Walker(lines, ascii_only)
+    for name, line, col in magic_binds:
+        walker._define(name, (line, col, col + len(name)))
+    walker.body(tree.body)
+    return walker.finish()

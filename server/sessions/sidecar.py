@@ -1,0 +1,338 @@
+"""Reading and writing the sidecar cache ``NAME.sessions.toml`` (DESIGN §3).
+
+* Loading never raises for a bad file: a sidecar that cannot be used as a
+  whole is moved to ``NAME.sessions.toml.bak`` (``.bak.1``, ... if taken) and
+  reported in ``LoadResult.problems``; a bad record is dropped alone and
+  reported; an unreadable file is reported and left where it is.
+* Every write is atomic (``atomic.write_atomic``) and made under an advisory
+  lock on ``NAME.sessions.toml.lock``; ``update_sidecar`` re-reads the file
+  under that lock, so concurrent writers never lose each other's records.
+* Outputs are capped on write (``sidecar_cap``) and the text is generated in
+  linear time (``sidecar_toml``).
+
+``SidecarStore`` keeps one sidecar's parsed data and each record's encoded
+text between updates, so rewriting a large sidecar after one cell ran only
+encodes that cell; it re-reads the file when its bytes changed on disk.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import re
+import threading
+import tomllib
+import zlib
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sessions.atomic import fsync_directory, write_atomic
+from sessions.filelock import advisory_lock
+from sessions.hashing import bytes_hash
+from sessions.records import CellRecord, SidecarData
+from sessions.sidecar_cap import cap_records
+from sessions.sidecar_decode import SidecarFormatError, decode_sidecar
+from sessions.sidecar_toml import encode_header, encode_record, encode_sidecar
+
+DEFAULT_OUTPUT_CAP = 1_000_000
+"""Characters kept per output text (DESIGN §3: 1 MB by default)."""
+
+SIDECAR_SUFFIX = ".sessions.toml"
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class LoadResult:
+    data: SidecarData
+    problems: list[str] = field(default_factory=list)
+    """For a person: what was wrong and what was done or can be done about it."""
+
+
+def sidecar_path(notebook_path: Path) -> Path:
+    """``analysis.py`` -> ``analysis.sessions.toml`` in the same folder."""
+    return notebook_path.with_name(notebook_path.stem + SIDECAR_SUFFIX)
+
+
+def lock_path(path: Path) -> Path:
+    return path.with_name(path.name + ".lock")
+
+
+def _temp_path(path: Path) -> Path:
+    return path.with_name(f".{path.name}.tmp")
+
+
+def load_sidecar(path: Path, notebook_name: str) -> LoadResult:
+    """The sidecar's data; a missing file gives empty data and no problem."""
+    return SidecarStore(path, notebook_name).load()
+
+
+def save_sidecar(path: Path, data: SidecarData, *, output_cap: int = DEFAULT_OUTPUT_CAP) -> None:
+    """Replace the sidecar with ``data`` (outputs capped; ``data`` itself is not changed)."""
+    cells = cap_records(data.cells, output_cap)
+    capped = dataclasses.replace(
+        data, cells=cells, run_counter=_run_counter(data.run_counter, cells)
+    )
+    raw = _to_bytes(encode_sidecar(capped))
+    with advisory_lock(lock_path(path)):
+        write_atomic(path, raw, temp_path=_temp_path(path))
+
+
+def update_sidecar(
+    path: Path,
+    notebook_name: str,
+    change: Callable[[SidecarData], None],
+    *,
+    output_cap: int = DEFAULT_OUTPUT_CAP,
+) -> SidecarData:
+    """Read the current sidecar, apply ``change``, write it back, all under the lock.
+
+    Returns the data written. Problems met while reading are logged. Raises
+    ``OSError`` if the existing file cannot be read (writing would destroy it)
+    or the new one cannot be written.
+    """
+    return SidecarStore(path, notebook_name, output_cap=output_cap).update(change)
+
+
+def _run_counter(counter: int, cells: list[CellRecord]) -> int:
+    """Never below a run id in use, so new run ids stay unique."""
+    return max(counter, max((cell.run for cell in cells), default=0))
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _to_bytes(text: str) -> bytes:
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        # Lone surrogates (undecodable bytes some programs print) cannot be
+        # stored in UTF-8; write U+FFFD, as a UTF-8 decoder would, rather than fail.
+        return _SURROGATE.sub("\ufffd", text).encode("utf-8")
+
+
+def _parse(raw: bytes, notebook_name: str, file_name: str) -> LoadResult:
+    """Raises ``SidecarFormatError`` when the file cannot be used as a whole."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise SidecarFormatError(f"it is not UTF-8 text (byte {error.start})") from None
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise SidecarFormatError(f"it is not valid TOML: {error}") from None
+    data, problems = decode_sidecar(document, notebook_name, file_name)
+    return LoadResult(data, problems)
+
+
+def _free_backup_name(path: Path) -> Path:
+    candidate = path.with_name(path.name + ".bak")
+    number = 1
+    while candidate.exists() or candidate.is_symlink():
+        candidate = path.with_name(f"{path.name}.bak.{number}")
+        number += 1
+    return candidate
+
+
+def _move_aside(path: Path, raw: bytes) -> Path | None:
+    """Rename the unusable file to a free ``.bak`` name, if it still holds ``raw``.
+
+    Must be called under the lock. None when the file changed meanwhile
+    (another process replaced it), so the caller reads it again.
+    """
+    try:
+        if path.read_bytes() != raw:
+            return None
+    except FileNotFoundError:
+        return None
+    backup = _free_backup_name(path)
+    os.rename(path, backup)
+    fsync_directory(path.parent)
+    return backup
+
+
+def _fingerprint(raw: bytes) -> tuple[int, int]:
+    return len(raw), zlib.crc32(raw)
+
+
+def _read_file(path: Path) -> bytes:
+    with open(path, "rb") as handle:
+        return handle.read()
+
+
+def _freeze(value: Any) -> Hashable:
+    """A hashable snapshot of a JSON-like value that shares its strings.
+
+    Non-string leaves carry their type, so ``1``, ``1.0`` and ``True`` (equal
+    and hash-equal in Python, written differently) never share a cache entry.
+    """
+    kind = type(value)
+    if kind is str:
+        return value  # type: ignore[no-any-return]
+    if kind is dict:
+        return (dict, tuple((key, _freeze(item)) for key, item in value.items()))
+    if kind is list:
+        return (list, tuple(_freeze(item) for item in value))
+    return (kind, value)
+
+
+def _record_key(record: CellRecord) -> Hashable | None:
+    """Everything the encoded text of ``record`` depends on; None if unhashable."""
+    key = (
+        record.id,
+        record.hash,
+        _freeze(record.index),
+        _freeze(record.run),
+        record.status,
+        _freeze(record.execution_count),
+        record.started,
+        _freeze(record.duration),
+        _freeze(record.inputs),
+        record.code,
+        tuple(_freeze(output) for output in record.outputs),
+    )
+    try:
+        hash(key)
+    except TypeError:
+        return None
+    return key
+
+
+class SidecarStore:
+    """One sidecar file, with its parsed data and encoded records kept in memory.
+
+    ``load`` and ``update`` return the store's own working data: change it only
+    inside an ``update`` callback. Safe to share between threads.
+
+    Before each use the file is read and its size and CRC-32 compared with
+    those of the bytes the data came from; only a difference costs a parse.
+    Comparing content rather than trusting mtime and size also catches a
+    same-size rewrite within one filesystem clock tick (CRC-32 reads 5 MB in
+    about 1 ms, blake2b takes 6).
+    """
+
+    def __init__(
+        self, path: Path, notebook_name: str, *, output_cap: int = DEFAULT_OUTPUT_CAP
+    ) -> None:
+        self.path = path
+        self.notebook_name = notebook_name
+        self.output_cap = output_cap
+        self.last_written_hash: str | None = None
+        """``bytes_hash`` of the bytes we last wrote, to recognise our own writes."""
+        self.last_problems: list[str] = []
+        """Problems met by the last read that found a change on disk."""
+        self._data: SidecarData | None = None
+        """Working data; None until read, or after it stopped matching the file."""
+        self._fingerprint: tuple[int, int] | None = None
+        """Size and CRC-32 of the file ``_data`` came from; None: there was no file."""
+        self._chunks: dict[Hashable, bytes] = {}
+        self._mutex = threading.Lock()
+
+    def load(self) -> LoadResult:
+        """The current data; problems are reported when the file is (re-)read."""
+        with self._mutex:
+            data, problems = self._refresh(locked=False, strict=False)
+            return LoadResult(data, problems)
+
+    def update(self, change: Callable[[SidecarData], None]) -> SidecarData:
+        """Apply ``change`` to the current data and write it, under the lock."""
+        with self._mutex, advisory_lock(lock_path(self.path)):
+            data, problems = self._refresh(locked=True, strict=True)
+            for problem in problems:
+                log.warning("%s", problem)
+            try:
+                change(data)
+                data.cells = cap_records(data.cells, self.output_cap)
+                data.run_counter = _run_counter(data.run_counter, data.cells)
+                raw = self._encode(data)
+                write_atomic(self.path, raw, temp_path=_temp_path(self.path))
+            except BaseException:
+                # The working data may be half changed: read the file next time.
+                self._data = None
+                raise
+            self._fingerprint = _fingerprint(raw)
+            self.last_written_hash = bytes_hash(raw)
+            return data
+
+    def _keep(self, data: SidecarData | None, fingerprint: tuple[int, int] | None) -> None:
+        self._data, self._fingerprint, self._chunks = data, fingerprint, {}
+
+    def _refresh(self, *, locked: bool, strict: bool) -> tuple[SidecarData, list[str]]:
+        """Make the working data match the file; also returns the problems met."""
+        name = self.path.name
+        for _attempt in range(5):
+            try:
+                raw = _read_file(self.path)
+            except FileNotFoundError:
+                if self._data is None or self._fingerprint is not None:
+                    self._keep(SidecarData(notebook=self.notebook_name), None)
+                assert self._data is not None  # set just above when it was not
+                return self._data, []
+            except OSError as error:
+                if strict:
+                    raise
+                self._keep(None, None)
+                problem = (
+                    f"{name} cannot be read ({error.strerror}), so cached outputs are not "
+                    f"shown. Fix its permissions (e.g. chmod u+rw {self.path}) or delete it."
+                )
+                return SidecarData(notebook=self.notebook_name), [problem]
+            fingerprint = _fingerprint(raw)
+            if self._data is not None and fingerprint == self._fingerprint:
+                return self._data, []
+            try:
+                result = _parse(raw, self.notebook_name, name)
+            except SidecarFormatError as error:
+                try:
+                    backup = self._move_aside(raw, locked=locked)
+                except OSError as move_error:
+                    if strict:
+                        raise  # writing now would destroy the file we could not back up
+                    self._keep(None, None)
+                    problem = (
+                        f"{name} could not be used ({error}) nor moved aside "
+                        f"({move_error.strerror}), so cached outputs are not shown. "
+                        "Fix or delete the file."
+                    )
+                    return SidecarData(notebook=self.notebook_name), [problem]
+                if backup is None:
+                    continue  # replaced meanwhile: read the new file
+                empty = SidecarData(notebook=self.notebook_name)
+                self._keep(empty, None)
+                problem = (
+                    f"{name} could not be used ({error}). It was moved to {backup.name} and "
+                    "the output cache starts empty; run cells to cache their outputs again. "
+                    f"Delete {backup.name} when you no longer need it."
+                )
+                self.last_problems = [problem]
+                return empty, [problem]
+            self._keep(result.data, fingerprint)
+            self.last_problems = result.problems
+            return result.data, result.problems
+        self._keep(None, None)
+        problem = f"{name} kept changing while it was read; no cached outputs are shown for now."
+        return SidecarData(notebook=self.notebook_name), [problem]
+
+    def _move_aside(self, raw: bytes, *, locked: bool) -> Path | None:
+        if locked:
+            return _move_aside(self.path, raw)
+        with advisory_lock(lock_path(self.path)):
+            return _move_aside(self.path, raw)
+
+    def _encode(self, data: SidecarData) -> bytes:
+        """The file's bytes, re-encoding only records not written before."""
+        chunks: dict[Hashable, bytes] = {}
+        parts = [_to_bytes(encode_header(data))]
+        for record in data.cells:
+            key = _record_key(record)
+            chunk = self._chunks.get(key) if key is not None else None
+            if chunk is None:
+                chunk = _to_bytes(encode_record(record))
+            if key is not None:
+                chunks[key] = chunk
+            parts.append(chunk)
+        self._chunks = chunks
+        return b"".join(parts)

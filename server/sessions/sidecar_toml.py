@@ -1,0 +1,322 @@
+"""The sidecar's TOML text (DESIGN §3), generated in time linear in its size.
+
+We write the text ourselves instead of going through tomlkit: tomlkit escapes
+strings in quadratic time (a 640 KB output takes 20 s). Each string is written
+in the cheapest form its text allows, found by one linear scan:
+
+* short text that needs no escape: ``"..."`` (what a person expects to see);
+* otherwise a literal string, ``'...'`` or ``'''...'''``, when the text has no
+  control character other than tab and newline and no ``'''``. Literal
+  strings are also the form ``tomllib`` reads fastest (it walks basic strings
+  one character at a time in Python, about 7× slower);
+* otherwise a basic string escaped in one pass by ``json.dumps`` (JSON's
+  escapes are a subset of TOML's), multi-line when the text has newlines.
+  Carriage returns are always escaped: TOML readers may turn CRLF into LF.
+
+nbformat's multi-line text fields (stream ``text``, the text values of a mime
+bundle) may be a list of strings, and loading joins such lists. We use that:
+a long text that cannot be one literal string is written as an array of
+segments, literal strings for the plain runs and short escaped strings for the
+control characters (ANSI colours, ``\\r``) and ``'''`` runs between them, so
+large coloured outputs still load fast.
+
+JSON-valued fields are stored as JSON text in a TOML string, because TOML has
+no null and JSON objects may use any key: the values of JSON mime types
+(``application/json``, ``application/*+json``) and the ``metadata`` and
+``transient`` fields of an output. Loading decodes them back to the same
+Python value. Other output fields are written as native TOML values; a
+``None`` field is left out (``execute_result.execution_count`` is restored as
+``None`` on load), and a mime value that is neither text nor a list of text
+under a non-JSON mime type is stored (and comes back) as its JSON text.
+
+Datetimes are written in UTC with a ``Z`` offset; a naive datetime is taken
+to be UTC already.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from sessions.records import CellRecord, Output, SidecarData
+
+FORMAT_VERSION = 1
+
+JSON_VALUED_OUTPUT_FIELDS = frozenset({"metadata", "transient"})
+"""Output fields whose value is arbitrary JSON, stored as JSON text."""
+
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+_NEEDS_ESCAPE = re.compile(r'[\x00-\x1f\x7f"\\]')
+# Characters TOML allows raw in a multi-line string: fullmatch over a positive
+# class is the fastest scan the re module offers (a 10 KB text in ~15 µs).
+_RAW_ALLOWED = re.compile(r"[\t\n\x20-\x7e\x80-\U0010ffff]*")
+_UNSAFE_RUN = re.compile(r"(?:[\x00-\x08\x0b-\x1f\x7f]|'''+)+")
+_COMMENT_UNSAFE = re.compile(r"[\x00-\x1f\x7f]")
+
+_SHORT = 200
+"""Up to this length a string needing no escape is written as ``"..."``."""
+_SEGMENT_FROM = 2000
+"""From this length a text field that cannot be literal is split in segments."""
+_LITERAL_RUN = 64
+"""Shortest plain run worth a literal segment of its own."""
+
+
+def is_json_mime(mime: str) -> bool:
+    """nbformat stores these mime types as JSON values rather than text."""
+    return mime == "application/json" or (
+        mime.startswith("application/") and mime.endswith("+json")
+    )
+
+
+def join_text(value: Any) -> Any:
+    """nbformat's multi-line string: a str, or a list of str to be joined."""
+    if isinstance(value, list) and all(isinstance(part, str) for part in value):
+        return "".join(value)
+    return value
+
+
+# --- strings -----------------------------------------------------------------
+
+
+def basic_string(text: str) -> str:
+    """``"..."`` escaped in one linear pass."""
+    escaped = json.dumps(text, ensure_ascii=False)
+    # JSON leaves DEL unescaped; TOML forbids it raw.
+    return escaped.replace("\x7f", "\\u007f") if "\x7f" in escaped else escaped
+
+
+def _multiline_basic_string(text: str) -> str:
+    # Escape each line on its own so newlines stay real newlines (readable).
+    body = "\n".join(basic_string(line)[1:-1] for line in text.split("\n"))
+    return '"""\n' + body + '"""'
+
+
+def _literal_ok(text: str) -> bool:
+    """Whether a multi-line literal string can hold ``text``."""
+    return "'''" not in text and _RAW_ALLOWED.fullmatch(text) is not None
+
+
+def toml_string(text: str) -> str:
+    """One TOML string holding ``text`` exactly, in the cheapest form that fits."""
+    if "\n" not in text:
+        if len(text) <= _SHORT and not _NEEDS_ESCAPE.search(text):
+            return '"' + text + '"'
+        if "'" not in text and _RAW_ALLOWED.fullmatch(text) is not None:
+            return "'" + text + "'"
+        return basic_string(text)
+    if _literal_ok(text):
+        # The newline right after the opening delimiter is dropped by readers.
+        return "'''\n" + text + "'''"
+    return _multiline_basic_string(text)
+
+
+def _literal_segment(text: str) -> str:
+    if "\n" not in text and "'" not in text:
+        return "'" + text + "'"
+    return "'''\n" + text + "'''"
+
+
+def toml_text(text: str) -> str:
+    """A multi-line text field: one string, or an array of segments when long
+    text would otherwise need a (slow to read) escaped string.
+
+    Plain runs of at least ``_LITERAL_RUN`` characters become literal strings;
+    everything between them (control characters and short plain gaps) goes
+    into escaped strings, so dense ANSI colouring stays a few segments.
+    """
+    if len(text) < _SEGMENT_FROM:
+        return toml_string(text)
+    if _literal_ok(text):
+        return _literal_segment(text)
+    parts: list[str] = []
+    escaped_from = 0  # start of text not yet written, to be escaped
+    plain_from = 0  # start of the current plain run
+    for match in _UNSAFE_RUN.finditer(text):
+        if match.start() - plain_from >= _LITERAL_RUN:
+            if plain_from > escaped_from:
+                parts.append(_escaped_segment(text[escaped_from:plain_from]))
+            parts.append(_literal_segment(text[plain_from : match.start()]))
+            escaped_from = match.start()
+        plain_from = match.end()
+    if len(text) - plain_from >= _LITERAL_RUN:
+        if plain_from > escaped_from:
+            parts.append(_escaped_segment(text[escaped_from:plain_from]))
+        parts.append(_literal_segment(text[plain_from:]))
+    elif escaped_from < len(text):
+        parts.append(_escaped_segment(text[escaped_from:]))
+    return "[\n" + ",\n".join(parts) + ",\n]"
+
+
+def _escaped_segment(text: str) -> str:
+    return _multiline_basic_string(text) if "\n" in text else basic_string(text)
+
+
+def toml_key(key: str) -> str:
+    return key if _BARE_KEY.fullmatch(key) else basic_string(key)
+
+
+# --- scalars and generic values -----------------------------------------------
+
+
+def toml_int(value: int, field: str) -> str:
+    if type(value) is not int:
+        raise TypeError(f"sidecar field {field!r} must be an int, got {value!r}")
+    return str(value)
+
+
+def toml_float(value: float) -> str:
+    number = float(value)
+    if math.isnan(number):
+        return "nan"
+    if math.isinf(number):
+        return "inf" if number > 0 else "-inf"
+    return repr(number)  # e.g. 0.123, 1e-05, 1e+16: all valid TOML floats
+
+
+def toml_datetime(value: datetime) -> str:
+    moment = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    text = (
+        f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}"
+        f"T{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}"
+    )
+    if moment.microsecond:
+        text += f".{moment.microsecond:06d}"
+    return text + "Z"
+
+
+def json_text(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def toml_value(value: Any) -> str | None:
+    """A JSON-like value as TOML; ``None`` when TOML cannot hold it (null)."""
+    if isinstance(value, str):
+        return toml_string(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return toml_float(value)
+    if isinstance(value, datetime):
+        return toml_datetime(value)
+    if isinstance(value, list | tuple):
+        items = [toml_value(item) for item in value]
+        if any(item is None for item in items):
+            return toml_string(json_text(value))
+        return "[" + ", ".join(item for item in items if item is not None) + "]"
+    if isinstance(value, dict):
+        pairs = []
+        for key, item in value.items():
+            encoded = toml_value(item)
+            if encoded is not None:
+                pairs.append(f"{toml_key(str(key))} = {encoded}")
+        return "{ " + ", ".join(pairs) + " }" if pairs else "{}"
+    if value is None:
+        return None
+    return toml_string(json_text(value))
+
+
+# --- the document -------------------------------------------------------------
+
+
+def encode_header(data: SidecarData) -> str:
+    """Everything before the first ``[[cells]]``."""
+    name = _COMMENT_UNSAFE.sub("?", data.notebook)
+    return (
+        f"# Outputs cached by Sessions for {name}. Safe to delete.\n"
+        f"format = {FORMAT_VERSION}\n"
+        f"notebook = {toml_string(data.notebook)}\n"
+        f"run_counter = {toml_int(data.run_counter, 'run_counter')}\n"
+        "\n[kernel]\n"
+        f"python = {toml_string(data.kernel.python)}\n"
+        f"language = {toml_string(data.kernel.language)}\n"
+    )
+
+
+def encode_record(record: CellRecord) -> str:
+    """One ``[[cells]]`` table with its outputs, starting with a blank line."""
+    lines = ["", "[[cells]]"]
+    if record.id is not None:
+        lines.append(f"id = {toml_string(record.id)}")
+    lines.append(f"hash = {toml_string(record.hash)}")
+    lines.append(f"index = {toml_int(record.index, 'index')}")
+    lines.append(f"run = {toml_int(record.run, 'run')}")
+    if record.execution_count is not None:
+        lines.append(f"execution_count = {toml_int(record.execution_count, 'execution_count')}")
+    lines.append(f"status = {toml_string(record.status)}")
+    if record.started is not None:
+        lines.append(f"started = {toml_datetime(record.started)}")
+    if record.duration is not None:
+        lines.append(f"duration = {toml_float(record.duration)}")
+    inputs = ", ".join(
+        f"{toml_key(name)} = {toml_int(run, 'inputs')}" for name, run in record.inputs.items()
+    )
+    lines.append(f"inputs = {{ {inputs} }}" if inputs else "inputs = {}")
+    if record.code is not None:
+        lines.append(f"code = {toml_string(record.code)}")
+    for output in record.outputs:
+        lines.append(encode_output(output))
+    return "\n".join(lines) + "\n"
+
+
+def encode_output(output: Output) -> str:
+    """One ``[[cells.outputs]]`` table in nbformat's output dict shape."""
+    lines = ["", "[[cells.outputs]]"]
+    kind = output.get("output_type")
+    if isinstance(kind, str):
+        lines.append(f"output_type = {toml_string(kind)}")
+    bundle: dict[str, Any] | None = None
+    for key, value in output.items():
+        if key == "output_type":
+            continue
+        if key == "data" and isinstance(value, dict):
+            bundle = value
+            continue
+        if key in JSON_VALUED_OUTPUT_FIELDS:
+            if value is not None:
+                lines.append(f"{toml_key(key)} = {toml_string(json_text(value))}")
+            continue
+        if key == "text":
+            text = join_text(value)
+            if isinstance(text, str):
+                lines.append(f"text = {toml_text(text)}")
+                continue
+        if key == "traceback" and isinstance(value, list):
+            frames = [toml_value(frame) for frame in value]
+            body = "".join(f"  {frame},\n" for frame in frames if frame is not None)
+            lines.append(f"traceback = [\n{body}]" if body else "traceback = []")
+            continue
+        encoded = toml_value(value)
+        if encoded is not None:
+            lines.append(f"{toml_key(key)} = {encoded}")
+    if bundle is not None:
+        lines.append(_encode_bundle(bundle))
+    return "\n".join(lines)
+
+
+def _encode_bundle(bundle: dict[str, Any]) -> str:
+    pairs = [(toml_key(mime), _encode_mime_value(mime, value)) for mime, value in bundle.items()]
+    inline = "{ " + ", ".join(f"{key} = {value}" for key, value in pairs) + " }"
+    if not pairs:
+        return "data = {}"
+    if len(inline) <= 100 and "\n" not in inline:
+        return f"data = {inline}"
+    # A sub-table keeps big values on lines of their own; must come last.
+    return "[cells.outputs.data]\n" + "\n".join(f"{key} = {value}" for key, value in pairs)
+
+
+def _encode_mime_value(mime: str, value: Any) -> str:
+    if is_json_mime(mime):
+        return toml_string(json_text(value))
+    text = join_text(value)
+    if isinstance(text, str):
+        return toml_text(text)
+    return toml_string(json_text(value))
+
+
+def encode_sidecar(data: SidecarData) -> str:
+    return encode_header(data) + "".join(encode_record(record) for record in data.cells)

@@ -1,0 +1,5 @@
+# %%
+import math
+
+# %%
+math.pi

@@ -1,0 +1,5 @@
+# %% [md]
+# Short form of the markdown type.
+
+# %%
+y = 3

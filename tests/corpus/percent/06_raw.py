@@ -1,0 +1,6 @@
+# %% [raw]
+# raw text kept verbatim
+# second line
+
+# %%
+z = 4

@@ -1,0 +1,2 @@
+# %% Plot {"tags": ["figure"], "id": "plot"}
+plot = None

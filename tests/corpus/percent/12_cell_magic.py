@@ -1,0 +1,7 @@
+# %%
+# %%time
+total = sum(range(10))
+
+# %%
+# %%capture out
+print('hidden')

@@ -1,0 +1,4 @@
+# %%
+# %d items were counted
+# 100% sure
+items = 5

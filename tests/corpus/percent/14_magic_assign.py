@@ -1,0 +1,3 @@
+# %%
+# files = !ls
+# t = %timeit -o sum(range(3))

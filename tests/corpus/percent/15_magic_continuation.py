@@ -1,0 +1,4 @@
+# %%
+# %time value = 1 + \
+#     2
+value

@@ -1,0 +1,7 @@
+# %% [markdown]
+'''
+Single-quoted markdown.
+'''
+
+# %%
+v = 2

@@ -1,0 +1,5 @@
+#!/usr/bin/env python
+import sys
+
+# %%
+print(sys.argv)

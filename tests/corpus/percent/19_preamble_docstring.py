@@ -1,0 +1,5 @@
+"""Module docstring of a notebook."""
+import os
+
+# %%
+os.getcwd()

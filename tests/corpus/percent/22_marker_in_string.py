@@ -1,0 +1,7 @@
+# %%
+template = '''
+# %% this is not a cell
+'''
+
+# %%
+print(template)

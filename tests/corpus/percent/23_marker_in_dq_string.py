@@ -1,0 +1,9 @@
+# %%
+doc = """
+text
+# %% [markdown]
+still text
+"""
+
+# %%
+len(doc)

@@ -1,0 +1,8 @@
+# %%
+import json
+
+# %% [markdown]
+# CRLF markdown
+
+# %%
+json.dumps({})

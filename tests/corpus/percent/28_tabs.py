@@ -1,0 +1,3 @@
+# %%	Tabbed title
+if True:
+	k = 1

@@ -1,0 +1,5 @@
+# %% Section
+section = 1
+
+# %%%% Sub section
+sub = 2

@@ -1,0 +1,6 @@
+# %%
+def broken(:
+    return
+
+# %%
+ok = 1

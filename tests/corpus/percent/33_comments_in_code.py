@@ -1,0 +1,4 @@
+# %%
+# plain comment
+value = 3  # trailing comment
+# another comment

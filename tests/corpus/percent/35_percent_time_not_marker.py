@@ -1,0 +1,6 @@
+# %%
+# %%timeit
+sum(range(5))
+
+# %%
+final = 0

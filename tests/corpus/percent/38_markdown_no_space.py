@@ -1,0 +1,6 @@
+# %% [markdown]
+#Tight comment
+# Normal line
+
+# %%
+r = 1

@@ -1,0 +1,208 @@
+"""Which interpreter runs a notebook's kernel, and the kernel-setup errors."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sessions.kernel import KernelSession, KernelSetupError, check_ipykernel, resolve_python
+
+
+def make_venv(prefix: Path) -> Path:
+    """A fake environment: ``prefix/bin/python`` linking to our interpreter."""
+    (prefix / "bin").mkdir(parents=True)
+    python = prefix / "bin" / "python"
+    python.symlink_to(sys.executable)
+    return python
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """``tmp_path/ws/pkg/sub/nb.py`` in a workspace ``tmp_path/ws``."""
+    notebook = tmp_path / "ws" / "pkg" / "sub" / "nb.py"
+    notebook.parent.mkdir(parents=True)
+    notebook.write_text("# %%\n")
+    return notebook
+
+
+def resolve(notebook: Path, **kwargs: object) -> tuple[str, str]:
+    kwargs.setdefault("env", {})
+    kwargs.setdefault("workspace_root", notebook.parents[2])
+    resolved = resolve_python(notebook, **kwargs)  # type: ignore[arg-type]
+    return resolved.path, resolved.reason
+
+
+def test_default_is_the_servers_own_interpreter(project: Path) -> None:
+    path, reason = resolve(project)
+    assert path == sys.executable
+    assert "own interpreter" in reason
+
+
+def test_nearest_venv_walking_up_to_the_workspace_root(project: Path) -> None:
+    workspace = project.parents[2]
+    outer = make_venv(workspace / ".venv")
+    assert resolve(project) == (str(outer), f"nearest .venv at {workspace / '.venv'}")
+    inner = make_venv(project.parents[1] / "venv")
+    assert resolve(project) == (str(inner), f"nearest venv at {project.parents[1] / 'venv'}")
+
+
+def test_venv_above_the_workspace_root_is_not_used(project: Path) -> None:
+    make_venv(project.parents[3] / ".venv")  # beside the workspace, not in it
+    assert resolve(project)[0] == sys.executable
+    # Without a workspace root the walk continues up (here: to the filesystem root).
+    found = resolve_python(project, env={}, workspace_root=None)
+    assert found.path == str(project.parents[3] / ".venv" / "bin" / "python")
+
+
+def test_venv_folder_without_interpreter_is_skipped(project: Path) -> None:
+    (project.parent / ".venv").mkdir()
+    outer = make_venv(project.parents[2] / ".venv")
+    assert resolve(project)[0] == str(outer)
+
+
+def test_pyproject_setting_beats_venv_and_is_relative_to_its_folder(project: Path) -> None:
+    make_venv(project.parent / ".venv")
+    pkg = project.parents[1]
+    target = make_venv(pkg / "envs" / "kernel")
+    (pkg / "pyproject.toml").write_text('[tool.sessions]\npython = "envs/kernel/bin/python"\n')
+    path, reason = resolve(project)
+    assert path == str(target)
+    assert str(pkg / "pyproject.toml") in reason
+
+
+def test_pyproject_may_name_an_environment_folder(project: Path) -> None:
+    pkg = project.parents[1]
+    target = make_venv(pkg / "env")
+    (pkg / "pyproject.toml").write_text('[tool.sessions]\npython = "env"\n')
+    assert resolve(project)[0] == str(target)
+
+
+def test_only_the_nearest_pyproject_counts(project: Path) -> None:
+    workspace = project.parents[2]
+    make_venv(workspace / "far")
+    (workspace / "pyproject.toml").write_text('[tool.sessions]\npython = "far/bin/python"\n')
+    (project.parents[1] / "pyproject.toml").write_text('[project]\nname = "x"\n')
+    venv = make_venv(workspace / ".venv")
+    assert resolve(project)[0] == str(venv)
+
+
+def test_broken_pyproject_is_ignored(project: Path) -> None:
+    (project.parent / "pyproject.toml").write_text("[tool.sessions\npython = \n")
+    assert resolve(project)[0] == sys.executable
+
+
+def test_setting_beats_everything(project: Path) -> None:
+    make_venv(project.parent / ".venv")
+    (project.parent / "pyproject.toml").write_text('[tool.sessions]\npython = "/nope/python"\n')
+    chosen = make_venv(project.parents[3] / "chosen")
+    path, reason = resolve(project, setting=str(chosen))
+    assert path == str(chosen)
+    assert reason == "setting sessions.python"
+
+
+def test_relative_setting_is_relative_to_the_workspace(project: Path) -> None:
+    chosen = make_venv(project.parents[2] / "tools" / "env")
+    assert resolve(project, setting="tools/env/bin/python")[0] == str(chosen)
+
+
+def test_bare_command_setting_is_looked_up_on_path(project: Path, tmp_path: Path) -> None:
+    bin_dir = tmp_path / "on-path"
+    bin_dir.mkdir()
+    (bin_dir / "pythonX").symlink_to(sys.executable)
+    assert resolve(project, setting="pythonX", env={"PATH": str(bin_dir)})[0] == str(
+        bin_dir / "pythonX"
+    )
+
+
+def test_explicit_missing_interpreter_is_returned_for_the_check_to_report(project: Path) -> None:
+    assert resolve(project, setting="/does/not/exist/python")[0] == "/does/not/exist/python"
+
+
+def test_active_virtual_env_then_conda_prefix(project: Path, tmp_path: Path) -> None:
+    venv = make_venv(tmp_path / "active-venv")
+    conda = make_venv(tmp_path / "conda")
+    env = {"VIRTUAL_ENV": str(venv.parents[1]), "CONDA_PREFIX": str(conda.parents[1])}
+    path, reason = resolve(project, env=env)
+    assert path == str(venv)
+    assert reason.startswith("active VIRTUAL_ENV")
+    assert resolve(project, env={"CONDA_PREFIX": str(conda.parents[1])})[0] == str(conda)
+    # A stale variable pointing nowhere falls through to the default.
+    assert resolve(project, env={"VIRTUAL_ENV": str(tmp_path / "gone")})[0] == sys.executable
+    # The nearest .venv wins over the active environment.
+    local = make_venv(project.parent / ".venv")
+    assert resolve(project, env=env)[0] == str(local)
+
+
+# -- check_ipykernel ------------------------------------------------------------
+
+
+def test_check_accepts_an_interpreter_with_ipykernel() -> None:
+    assert check_ipykernel(sys.executable) is None
+    assert check_ipykernel(sys.executable) is None  # cached
+
+
+@pytest.fixture(scope="module")
+def bare_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real environment without ipykernel (and without pip: fast to make)."""
+    prefix = tmp_path_factory.mktemp("bare") / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(prefix)], check=True)
+    return prefix / "bin" / "python"
+
+
+def test_missing_ipykernel_names_the_interpreter_and_the_fix(bare_venv: Path) -> None:
+    error = check_ipykernel(str(bare_venv))
+    assert isinstance(error, KernelSetupError)
+    fix = f"{bare_venv} -m pip install ipykernel"
+    assert error.fix == fix
+    assert fix in error.message
+    assert "ipykernel is not installed" in error.message
+    assert error.python == str(bare_venv)
+
+
+def test_missing_interpreter_has_its_own_message(tmp_path: Path) -> None:
+    error = check_ipykernel(str(tmp_path / "nope" / "python"))
+    assert isinstance(error, KernelSetupError)
+    assert "not found" in error.message
+    assert str(tmp_path / "nope" / "python") in error.message
+    assert error.fix is None
+
+
+def test_non_executable_interpreter_has_its_own_message(tmp_path: Path) -> None:
+    fake = tmp_path / "python"
+    fake.write_text("not a program")
+    fake.chmod(0o644)
+    error = check_ipykernel(str(fake))
+    assert isinstance(error, KernelSetupError)
+    assert "not an executable" in error.message
+
+
+def test_interpreter_that_fails_to_run_reports_why(tmp_path: Path) -> None:
+    fake = tmp_path / "python"
+    fake.write_text("#!/bin/sh\necho 'broken interpreter' >&2\nexit 7\n")
+    fake.chmod(0o755)
+    error = check_ipykernel(str(fake))
+    assert isinstance(error, KernelSetupError)
+    assert "broken interpreter" in error.message
+    assert error.fix is None
+
+
+@pytest.mark.kernel
+async def test_start_without_ipykernel_raises_and_starts_nothing(
+    bare_venv: Path, tmp_path: Path
+) -> None:
+    runtime = tmp_path / "runtime"
+    runtime.mkdir(mode=0o700)
+    session = KernelSession(str(bare_venv), tmp_path, runtime_folder=runtime)
+    states: list[str] = []
+    session.on_state(states.append)
+    with pytest.raises(KernelSetupError) as raised:
+        await session.start()
+    assert raised.value.fix == f"{bare_venv} -m pip install ipykernel"
+    assert session.state == "stopped"
+    assert states == []
+    assert session.pid is None
+    assert os.listdir(runtime) == []

@@ -1,0 +1,312 @@
+"""Property tests for the percent format: exact round trip and honest edits (DESIGN §2)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from sessions.markers import marker_lines, split_lines
+from sessions.notebook import (
+    CellKind,
+    Notebook,
+    delete_cell,
+    insert_cell,
+    move_cell,
+    parse,
+    serialize,
+    set_source,
+)
+
+# At least 500 examples everywhere, CI included: a named profile used by every test here.
+settings.register_profile(
+    "notebook-format",
+    max_examples=600,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+FORMAT = settings.get_profile("notebook-format")
+
+MARKERS = [
+    "# %%",
+    "#%%",
+    "  # %%",
+    "# %%   ",
+    "# %%\t",
+    "# %% Load data",
+    "# %% [markdown]",
+    "# %% [md]",
+    "# %% [raw]",
+    '# %% tags=["a", "b"] id="x"',
+    '# %% Title [markdown] tags=["setup"] id="load"',
+    '# %% key={"a": [1, 2]} flag=true',
+    '# %% title {"tags": ["x"]}',
+    "# %%%% sub cell",
+    "# %%%",
+    "# %%time",
+    "# %% x = 1",
+]
+LINES = [
+    "",
+    "   ",
+    "\t",
+    "x = 1",
+    "\tif x:",
+    "def broken(:",
+    "# a comment",
+    "# markdown *text*",
+    "#",
+    "# %matplotlib inline",
+    "# !pip install x",
+    "#!/usr/bin/env python",
+    "# %d items",
+    "%time f()",
+    "# %%time",
+    "# # %time g()",
+    '"""',
+    "'''",
+    'x = """',
+    "s = '''abc",
+    '"""Docstring."""',
+    'r"""',
+    "y = 'it''s'",
+    'z = "a \\" b"',
+    "path = 'C:\\\\'",
+    "# /// script",
+    '# dependencies = ["numpy"]',
+    "# ///",
+    "# -*- coding: utf-8 -*-",
+    "%%capture",
+    "\x0c",
+    "é ☃ \u2028 x",
+]
+EOLS = ["\n", "\n", "\n", "\r\n", "\r"]
+
+
+@st.composite
+def notebook_texts(draw: st.DrawFn) -> str:
+    """Text mixing markers, magics, strings, odd whitespace and mixed line endings."""
+    line = st.one_of(st.sampled_from(MARKERS), st.sampled_from(LINES), st.text(max_size=12))
+    lines = draw(st.lists(line, max_size=30))
+    endings = draw(st.lists(st.sampled_from(EOLS), min_size=len(lines), max_size=len(lines)))
+    text = "".join(a + b for a, b in zip(lines, endings, strict=True))
+    if draw(st.booleans()):
+        text = text.rstrip("\r\n")  # missing final newline
+    if draw(st.booleans()):
+        text = "\ufeff" + text
+    return text
+
+
+any_text = st.one_of(notebook_texts(), st.text(), st.text(alphabet="#% \n\r\"'x[]=", max_size=60))
+
+
+def structure(nb: Notebook) -> tuple[Any, ...]:
+    # ``newline`` is left out: an edited notebook keeps the file's preference
+    # even when the text it now has shows no (or another first) line ending.
+    return (
+        nb.bom,
+        nb.prefix,
+        [(c.raw, c.start_line, c.is_preamble) for c in nb.cells],
+    )
+
+
+def assert_consistent(nb: Notebook) -> None:
+    """What an edit returns is exactly what parsing its text gives."""
+    assert structure(parse(serialize(nb))) == structure(nb)
+
+
+@FORMAT
+@given(any_text)
+def test_serialize_parse_is_exact(text: str) -> None:
+    nb = parse(text)
+    assert serialize(nb) == text
+    assert structure(parse(serialize(nb))) == structure(nb)
+
+
+@FORMAT
+@given(any_text)
+def test_cells_cover_the_file_in_order(text: str) -> None:
+    nb = parse(text)
+    body = text[1:] if nb.bom else text
+    lines = split_lines(body)
+    line = len(split_lines(nb.prefix))
+    assert nb.prefix == "" or nb.prefix.isspace()
+    for index, cell in enumerate(nb.cells):
+        assert cell.start_line == line
+        first_line = split_lines(cell.raw)[:1]
+        assert cell.is_preamble == (index == 0 and not marker_lines(first_line)[0])
+        if not cell.is_preamble:
+            assert marker_lines(split_lines(cell.raw))[0] == [0]
+        assert cell.source == cell.source.replace("\r", "")
+        line += cell.line_count
+    assert line == len(lines) == nb.line_count
+
+
+# Sources as a notebook UI produces them: LF, no trailing blank line, no line
+# that reads as a marker, no triple quote (which could swallow the next cell).
+SAFE_CODE_LINES = [
+    "x = 1",
+    "  y = x + 1",
+    "\tz = 'q'",
+    "%time f()",
+    "%%time",
+    "!pip install x",
+    "files = !ls",
+    "# %time commented in the UI",
+    "# a comment",
+    "%d not a magic",
+    "#!/usr/bin/env python",
+    "print('é')",
+    "",
+    "   ",
+    "def broken(:",
+    "%time a = \\",
+    "    b",
+]
+SAFE_TEXT_LINES = [
+    "Some *markdown*",
+    "",
+    "# Heading",
+    "#",
+    "  indented",
+    "%% mermaid comment",
+    "%%",
+    '"""',
+    "- item",
+    "\\",
+]
+
+
+def _no_trailing_blank(source: str) -> bool:
+    return not source.split("\n")[-1].isspace() and not source.endswith("\n")
+
+
+code_sources = (
+    st.lists(st.sampled_from(SAFE_CODE_LINES), max_size=6).map("\n".join).filter(_no_trailing_blank)
+)
+text_sources = st.lists(st.sampled_from(SAFE_TEXT_LINES), max_size=6).map("\n".join)
+
+
+@FORMAT
+@given(notebook_texts(), st.data())
+def test_set_source_changes_only_that_cell(text: str, data: st.DataObject) -> None:
+    nb = parse(text)
+    assume(len(nb) > 0)
+    index = data.draw(st.integers(0, len(nb) - 1))
+    cell = nb.cells[index]
+    source = data.draw(code_sources if cell.kind == "code" else text_sources)
+    assume(not (cell.is_preamble and source.strip() == ""))
+    assume(index == len(nb) - 1 or marker_lines(split_lines(cell.raw))[1] is None)
+
+    edited = set_source(nb, index, source)
+
+    assert_consistent(edited)
+    assert len(edited) == len(nb)
+    assert edited.cells[index].source == source
+    assert parse(serialize(edited)).cells[index].source == source
+    for other, (before, after) in enumerate(zip(nb.cells, edited.cells, strict=True)):
+        if other != index:
+            assert after.raw == before.raw
+    head = serialize(nb)[: len(serialize(nb)) - len("".join(c.raw for c in nb.cells[index:]))]
+    tail = "".join(c.raw for c in nb.cells[index + 1 :])
+    assert serialize(edited).startswith(head)
+    assert serialize(edited).endswith(tail)
+    assert edited.cells[index].header_line == cell.header_line
+    assert edited.cells[index].separator == cell.separator
+
+
+@FORMAT
+@given(any_text, st.data())
+def test_set_source_same_source_is_a_no_op(text: str, data: st.DataObject) -> None:
+    nb = parse(text)
+    assume(len(nb) > 0)
+    index = data.draw(st.integers(0, len(nb) - 1))
+    assert set_source(nb, index, nb.cells[index].source) is nb
+
+
+@FORMAT
+@given(any_text, st.data())
+def test_every_edit_reads_back_as_itself(text: str, data: st.DataObject) -> None:
+    """Whatever the source (markers, open strings, blank preamble), results are honest."""
+    nb = parse(text)
+    source = data.draw(st.one_of(st.text(max_size=40), code_sources, text_sources))
+    if len(nb):
+        index = data.draw(st.integers(0, len(nb) - 1))
+        assert_consistent(set_source(nb, index, source))
+        assert_consistent(delete_cell(nb, index))
+    position = data.draw(st.integers(0, len(nb)))
+    kind: CellKind = data.draw(st.sampled_from(["code", "markdown", "raw"]))
+    if not (position == 0 and len(nb) and nb.cells[0].is_preamble):
+        assert_consistent(insert_cell(nb, position, source, kind=kind))
+
+
+@FORMAT
+@given(notebook_texts(), st.data())
+def test_insert_adds_one_cell_and_one_blank_line(text: str, data: st.DataObject) -> None:
+    nb = parse(text)
+    assume(not nb.cells or marker_lines(split_lines(nb.cells[-1].raw))[1] is None)
+    first = 1 if nb.cells and nb.cells[0].is_preamble else 0
+    index = data.draw(st.integers(first, len(nb)))
+    kind: CellKind = data.draw(st.sampled_from(["code", "markdown"]))
+    source = data.draw(code_sources if kind == "code" else text_sources)
+    nl = nb.newline
+
+    edited = insert_cell(nb, index, source, kind=kind)
+
+    assert_consistent(edited)
+    assert len(edited) == len(nb) + 1
+    new = edited.cells[index]
+    assert new.kind == kind
+    assert new.source == source
+    before, after = serialize(nb), serialize(edited)
+    if index < len(nb):
+        at = len(before) - len("".join(c.raw for c in nb.cells[index:]))
+        assert new.separator == nl
+        assert after == before[:at] + new.raw + before[at:]
+    else:
+        assert after.endswith(new.raw)
+        glue = after[: len(after) - len(new.raw)]
+        assert glue.startswith(before)
+        added = glue[len(before) :]
+        ends_blank = bool(nb.cells) and nb.cells[-1].separator != "" and before[-1:] in "\r\n"
+        if nb.cells:
+            assert added in ("", nl, nl + nl)
+            assert added == "" if ends_blank else added.endswith(nl)
+    assert [c.raw for i, c in enumerate(edited.cells) if i not in (index, index - 1)] == [
+        c.raw for i, c in enumerate(nb.cells) if i != index - 1
+    ]
+
+
+@FORMAT
+@given(notebook_texts(), st.data())
+def test_delete_removes_exactly_that_cells_bytes(text: str, data: st.DataObject) -> None:
+    nb = parse(text)
+    assume(len(nb) > 0)
+    index = data.draw(st.integers(0, len(nb) - 1))
+    edited = delete_cell(nb, index)
+    assert_consistent(edited)
+    assert len(edited) == len(nb) - 1
+    raws = [c.raw for c in nb.cells]
+    del raws[index]
+    assert [c.raw for c in edited.cells] == raws
+    assert serialize(edited) == ("\ufeff" if nb.bom else "") + nb.prefix + "".join(raws)
+
+
+@FORMAT
+@given(notebook_texts(), st.data())
+def test_move_reorders_cells(text: str, data: st.DataObject) -> None:
+    nb = parse(text)
+    first = 1 if nb.cells and nb.cells[0].is_preamble else 0
+    assume(len(nb) - first >= 2)
+    assume(marker_lines(split_lines(nb.cells[-1].raw))[1] is None)
+    source_index = data.draw(st.integers(first, len(nb) - 1))
+    target_index = data.draw(st.integers(first, len(nb) - 1))
+
+    edited = move_cell(nb, source_index, target_index)
+
+    assert_consistent(edited)
+    expected = [(c.header_line, c.source) for c in nb.cells]
+    expected.insert(target_index, expected.pop(source_index))
+    assert [(c.header_line, c.source) for c in edited.cells] == expected
+    assert serialize(edited).endswith(nb.cells[-1].separator)

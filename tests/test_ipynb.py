@@ -82,7 +82,7 @@ def outputs_of(nb: Any) -> list[Any]:
 def test_import_writes_percent_text_and_sidecar(tmp_path: Path) -> None:
     original = sample_ipynb()
     source = write_ipynb(tmp_path / "trips.ipynb", original)
-    assert main(["import", str(source)]) == 0
+    assert main(["import", str(source), "--ids"]) == 0
 
     text = (tmp_path / "trips.py").read_text()
     notebook = parse(text)
@@ -133,7 +133,7 @@ def test_import_then_status_shows_cells_that_ran_as_fresh(tmp_path: Path) -> Non
 def test_round_trip_ipynb_py_ipynb_keeps_sources_and_outputs(tmp_path: Path) -> None:
     original = sample_ipynb()
     write_ipynb(tmp_path / "a.ipynb", original)
-    assert main(["import", str(tmp_path / "a.ipynb")]) == 0
+    assert main(["import", str(tmp_path / "a.ipynb"), "--ids"]) == 0
     assert (
         main(["export", str(tmp_path / "a.py"), "--to", "ipynb", "-o", str(tmp_path / "b.ipynb")])
         == 0
@@ -150,6 +150,14 @@ def test_round_trip_ipynb_py_ipynb_keeps_sources_and_outputs(tmp_path: Path) -> 
     ]
     assert back.cells[0].metadata["title"] == "Intro"
     assert back.cells[1].metadata["tags"] == ["setup"]
+
+
+def test_import_leaves_jupyter_ids_out_by_default(tmp_path: Path) -> None:
+    write_ipynb(tmp_path / "a.ipynb", sample_ipynb())
+    assert main(["import", str(tmp_path / "a.ipynb")]) == 0
+    text = (tmp_path / "a.py").read_text()
+    assert "id=" not in text
+    assert all(c.id is None for c in parse(text).cells)
 
 
 def test_export_validates_and_contains_cached_outputs(tmp_path: Path) -> None:

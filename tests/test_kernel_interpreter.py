@@ -156,11 +156,24 @@ def bare_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_missing_ipykernel_names_the_interpreter_and_the_fix(bare_venv: Path) -> None:
     error = check_ipykernel(str(bare_venv))
     assert isinstance(error, KernelSetupError)
-    fix = f"{bare_venv} -m pip install ipykernel"
+    # No pip in this venv either, so the fix bootstraps it first.
+    fix = f"{bare_venv} -m ensurepip && {bare_venv} -m pip install ipykernel"
     assert error.fix == fix
     assert fix in error.message
     assert "ipykernel is not installed" in error.message
     assert error.python == str(bare_venv)
+
+
+def test_missing_ipykernel_with_pip_present_is_one_pip_install(tmp_path: Path) -> None:
+    prefix = tmp_path / "with-pip"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(prefix)], check=True)
+    (site_packages,) = (prefix / "lib").glob("python3*/site-packages")
+    (site_packages / "pip").mkdir()  # enough for the check, which looks pip up without importing it
+    (site_packages / "pip" / "__init__.py").write_text("")
+    python = prefix / "bin" / "python"
+    error = check_ipykernel(str(python))
+    assert isinstance(error, KernelSetupError)
+    assert error.fix == f"{python} -m pip install ipykernel"
 
 
 def test_missing_interpreter_has_its_own_message(tmp_path: Path) -> None:
@@ -201,7 +214,7 @@ async def test_start_without_ipykernel_raises_and_starts_nothing(
     session.on_state(states.append)
     with pytest.raises(KernelSetupError) as raised:
         await session.start()
-    assert raised.value.fix == f"{bare_venv} -m pip install ipykernel"
+    assert raised.value.fix == f"{bare_venv} -m ensurepip && {bare_venv} -m pip install ipykernel"
     assert session.state == "stopped"
     assert states == []
     assert session.pid is None

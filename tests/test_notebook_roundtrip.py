@@ -15,6 +15,7 @@ from sessions.notebook import (
     insert_cell,
     move_cell,
     parse,
+    reuse_unchanged_cells,
     serialize,
     set_source,
 )
@@ -310,3 +311,34 @@ def test_move_reorders_cells(text: str, data: st.DataObject) -> None:
     expected.insert(target_index, expected.pop(source_index))
     assert [(c.header_line, c.source) for c in edited.cells] == expected
     assert serialize(edited).endswith(nb.cells[-1].separator)
+
+
+def derived(nb: Notebook) -> list[tuple[Any, ...]]:
+    return [
+        (c.raw, c.start_line, c.is_preamble, c.kind, c.title, dict(c.metadata), c.source, c.hash)
+        for c in nb.cells
+    ]
+
+
+@FORMAT
+@given(any_text, any_text)
+def test_reusing_unchanged_cells_equals_a_fresh_parse(before: str, after: str) -> None:
+    previous = parse(before)
+    derived(previous)  # derive everything, as the language server has by then
+    fresh = parse(after)
+    reused = reuse_unchanged_cells(previous, parse(after))
+    assert derived(reused) == derived(fresh)
+    assert serialize(reused) == after
+
+
+@FORMAT
+@given(notebook_texts(), st.data())
+def test_reusing_cells_after_an_edit_keeps_them_right(text: str, data: st.DataObject) -> None:
+    previous = parse(text)
+    assume(len(previous.cells) > 1)
+    derived(previous)
+    index = data.draw(st.integers(min_value=0, max_value=len(previous.cells) - 1))
+    edited = (
+        serialize(insert_cell(previous, index, "moved = 1")) if index else text + "\n# %%\nz = 2\n"
+    )
+    assert derived(reuse_unchanged_cells(previous, parse(edited))) == derived(parse(edited))

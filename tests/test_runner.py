@@ -281,7 +281,10 @@ async def test_kernel_death_is_reported_and_next_run_gets_a_new_kernel(
     tmp_path: Path, make_runner
 ) -> None:
     path = write(
-        tmp_path, "# %%\nprint('last words', flush=True)\nimport os\nos._exit(1)\n\n# %%\nok = 1\n"
+        tmp_path,
+        "# %%\nimport os, time\nprint('last words', flush=True)\n"
+        # Give ipykernel's IOPub thread time to send the line: os._exit drops unsent messages.
+        "time.sleep(0.5)\nos._exit(1)\n\n# %%\nok = 1\n",
     )
     runner = make_runner(path)
     summary = await asyncio.wait_for(runner.run("all"), 30)

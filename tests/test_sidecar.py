@@ -530,14 +530,16 @@ def test_writing_time_is_linear_in_output_size(tmp_path: Path, unit: str) -> Non
     assert ratio < 30, ratio
 
 
-def test_write_leaves_no_temporary_file_and_a_lock_file(tmp_path: Path) -> None:
+def test_write_leaves_only_the_sidecar_in_the_users_folder(tmp_path: Path) -> None:
     path = tmp_path / "w.sessions.toml"
     save_sidecar(path, rich_data())
-    assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "w.sessions.toml",
-        "w.sessions.toml.lock",
-    ]
-    assert lock_path(path).exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["w.sessions.toml"]
+    lock = lock_path(path)
+    assert lock.exists() and lock.parent != tmp_path
+    assert lock.parent.stat().st_mode & 0o777 == 0o700
+    # Every writer of the same sidecar derives the same lock, whatever its working folder.
+    assert lock_path(tmp_path / "." / "w.sessions.toml") == lock
+    assert lock_path(tmp_path / "other.sessions.toml") != lock
 
 
 def test_rewrite_keeps_file_permissions(tmp_path: Path) -> None:
@@ -671,7 +673,7 @@ def test_corrupt_file_in_a_read_only_folder_is_reported_not_raised(tmp_path: Pat
     folder.mkdir()
     path = folder / "c.sessions.toml"
     path.write_bytes(b"broken [")
-    (folder / "c.sessions.toml.lock").mkdir()  # the lock cannot be opened, even by root
+    lock_path(path).mkdir()  # the lock cannot be opened, even by root
     result = load_sidecar(path, "c.py")
     assert result.data.cells == []
     (problem,) = result.problems

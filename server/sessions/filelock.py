@@ -13,10 +13,44 @@ back-to-back updates re-takes the lock before the sleeper next looks.)
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import os
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+
+def _private_lock_folder() -> Path | None:
+    """A per-user folder (mode 0700) for lock files, or ``None`` if none can be trusted."""
+    xdg = os.environ.get("XDG_RUNTIME_DIR")
+    base = Path(xdg) if xdg and Path(xdg).is_dir() else Path(tempfile.gettempdir())
+    folder = base / f"sessions-locks-{os.getuid()}"
+    try:
+        folder.mkdir(mode=0o700, exist_ok=True)
+        info = folder.lstat()
+    except OSError:
+        return None
+    # Refuse a folder someone else created (or a symlink planted) in a shared /tmp.
+    if info.st_uid != os.getuid() or not folder.is_dir() or folder.is_symlink():
+        return None
+    if info.st_mode & 0o077:
+        folder.chmod(0o700)
+    return folder
+
+
+def lock_file_for(path: Path) -> Path:
+    """The lock file guarding ``path``: kept out of the user's folder.
+
+    Every process of this user that writes ``path`` derives the same lock file
+    from its absolute path. Only when no private folder is usable does the lock
+    sit beside the file, as ``NAME.lock``.
+    """
+    folder = _private_lock_folder()
+    if folder is None:
+        return path.with_name(path.name + ".lock")
+    digest = hashlib.blake2b(str(path.absolute()).encode("utf-8", "surrogatepass"), digest_size=16)
+    return folder / f"{digest.hexdigest()}.lock"
 
 
 @contextmanager

@@ -178,7 +178,7 @@ def read_ipynb(path: Path) -> dict[str, Any]:
 
 
 def from_ipynb(
-    data: Mapping[str, Any], *, notebook_name: str = "notebook.py", ids: bool = True
+    data: Mapping[str, Any], *, notebook_name: str = "notebook.py", ids: bool = False
 ) -> tuple[str, SidecarData]:
     """Percent-format text and sidecar data for an nbformat v4 notebook (as a dict).
 

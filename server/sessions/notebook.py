@@ -200,6 +200,25 @@ class Cell:
         return moved
 
 
+def reuse_unchanged_cells(previous: Notebook, notebook: Notebook) -> Notebook:
+    """``notebook`` with every cell whose text is unchanged since ``previous``
+    carrying over what was already derived from it (source, code, hash).
+
+    An edit then re-derives only the cells it touched: a full re-derivation
+    would redo all 250 cells of the reference notebook on every keystroke
+    (DESIGN §9: didChange -> diagnostics p50 ≤ 15 ms). The result equals
+    ``notebook`` in every observable property.
+    """
+    earlier = {(cell.raw, cell.is_preamble): cell for cell in previous.cells}
+    cells = tuple(
+        kept._at(cell.start_line)
+        if (kept := earlier.get((cell.raw, cell.is_preamble))) is not None
+        else cell
+        for cell in notebook.cells
+    )
+    return replace(notebook, cells=cells)
+
+
 @dataclass(frozen=True)
 class Notebook:
     """A parsed notebook. ``serialize(nb)`` is the exact text it came from."""

@@ -2,9 +2,11 @@
 
 Modes: ``cell`` (the given cells, plus their upstream cells that are stale or
 not loaded in the current kernel when ``run_upstream``), ``stale`` (every
-non-fresh cell, plus upstream cells they need that are not loaded), ``all``, ``above`` (cells before the given one), ``below``
-(the given cell and those after it), ``downstream`` (the given cells and all
-that depend on them). Dependency order, ties broken by file order.
+non-fresh cell, plus upstream cells they need that are not loaded), ``all``,
+``above`` (cells before the given one), ``below`` (the given cell and those
+after it), ``downstream`` (the given cells and all that depend on them).
+Dependency order, ties broken by file order; ``all``, ``above`` and ``below``
+keep file order, as running a Jupyter notebook top to bottom would.
 """
 
 from __future__ import annotations
@@ -25,9 +27,16 @@ class PlanError(ValueError):
 
 
 def runnable(notebook: Notebook, graph: NotebookGraph, index: int) -> bool:
-    """A code cell with a parseable body; markdown, raw and empty cells have nothing to run."""
+    """A code cell with a statement; markdown, raw, empty and comment-only cells have nothing
+    to run (the same rule that keeps them always ``fresh`` in ``staleness``). A cell that
+    does not parse runs, so the kernel reports its ``SyntaxError`` as Jupyter would."""
     cell = notebook.cells[index]
-    return cell.kind == "code" and graph.analyses[index] is not None and cell.code.strip() != ""
+    if cell.kind != "code" or graph.analyses[index] is None:
+        return False
+    # Magics are uncommented in ``cell.code``, so ``# %time f()`` counts as a statement.
+    return any(
+        line.strip() and not line.lstrip().startswith("#") for line in cell.code.splitlines()
+    )
 
 
 def _check_cells(notebook: Notebook, cells: Sequence[int]) -> None:

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from sessions.atomic import fsync_directory, write_atomic
-from sessions.filelock import advisory_lock
+from sessions.filelock import advisory_lock, lock_file_for
 from sessions.hashing import bytes_hash
 from sessions.records import CellRecord, SidecarData
 from sessions.sidecar_cap import cap_records
@@ -58,7 +58,7 @@ def sidecar_path(notebook_path: Path) -> Path:
 
 
 def lock_path(path: Path) -> Path:
-    return path.with_name(path.name + ".lock")
+    return lock_file_for(path)
 
 
 def _temp_path(path: Path) -> Path:

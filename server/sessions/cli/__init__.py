@@ -12,7 +12,23 @@ import sys
 from collections.abc import Callable, Sequence
 
 from .. import __version__
-from . import check, export, fmt, import_cmd, run, status, watch
+from . import (
+    check,
+    clone,
+    console,
+    export,
+    fmt,
+    import_cmd,
+    ls,
+    lsp,
+    mcp,
+    restart,
+    run,
+    start,
+    status,
+    stop,
+    watch,
+)
 
 EXIT_OK = 0
 EXIT_PROBLEM = 1
@@ -29,7 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"sessions {__version__}")
     verbs = parser.add_subparsers(dest="verb", metavar="COMMAND")
     verbs.required = True
-    for module in (status, check, run, watch, fmt, export, import_cmd):
+    session_verbs = (start, ls, console, stop, restart, clone)
+    for module in (status, check, run, watch, fmt, export, import_cmd, mcp, lsp, *session_verbs):
         module.register(verbs)
     return parser
 

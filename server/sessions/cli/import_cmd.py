@@ -1,4 +1,4 @@
-"""``sessions import X.ipynb [-o OUT.py] [--force] [--no-ids]``: a Jupyter notebook as ``# %%`` cells.
+"""``sessions import X.ipynb [-o OUT.py] [--force] [--ids]``: a Jupyter notebook as ``# %%`` cells.
 
 Writes ``X.py`` and its sidecar ``X.sessions.toml`` holding the notebook's
 outputs, so the imported cells that ran show their outputs (``fresh`` where
@@ -31,7 +31,9 @@ def register(verbs: Any) -> None:
         "--force", action="store_true", help="overwrite OUT and its sidecar if they exist"
     )
     parser.add_argument(
-        "--no-ids", action="store_true", help="do not write the cells' ids into the # %% headers"
+        "--ids",
+        action="store_true",
+        help="write the cells' Jupyter ids into the # %% headers (not needed: Sessions matches cells without ids)",
     )
     parser.set_defaults(run=run)
 
@@ -47,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
             return fail(f"{path}: already exists; pass --force to overwrite it")
     try:
         data = read_ipynb(source)
-        text, sidecar_data = from_ipynb(data, notebook_name=target.name, ids=not args.no_ids)
+        text, sidecar_data = from_ipynb(data, notebook_name=target.name, ids=args.ids)
     except IpynbError as exc:
         return fail(f"{source}: {exc}")
     try:

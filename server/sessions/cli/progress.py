@@ -55,6 +55,10 @@ class TerminalProgress(RunListener):
         self._current: tuple[int, int, int] | None = None
         self._stop = threading.Event()
         self._ticker: threading.Thread | None = None
+        # The ticker thread redraws the live line; without this lock it could
+        # draw between a cell's final line and the next line, leaving a stray
+        # half line in the terminal.
+        self._write_lock = threading.Lock()
 
     def _label(self, index: int) -> str:
         return f"cell {index} {self.notebook.cells[index].display_name(48)}"
@@ -66,9 +70,10 @@ class TerminalProgress(RunListener):
 
     def _tick(self) -> None:
         while not self._stop.wait(0.25):
-            current = self._current
-            if current is not None:
-                self._draw(*current)
+            with self._write_lock:
+                current = self._current
+                if current is not None:
+                    self._draw(*current)
 
     def _draw(self, index: int, position: int, total: int) -> None:
         elapsed = time.monotonic() - self._started
@@ -77,12 +82,17 @@ class TerminalProgress(RunListener):
         self.out.flush()
 
     def cell_started(self, index: int, run: int, position: int, total: int) -> None:
-        self._started = time.monotonic()
-        self._current = (index, position, total)
-        if self.live:
-            self._draw(index, position, total)
+        with self._write_lock:
+            self._started = time.monotonic()
+            self._current = (index, position, total)
+            if self.live:
+                self._draw(index, position, total)
 
     def cell_finished(self, outcome: CellOutcome) -> None:
+        with self._write_lock:
+            self._finish_line(outcome)
+
+    def _finish_line(self, outcome: CellOutcome) -> None:
         current = self._current
         self._current = None
         position, total = (current[1], current[2]) if current else (0, 0)
@@ -102,8 +112,9 @@ class TerminalProgress(RunListener):
 
     def cells_skipped(self, indexes: Sequence[int], reason: str) -> None:
         cells = ", ".join(str(i) for i in indexes)
-        self.out.write(f"skipped {len(indexes)} cell(s) ({cells}): {reason}\n")
-        self.out.flush()
+        with self._write_lock:
+            self.out.write(f"skipped {len(indexes)} cell(s) ({cells}): {reason}\n")
+            self.out.flush()
 
     def close(self) -> None:
         self._stop.set()

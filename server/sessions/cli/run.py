@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..engine import NotebookReadError
+from ..engine import NotebookReadError, Snapshot
 from ..kernel.errors import KernelError
 from ..kernel_factory import kernel_factory_for
 from ..run_plan import PlanError
@@ -51,7 +51,9 @@ def register(verbs: Any) -> None:
         help="interrupt a cell that runs longer than S seconds",
     )
     parser.add_argument(
-        "--allow-errors", action="store_true", help="keep going after a failing cell; exit 0"
+        "--allow-errors",
+        action="store_true",
+        help="keep going after a cell raises; exit 0 unless a timeout, interrupt or kernel death stops the run",
     )
     parser.add_argument(
         "--no-upstream", action="store_true", help="with --cell: do not run upstream cells first"
@@ -66,16 +68,22 @@ def register(verbs: Any) -> None:
     parser.set_defaults(run=run)
 
 
-def summary_json(summary: RunSummary, notebook: str) -> dict[str, Any]:
+def summary_json(
+    summary: RunSummary, notebook: str, snapshot: Snapshot | None = None
+) -> dict[str, Any]:
+    """The ``--json`` summary; its shape is documented in docs/cli.md."""
+    cells = snapshot.notebook.cells if snapshot is not None else None
     return {
         "notebook": notebook,
         "planned": summary.planned,
         "cells": [
             {
                 "index": o.index,
+                "name": cells[o.index].display_name() if cells is not None else "",
                 "run": o.record.run,
                 "status": o.record.status,
                 "kernel_status": o.kernel_status,
+                "timed_out": o.timed_out,
                 "execution_count": o.record.execution_count,
                 "duration": o.record.duration,
                 "outputs": o.record.outputs,
@@ -86,6 +94,25 @@ def summary_json(summary: RunSummary, notebook: str) -> dict[str, Any]:
         "stopped_because": summary.stopped_because,
         "ok": summary.ok,
     }
+
+
+def summary_line(summary: RunSummary, sidecar_name: str) -> str:
+    """``ran 3 cell(s), 1 failed, 1 skipped; outputs cached in nb.sessions.toml``."""
+    failed = sum(1 for o in summary.outcomes if o.record.status != "ok")
+    note = f", {failed} failed" if failed else ""
+    skipped = f", {len(summary.skipped)} skipped" if summary.skipped else ""
+    return f"ran {len(summary.outcomes)} cell(s){note}{skipped}; outputs cached in {sidecar_name}"
+
+
+def exit_code(summary: RunSummary, *, allow_errors: bool) -> int:
+    """0 all ok; 1 a cell failed. With ``allow_errors`` errors raised by cells
+    are accepted, but a timeout, an interrupt or a kernel death (which stop the
+    run) still exit 1."""
+    if summary.ok:
+        return 0
+    if allow_errors and summary.stopped_because is None:
+        return 0
+    return 1
 
 
 def run(args: argparse.Namespace) -> int:
@@ -109,7 +136,9 @@ def run(args: argparse.Namespace) -> int:
 async def _run(
     path: Path, mode: str, cells: list[int], settings: RunSettings, args: argparse.Namespace
 ) -> int:
-    runner = NotebookRunner(path, kernel_factory_for(path, python=args.python), settings=settings)
+    runner = NotebookRunner(
+        path, kernel_factory_for(path, python=args.python, fresh=args.fresh), settings=settings
+    )
     snapshot = runner.snapshot()  # raises NotebookReadError for a bad file before any kernel starts
     for problem in snapshot.problems:
         print(f"sessions: {problem}", file=sys.stderr)
@@ -122,30 +151,26 @@ async def _run(
         progress.close()
         await runner.shutdown()
     if args.json:
-        print_json(summary_json(summary, args.notebook))
+        print_json(summary_json(summary, args.notebook, snapshot))
     elif not summary.planned:
-        print(
-            "nothing to run: every cell is fresh"
-            if mode == "stale"
-            else "nothing to run: no code cells",
-            file=out,
-        )
+        print(f"nothing to run: {_why_nothing(mode, cells)}", file=out)
     else:
         reloaded = [i for i in summary.planned if not snapshot.states[i].is_stale]
         if mode == "stale" and reloaded:
-            print(
-                f"(cells {', '.join(map(str, reloaded))} were fresh but ran again: this new kernel"
-                " did not have their values yet)",
-                file=out,
-            )
-        ran = len(summary.outcomes)
-        failed = sum(1 for o in summary.outcomes if o.record.status != "ok")
-        note = f", {failed} failed" if failed else ""
-        skipped = f", {len(summary.skipped)} skipped" if summary.skipped else ""
-        print(
-            f"ran {ran} cell(s){note}{skipped}; outputs cached in {runner.store.path.name}",
-            file=out,
-        )
-    if args.allow_errors:
-        return 0
-    return 0 if summary.ok else 1
+            if len(reloaded) == 1:
+                note = f"cell {reloaded[0]} was fresh but ran again: the kernel did not have its"
+            else:
+                listed = ", ".join(map(str, reloaded))
+                note = f"cells {listed} were fresh but ran again: the kernel did not have their"
+            print(f"({note} values yet)", file=out)
+        print(summary_line(summary, runner.store.path.name), file=out)
+    return exit_code(summary, allow_errors=args.allow_errors)
+
+
+def _why_nothing(mode: str, cells: list[int]) -> str:
+    if mode == "stale":
+        return "every cell is fresh"
+    if mode == "cell":
+        listed = ", ".join(map(str, cells))
+        return f"cell {listed} has no code" if len(cells) == 1 else f"cells {listed} have no code"
+    return "the notebook has no code cells"

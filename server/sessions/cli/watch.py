@@ -19,12 +19,14 @@ from typing import Any, TextIO
 from watchfiles import awatch
 
 from ..engine import NotebookReadError, Snapshot
+from ..kernel.attached import AttachedKernel
 from ..kernel.errors import KernelError
 from ..kernel_factory import kernel_factory_for
 from ..runner import NotebookRunner, RunSettings
 from .common import fail
 from .progress import TerminalProgress
 from .render import STATUS_MARK
+from .run import summary_line
 
 
 def register(verbs: Any) -> None:
@@ -49,26 +51,45 @@ def register(verbs: Any) -> None:
     parser.set_defaults(run=run)
 
 
+def changed_cells(before: Snapshot | None, after: Snapshot) -> list[int]:
+    """Cells of ``after`` whose status differs from that of the same code in ``before``.
+
+    Cells are matched by code hash, so an edited cell counts as changed. With
+    no ``before`` (the first look), every cell that is not fresh counts.
+    """
+    if before is None:
+        return [i for i, state in enumerate(after.states) if state.status != "fresh"]
+    old = {
+        cell.hash: state.status
+        for cell, state in zip(before.notebook.cells, before.states, strict=True)
+    }
+    return [
+        index
+        for index, (cell, state) in enumerate(zip(after.notebook.cells, after.states, strict=True))
+        if old.get(cell.hash) != state.status
+    ]
+
+
 def transitions(before: Snapshot | None, after: Snapshot) -> list[str]:
-    """Human lines for cells whose status changed (matched by position and hash)."""
+    """Human lines for cells whose status changed (see ``changed_cells``)."""
     lines: list[str] = []
-    old = {}
-    if before is not None:
-        old = {
-            cell.hash: state.status
-            for cell, state in zip(before.notebook.cells, before.states, strict=True)
-        }
-    for index, (cell, state) in enumerate(zip(after.notebook.cells, after.states, strict=True)):
-        previous = old.get(cell.hash)
-        if before is not None and previous == state.status:
-            continue
-        if before is None and state.status == "fresh":
-            continue
+    for index in changed_cells(before, after):
+        cell, state = after.notebook.cells[index], after.states[index]
         reason = f" — {state.reason}" if state.reason else ""
         lines.append(
             f"{STATUS_MARK[state.status]} cell {index} {cell.display_name(40)}: {state.status}{reason}"
         )
     return lines
+
+
+def newly_stale(before: Snapshot | None, after: Snapshot) -> list[int]:
+    """Cells that went stale with this change: what autorun runs for.
+
+    Edge-triggered on purpose: a cell that stays stale after a run (it raised,
+    or was skipped after one that did) must not run again on every later
+    event — our own sidecar writes included — or autorun would loop forever.
+    """
+    return [i for i in changed_cells(before, after) if after.states[i].is_stale]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -98,47 +119,61 @@ async def _watch(path: Path, settings: RunSettings, args: argparse.Namespace, ou
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, on_signal)
-    previous: Snapshot = runner.snapshot()
-    stale = sum(1 for s in previous.states if s.is_stale)
-    print(
-        f"watching {path} ({len(previous.states)} cells, {stale} stale); Ctrl-C to stop",
-        file=out,
-        flush=True,
-    )
-    for line in transitions(None, previous):
-        print(line, file=out, flush=True)
+    previous: Snapshot | None = None
+    runner.snapshot()  # a bad file fails here, with exit code 2, before anything starts
     names = {path.name, runner.store.path.name}
+    autorun = settings.on_run == "autorun"
     try:
-        if settings.on_run == "autorun" and stale:
-            previous = await _autorun(runner, args, out)
-        async for _changes in awatch(
+        # The watcher is live once it first yields (a change, or an empty set
+        # after ``rust_timeout``): only then do we read the file, so a save
+        # made while the watcher was starting cannot be missed.
+        async for changes in awatch(
             path.parent.resolve(),
             watch_filter=lambda _change, changed: Path(changed).name in names,
             debounce=args.debounce,
             step=10,
+            rust_timeout=200,
+            yield_on_timeout=True,
             stop_event=stop,
             recursive=False,
         ):
+            if previous is not None and not changes:
+                continue
             try:
                 current = runner.snapshot()
-            except NotebookReadError:
+            except NotebookReadError as exc:
+                # Mid-save states (deleted, half written) are normal: wait for the next save.
                 if not path.exists():
                     print(f"{path} was deleted; waiting for it to come back", file=out, flush=True)
-                    continue
-                raise
+                else:
+                    print(f"sessions: {exc}; waiting for the next save", file=out, flush=True)
+                continue
+            if previous is None:
+                stale = sum(1 for s in current.states if s.is_stale)
+                print(
+                    f"watching {path} ({len(current.states)} cells, {stale} stale); Ctrl-C to stop",
+                    file=out,
+                    flush=True,
+                )
             for line in transitions(previous, current):
                 print(line, file=out, flush=True)
+            went_stale = newly_stale(previous, current)
             previous = current
-            if (
-                settings.on_run == "autorun"
-                and any(s.is_stale for s in current.states)
-                and not stop.is_set()
-            ):
+            if autorun and went_stale and not stop.is_set():
                 previous = await _autorun(runner, args, out)
     finally:
+        kernel = runner.kernel
         await runner.shutdown()
-    print("stopped; kernel shut down", file=out, flush=True)
+    print(f"stopped; {_what_happened_to(kernel)}", file=out, flush=True)
     return 0
+
+
+def _what_happened_to(kernel: object) -> str:
+    if kernel is None:
+        return "no kernel was running"
+    if isinstance(kernel, AttachedKernel):
+        return "detached from the shared kernel, which keeps running for its owner"
+    return "kernel shut down"
 
 
 async def _autorun(runner: NotebookRunner, args: argparse.Namespace, out: TextIO) -> Snapshot:
@@ -146,7 +181,9 @@ async def _autorun(runner: NotebookRunner, args: argparse.Namespace, out: TextIO
     progress = TerminalProgress(snapshot.notebook, out=out, quiet=args.quiet)
     runner.listener = progress
     try:
-        await runner.run("stale")
+        summary = await runner.run("stale")
     finally:
         progress.close()
+    if summary.planned:
+        print(summary_line(summary, runner.store.path.name), file=out, flush=True)
     return runner.snapshot()

@@ -143,9 +143,10 @@ def _venv_python(prefix: Path) -> Path | None:
 # check must see ipykernel without anyone clearing a cache.
 _IPYKERNEL_FOUND: set[tuple[str, int]] = set()
 
+# Exit 0: ipykernel is there; 3: missing but pip is available; 4: missing, and so is pip.
 _FIND_IPYKERNEL = (
-    "import importlib.util, sys; "
-    "sys.exit(0 if importlib.util.find_spec('ipykernel_launcher') else 3)"
+    "import importlib.util as u, sys; "
+    "sys.exit(0 if u.find_spec('ipykernel_launcher') else 3 if u.find_spec('pip') else 4)"
 )
 
 
@@ -187,8 +188,11 @@ def check_ipykernel(python: str, *, timeout: float = 30.0) -> KernelSetupError |
     if completed.returncode == 0:
         _IPYKERNEL_FOUND.add(key)
         return None
-    fix = f"{shlex.quote(python)} -m pip install ipykernel"
-    if completed.returncode == 3:
+    quoted = shlex.quote(python)
+    fix = f"{quoted} -m pip install ipykernel"
+    if completed.returncode == 4:  # e.g. a venv made with --without-pip
+        fix = f"{quoted} -m ensurepip && {fix}"
+    if completed.returncode in (3, 4):
         return KernelSetupError(
             f"ipykernel is not installed for {python}; it is needed to run cells. Fix: {fix}",
             python=python,

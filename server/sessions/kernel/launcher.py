@@ -14,7 +14,7 @@ import os
 import secrets
 import signal
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -126,8 +126,11 @@ class KernelProcess:
         connection: ConnectionFile,
         cwd: Path,
         env: Mapping[str, str],
+        owner_cleanup: Sequence[Path] = (),
     ) -> KernelProcess:
+        """``owner_cleanup``: files the watchdog removes if the owner dies."""
         cleanup = [arg for path in connection.files() for arg in ("--cleanup", str(path))]
+        cleanup += [arg for path in owner_cleanup for arg in ("--owner-cleanup", str(path))]
         command = [
             python,
             "-I",

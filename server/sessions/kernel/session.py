@@ -23,7 +23,7 @@ import logging
 import os
 import signal
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -56,6 +56,8 @@ ExecuteStatus = Literal["ok", "error", "aborted", "interrupted", "dead"]
 
 OutputCallback = Callable[[Output], None]
 StateCallback = Callable[[KernelState], None]
+MessageCallback = Callable[[dict[str, Any]], None]
+"""Gets every IOPub message, whichever client's request it answers."""
 
 # Output that was on the wire when the kernel died is still worth showing:
 # give the IOPub reader this long to deliver it before reporting the death.
@@ -112,6 +114,7 @@ class KernelSession:
         runtime_folder: Path | None = None,
         startup_timeout: float = 60.0,
         shutdown_timeout: float = 2.0,
+        owner_cleanup: Sequence[Path] = (),
     ) -> None:
         self.python = python
         self.python_reason = python_reason
@@ -121,9 +124,13 @@ class KernelSession:
         self._runtime_folder = runtime_folder
         self.startup_timeout = startup_timeout
         self.shutdown_timeout = shutdown_timeout
+        self.owner_cleanup = list(owner_cleanup)
+        """Files the watchdog removes if this process dies without shutting
+        the kernel down (the session's registry entry)."""
 
         self._state: KernelState = "stopped"
         self._state_callbacks: list[StateCallback] = []
+        self._message_callbacks: list[MessageCallback] = []
         self.death_reason: str | None = None
         """Why the kernel is dead (``state == "dead"``), for the user."""
         self.kernel_info: dict[str, Any] = {}
@@ -193,6 +200,17 @@ class KernelSession:
 
         return unsubscribe
 
+    def on_iopub(self, callback: MessageCallback) -> Callable[[], None]:
+        """Call ``callback(msg)`` on every IOPub message (also those answering
+        other clients of a shared kernel); returns an unsubscribe."""
+        self._message_callbacks.append(callback)
+
+        def unsubscribe() -> None:
+            with contextlib.suppress(ValueError):
+                self._message_callbacks.remove(callback)
+
+        return unsubscribe
+
     def _set_state(self, state: KernelState) -> None:
         if state == self._state:
             return
@@ -258,7 +276,9 @@ class KernelSession:
         connection = write_connection(folder, self._transport)
         env = kernel_environment(self.python, self._env if self._env is not None else os.environ)
         try:
-            process = await KernelProcess.launch(self.python, connection, self.cwd, env)
+            process = await KernelProcess.launch(
+                self.python, connection, self.cwd, env, self.owner_cleanup
+            )
         except OSError as error:
             connection.remove()
             self._set_state("dead")
@@ -290,19 +310,20 @@ class KernelSession:
         self._set_state("idle")
 
     async def _wait_ready(
-        self, client: AsyncKernelClient, process: KernelProcess
+        self, client: AsyncKernelClient, process: KernelProcess | None, timeout: float | None = None
     ) -> dict[str, Any]:
         """Send ``kernel_info`` until it is answered and IOPub is connected
-        (a SUB socket misses what is published before it joins)."""
-        deadline = time.monotonic() + self.startup_timeout
+        (a SUB socket misses what is published before it joins). ``process``
+        is ``None`` for a kernel someone else launched."""
+        limit = self.startup_timeout if timeout is None else timeout
+        deadline = time.monotonic() + limit
         while True:
-            if not process.alive:
+            if process is not None and not process.alive:
                 await process.wait()
                 raise KernelStartError(self._exit_message(process, "while starting"))
             if time.monotonic() > deadline:
                 raise KernelStartError(
-                    f"The kernel ({self.python}) did not answer within "
-                    f"{self.startup_timeout:.0f} s."
+                    f"The kernel ({self.python}) did not answer within {limit:.0f} s."
                 )
             client.kernel_info()
             try:
@@ -369,6 +390,11 @@ class KernelSession:
                 log.exception("could not handle IOPub message %s", msg.get("msg_type"))
 
     def _handle_iopub(self, msg: dict[str, Any]) -> None:
+        for callback in list(self._message_callbacks):
+            try:
+                callback(msg)
+            except Exception:
+                log.exception("IOPub message callback failed")
         msg_type: str = msg["msg_type"]
         content: dict[str, Any] = msg["content"]
         execution = self._pending.get(msg["parent_header"].get("msg_id", ""))

@@ -2,7 +2,8 @@
 
 Usage (as a script, by path, with the kernel's own interpreter)::
 
-    python -I watchdog.py --owner PID [--cleanup FILE ...] -- python -m ipykernel_launcher -f CONN
+    python -I watchdog.py --owner PID [--cleanup FILE ...] [--owner-cleanup FILE ...] \
+        -- python -m ipykernel_launcher -f CONN
 
 The owner launches this script as the leader of a new process group
 (``start_new_session``); the kernel and everything a cell starts inherit that
@@ -10,7 +11,10 @@ group. The script waits for the kernel and, in a thread, polls the owner. When
 either is gone it removes the ``--cleanup`` files (connection file, IPC
 sockets) and SIGKILLs the whole group, itself included. So a kernel dies with
 its owner even when the owner is SIGKILLed, and a dead kernel leaves no
-children behind.
+children behind. The ``--owner-cleanup`` files (the session's registry
+entry) are removed only when the owner is gone: a dead owner cannot remove
+them itself, while a kernel that merely exits is replaced by a restart that
+keeps them.
 
 Stdlib only and free of this package's imports: the kernel's interpreter may
 be another environment where ``sessions`` is not installed, and ``-I`` keeps
@@ -32,13 +36,14 @@ POLL_SECONDS = 0.25
 PREFIX = "[sessions watchdog]"
 
 
-def _parse(argv: list[str]) -> tuple[int, list[str], list[str]]:
+def _parse(argv: list[str]) -> tuple[int, list[str], list[str], list[str]]:
     if "--" not in argv:
         raise SystemExit("usage: watchdog.py --owner PID [--cleanup FILE ...] -- COMMAND ...")
     split = argv.index("--")
     options, command = argv[:split], argv[split + 1 :]
     owner = 0
     cleanup: list[str] = []
+    owner_cleanup: list[str] = []
     pairs = iter(options)
     for option in pairs:
         value = next(pairs, None)
@@ -48,11 +53,13 @@ def _parse(argv: list[str]) -> tuple[int, list[str], list[str]]:
             owner = int(value)
         elif option == "--cleanup":
             cleanup.append(value)
+        elif option == "--owner-cleanup":
+            owner_cleanup.append(value)
         else:
             raise SystemExit(f"{PREFIX} unknown option {option}")
     if owner <= 0 or not command:
         raise SystemExit(f"{PREFIX} need --owner PID and a command after --")
-    return owner, cleanup, command
+    return owner, cleanup, owner_cleanup, command
 
 
 def _owner_alive(owner: int, parent_at_start: int) -> bool:
@@ -100,7 +107,7 @@ def _describe(returncode: int) -> str:
 
 
 def main(argv: list[str]) -> None:
-    owner, cleanup, command = _parse(argv)
+    owner, cleanup, owner_cleanup, command = _parse(argv)
     parent_at_start = os.getppid()
 
     child: subprocess.Popen[bytes] | None = None
@@ -125,6 +132,7 @@ def main(argv: list[str]) -> None:
             while _owner_alive(owner, parent_at_start):
                 time.sleep(POLL_SECONDS)
             _say(f"owner {owner} is gone; stopping the kernel")
+            _finish([*cleanup, *owner_cleanup], child)
         finally:
             _finish(cleanup, child)
 

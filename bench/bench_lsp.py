@@ -1,0 +1,513 @@
+"""Language-server budgets (DESIGN §9), through a real pygls client over stdio
+to ``python -m sessions.cli lsp``, on the 5,000-line reference notebook:
+
+- ``didChange`` (one character in a middle cell) → ``publishDiagnostics`` for
+  that version: p50 ≤ 15 ms, p95 ≤ 40 ms;
+- ``hover`` while a whole-text edit is being analysed, and while a cell
+  streams 10 MB of stdout on a real kernel: p95 ≤ 20 ms;
+- a sidecar rewritten by another process (in place, by rename, by delete and
+  recreate) → refreshed diagnostics of the open notebook: p95 ≤ 100 ms and
+  100 % of the writes noticed; an unopened notebook changed on disk is
+  re-read by the next request (all three save styles);
+- server RSS with 20 open 250-cell notebooks: ≤ 150 MB.
+
+Floors, measured in the same run: the round trip of a request the server
+answers at once (``sessions.parse {text: ""}``), and the RSS of an idle
+server with nothing open.
+
+Run: ``.venv/bin/python bench/bench_lsp.py [--edits N]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from lsprotocol import types
+from pygls.lsp.client import LanguageClient
+from pygls.protocol import JsonRPCNotification, JsonRPCResponseMessage, default_converter
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from reference_notebook import reference_notebook
+from timing import Row, print_table
+
+from sessions.sidecar import load_sidecar, save_sidecar, sidecar_path
+
+SERVER = [sys.executable, "-m", "sessions.cli", "lsp", "--log-level", "WARNING"]
+TIMEOUT = 30.0
+FLOOR = 'round trip of `sessions.parse {text: ""}`'
+RSS_FLOOR = "RSS of the idle server, nothing open"
+
+
+def _converter() -> Any:  # a cattrs Converter
+    """pygls's converter, except that untyped payloads (our notifications) stay dicts."""
+    converter = default_converter()  # type: ignore[no-untyped-call]
+    for message in (JsonRPCNotification, JsonRPCResponseMessage):
+        converter.register_structure_hook(message, lambda obj, cls: cls(**obj))
+    return converter
+
+
+@dataclasses.dataclass
+class Published:
+    at: float
+    uri: str
+    version: int | None
+    codes: list[tuple[int, str]]
+
+
+class BenchClient(LanguageClient):
+    """A client that timestamps what the server sends and lets the bench wait for it."""
+
+    def __init__(self) -> None:
+        super().__init__("sessions-bench", "0", converter_factory=_converter)
+        self.published: list[Published] = []
+        self.output_chars = 0
+        self._waiters: list[tuple[Callable[[Published], bool], asyncio.Future[Published]]] = []
+
+        @self.feature(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)  # type: ignore[untyped-decorator]
+        def on_diagnostics(params: types.PublishDiagnosticsParams) -> None:
+            codes = [(d.range.start.line, str(d.code)) for d in params.diagnostics]
+            event = Published(time.perf_counter(), params.uri, params.version, codes)
+            self.published.append(event)
+            for waiter in list(self._waiters):
+                predicate, future = waiter
+                if not future.done() and predicate(event):
+                    future.set_result(event)
+                    self._waiters.remove(waiter)
+
+        @self.feature("sessions/output")  # type: ignore[untyped-decorator]
+        def on_output(params: Any) -> None:
+            self.output_chars += len(str(params.get("output", {}).get("text", "")))
+
+        for method in ("sessions/state", "sessions/kernel", types.WINDOW_LOG_MESSAGE):
+
+            @self.feature(method)  # type: ignore[untyped-decorator]
+            def ignore(params: Any) -> None:
+                pass
+
+    def expect(self, predicate: Callable[[Published], bool]) -> asyncio.Future[Published]:
+        """A future for the next publication matching ``predicate`` (register before acting)."""
+        future: asyncio.Future[Published] = asyncio.get_running_loop().create_future()
+        self._waiters.append((predicate, future))
+        return future
+
+    @property
+    def pid(self) -> int:
+        server = self._server
+        assert server is not None
+        return server.pid
+
+    async def command(self, name: str, argument: dict[str, Any]) -> Any:
+        params = types.ExecuteCommandParams(command=name, arguments=[argument])
+        return await self.workspace_execute_command_async(params)
+
+    def open(self, path: Path, text: str) -> str:
+        uri = path.as_uri()
+        item = types.TextDocumentItem(uri=uri, language_id="python", version=1, text=text)
+        self.text_document_did_open(types.DidOpenTextDocumentParams(text_document=item))
+        return uri
+
+    def change(self, uri: str, version: int, change: types.TextDocumentContentChangeEvent) -> None:
+        document = types.VersionedTextDocumentIdentifier(uri=uri, version=version)
+        params = types.DidChangeTextDocumentParams(text_document=document, content_changes=[change])
+        self.text_document_did_change(params)
+
+    async def hover(self, uri: str, line: int, character: int) -> types.Hover | None:
+        params = types.HoverParams(
+            text_document=types.TextDocumentIdentifier(uri=uri),
+            position=types.Position(line, character),
+        )
+        return await self.text_document_hover_async(params)
+
+
+async def start(root: Path) -> BenchClient:
+    client = BenchClient()
+    await client.start_io(*SERVER, cwd=str(root))
+    await client.initialize_async(
+        types.InitializeParams(
+            capabilities=types.ClientCapabilities(
+                text_document=types.TextDocumentClientCapabilities(
+                    publish_diagnostics=types.PublishDiagnosticsClientCapabilities(
+                        version_support=True
+                    )
+                )
+            ),
+            root_uri=root.as_uri(),
+        )
+    )
+    client.initialized(types.InitializedParams())
+    return client
+
+
+async def stop(client: BenchClient) -> None:
+    await asyncio.wait_for(client.shutdown_async(None), TIMEOUT)
+    client.exit(None)
+    await asyncio.wait_for(client.stop(), TIMEOUT)  # type: ignore[no-untyped-call]
+
+
+def for_version(uri: str, version: int) -> Callable[[Published], bool]:
+    return lambda published: published.uri == uri and published.version == version
+
+
+def edited_at(uri: str, line: int) -> Callable[[Published], bool]:
+    return lambda published: published.uri == uri and (line, "edited") in published.codes
+
+
+def ms(seconds: float) -> float:
+    return seconds * 1000
+
+
+async def open_and_wait(client: BenchClient, path: Path, text: str) -> str:
+    uri = path.as_uri()
+    first = client.expect(for_version(uri, 1))
+    client.open(path, text)
+    await asyncio.wait_for(first, TIMEOUT)
+    return uri
+
+
+# -- the reference notebook: where to edit and where to hover ------------------
+
+
+def middle_edit_point(lines: list[str]) -> tuple[int, int]:
+    """(line, column) just after the name assigned on the first ``frame_N = `` line
+    of the middle cell: inserting a digit there renames a definition, as typing does."""
+    middle = next(i for i, line in enumerate(lines) if line.startswith("# %% Step 125"))
+    line = next(i for i in range(middle, len(lines)) if lines[i].startswith("frame_"))
+    return line, lines[line].index(" = ")
+
+
+def hover_point(lines: list[str]) -> tuple[int, int]:
+    """A use of a name defined in another cell, in the second half of the notebook."""
+    for i in range(len(lines) // 2, len(lines)):
+        column = lines[i].find("len(str(frame_")
+        if column >= 0:
+            return i, column + len("len(str(")
+    raise AssertionError("the reference notebook has no `len(str(frame_…` line")
+
+
+# -- measurements ---------------------------------------------------------------
+
+
+async def trivial_round_trips(client: BenchClient, repeat: int) -> list[float]:
+    samples = []
+    for _ in range(repeat + 3):
+        started = time.perf_counter()
+        await client.command("sessions.parse", {"text": ""})
+        samples.append(ms(time.perf_counter() - started))
+    return samples[3:]
+
+
+async def edit_to_diagnostics(
+    client: BenchClient, uri: str, lines: list[str], edits: int, version: int, pause: float
+) -> tuple[list[float], int]:
+    """One-character edits, alternately typed and deleted; each waits for its
+    diagnostics, then ``pause`` seconds (0: back to back; 0.1: brisk typing)."""
+    line, column = middle_edit_point(lines)
+    samples = []
+    for n in range(edits + 3):
+        await asyncio.sleep(pause)
+        version += 1
+        done = client.expect(for_version(uri, version))
+        if n % 2 == 0:
+            where = types.Range(types.Position(line, column), types.Position(line, column))
+            text = "7"
+        else:
+            where = types.Range(types.Position(line, column), types.Position(line, column + 1))
+            text = ""
+        started = time.perf_counter()
+        client.change(uri, version, types.TextDocumentContentChangePartial(range=where, text=text))
+        published = await asyncio.wait_for(done, TIMEOUT)
+        samples.append(ms(published.at - started))
+    if (edits + 3) % 2 == 1:  # the last change typed a digit: delete it again
+        version += 1
+        done = client.expect(for_version(uri, version))
+        where = types.Range(types.Position(line, column), types.Position(line, column + 1))
+        client.change(uri, version, types.TextDocumentContentChangePartial(range=where, text=""))
+        await asyncio.wait_for(done, TIMEOUT)
+    return samples[3:], version
+
+
+async def hovers_while_heavy_edits(
+    client: BenchClient, uri: str, text: str, version: int, rounds: int
+) -> tuple[list[float], list[float], int]:
+    """Replace the whole text (every cell changes), then hover until its diagnostics arrive."""
+    lines = text.split("\n")
+    line, column = hover_point(lines)
+    variants = [text.replace("# context line", "# context row"), text]
+    hovers, analyses = [], []
+    for n in range(rounds):
+        version += 1
+        done = client.expect(for_version(uri, version))
+        started = time.perf_counter()
+        whole = types.TextDocumentContentChangeWholeDocument(text=variants[n % 2])
+        client.change(uri, version, whole)
+        while not done.done():
+            asked = time.perf_counter()
+            result = await client.hover(uri, line, column)
+            hovers.append(ms(time.perf_counter() - asked))
+            if result is None:
+                raise AssertionError(f"no hover at {line}:{column}")
+        analyses.append(ms(done.result().at - started))
+        await asyncio.sleep(0.1)  # let the server finish publishing this round
+    return hovers, analyses, version
+
+
+STREAM_CELL = """\
+# %% stream
+import sys
+chunk = "x" * 1023 + "\\n"
+for _ in range({count}):
+    sys.stdout.write(chunk)
+"""
+
+
+async def hovers_while_streaming(
+    client: BenchClient, folder: Path, uri: str, lines: list[str], megabytes: int
+) -> tuple[list[float], float, int]:
+    """A real kernel prints ``megabytes`` MB; meanwhile hover on the reference notebook."""
+    line, column = hover_point(lines)
+    small = folder / "warm.py"
+    small.write_text("# %% warm\nprint('warm')\n")
+    await open_and_wait(client, small, small.read_text())
+    await client.command("sessions.run", {"uri": small.as_uri(), "mode": "all"})  # kernel up
+    stream = folder / "stream.py"
+    stream.write_text(STREAM_CELL.format(count=megabytes * 1024))
+    stream_uri = await open_and_wait(client, stream, stream.read_text())
+    client.output_chars = 0
+    started = time.perf_counter()
+    run = asyncio.ensure_future(client.command("sessions.run", {"uri": stream_uri, "mode": "all"}))
+    hovers = []
+    while not run.done():
+        asked = time.perf_counter()
+        await client.hover(uri, line, column)
+        hovers.append(ms(time.perf_counter() - asked))
+    result = run.result()
+    if not result["ok"]:
+        raise AssertionError(f"the streaming cell failed: {result}")
+    return hovers, time.perf_counter() - started, client.output_chars
+
+
+EXTERNAL_NOTEBOOK = "# %% a\na = 1\n\n# %% b\nb = 2\n"
+EXTERNAL_CELL_LINES = (0, 3)  # marker lines of cells 0 and 1
+
+
+def _write_in_place(path: Path, raw: bytes) -> None:
+    with open(path, "r+b" if path.exists() else "wb") as f:
+        f.write(raw)
+        f.truncate()
+
+
+def _write_by_rename(path: Path, raw: bytes) -> None:
+    temp = path.with_name(path.name + ".bench-tmp")
+    temp.write_bytes(raw)
+    os.replace(temp, path)
+
+
+def _write_delete_recreate(path: Path, raw: bytes) -> None:
+    path.unlink()
+    path.write_bytes(raw)
+
+
+SAVE_STYLES: dict[str, Callable[[Path, bytes], None]] = {
+    "in place": _write_in_place,
+    "rename": _write_by_rename,
+    "delete + recreate": _write_delete_recreate,
+}
+
+
+def _sidecar_variants(folder: Path, notebook: Path) -> list[tuple[bytes, int]]:
+    """Two sidecars: one where cell 0's code changed since its run, one where cell 1's did
+    (bytes, marker line of the cell that shows ``edited``)."""
+    loaded = load_sidecar(sidecar_path(notebook), notebook.name)
+    variants = []
+    for stale in (0, 1):
+        data = dataclasses.replace(
+            loaded.data, cells=[dataclasses.replace(r) for r in loaded.data.cells]
+        )
+        for record in data.cells:
+            if record.index == stale:
+                record.hash = "blake2b-128:" + "0" * 32
+        scratch = folder / f"variant-{stale}.sessions.toml"
+        save_sidecar(scratch, data)
+        variants.append((scratch.read_bytes(), EXTERNAL_CELL_LINES[stale]))
+        scratch.unlink()
+    return variants
+
+
+async def external_writes(
+    client: BenchClient, folder: Path, writes: int
+) -> dict[str, tuple[list[float], int]]:
+    """Per save style: latency from the end of the write to diagnostics that show it,
+    and how many writes were never noticed (no such diagnostics within 2 s)."""
+    notebook = folder / "external.py"
+    notebook.write_text(EXTERNAL_NOTEBOOK)
+    process = await asyncio.create_subprocess_exec(
+        *SERVER[:3], "run", str(notebook), "-q", stdout=asyncio.subprocess.DEVNULL
+    )
+    if await process.wait() != 0:
+        raise AssertionError("`sessions run` of the external-write notebook failed")
+    variants = _sidecar_variants(folder, notebook)
+    uri = await open_and_wait(client, notebook, EXTERNAL_NOTEBOOK)
+    sidecar = sidecar_path(notebook)
+    results: dict[str, tuple[list[float], int]] = {}
+    for style, write in SAVE_STYLES.items():
+        samples, missed = [], 0
+        for n in range(writes):
+            raw, stale_line = variants[n % 2]
+            seen = client.expect(edited_at(uri, stale_line))
+            write(sidecar, raw)
+            written = time.perf_counter()
+            try:
+                published = await asyncio.wait_for(seen, 2.0)
+                samples.append(ms(published.at - written))
+            except TimeoutError:
+                missed += 1
+            await asyncio.sleep(0.15)  # past the watcher's debounce: writes are separate saves
+        results[style] = (samples, missed)
+    return results
+
+
+async def unopened_rereads(
+    client: BenchClient, folder: Path, writes: int
+) -> tuple[list[float], int]:
+    """An unopened notebook changed on disk: does the next ``sessions.state`` see it?"""
+    notebook = folder / "closed.py"
+    samples, missed = [], 0
+    notebook.write_text("# %% c0\nv0 = 0\n")
+    for n in range(writes):
+        style = list(SAVE_STYLES.values())[n % 3]
+        cells = n % 5 + 2
+        text = "".join(f"# %% c{i}\nv{i} = {i}\n\n" for i in range(cells))
+        style(notebook, text.encode())
+        started = time.perf_counter()
+        state = await client.command("sessions.state", {"uri": notebook.as_uri()})
+        samples.append(ms(time.perf_counter() - started))
+        if len(state["cells"]) != cells:
+            missed += 1
+    return samples, missed
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS")
+
+
+async def memory_with_open_notebooks(folder: Path, count: int) -> tuple[float, float]:
+    """(idle RSS, RSS with ``count`` different 250-cell notebooks open and analysed).
+    Each is a reference notebook with its own seed, so no two share cached analyses."""
+    client = await start(folder)
+    try:
+        await client.command("sessions.parse", {"text": ""})
+        await asyncio.sleep(1.0)
+        idle = rss_mb(client.pid)
+        for n in range(count):
+            path = folder / f"notebook_{n:02}.py"
+            text = reference_notebook(seed=100 + n)
+            path.write_text(text)
+            await open_and_wait(client, path, text)
+        await asyncio.sleep(1.0)
+        return idle, rss_mb(client.pid)
+    finally:
+        await stop(client)
+
+
+async def main(edits: int, heavy_rounds: int, writes: int, megabytes: int, copies: int) -> None:
+    text = reference_notebook()
+    lines = text.split("\n")
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory(prefix="sessions-bench-lsp-") as tmp:
+        folder = Path(tmp)
+        reference = folder / "reference.py"
+        reference.write_text(text)
+        client = await start(folder)
+        try:
+            floor = await trivial_round_trips(client, 50)
+            floor_ms = sorted(floor)[len(floor) // 2]
+
+            def row(case: str, samples: list[float], budget: str) -> Row:
+                return Row(case, samples, budget, floor_ms, FLOOR)
+
+            rows.append(row("trivial request round trip (floor)", floor, ""))
+            opened = time.perf_counter()
+            uri = await open_and_wait(client, reference, text)
+            rows.append(
+                row("didOpen → diagnostics (5,000 lines)", [ms(time.perf_counter() - opened)], "")
+            )
+            idle_hover = []
+            line, column = hover_point(lines)
+            for _ in range(30):
+                asked = time.perf_counter()
+                await client.hover(uri, line, column)
+                idle_hover.append(ms(time.perf_counter() - asked))
+            rows.append(row("hover, server idle", idle_hover, ""))
+            samples, version = await edit_to_diagnostics(client, uri, lines, edits, 1, 0.1)
+            budget = "p50 ≤ 15, p95 ≤ 40"
+            rows.append(row("didChange (1 char) → diagnostics, typing", samples, budget))
+            samples, version = await edit_to_diagnostics(client, uri, lines, edits, version, 0)
+            rows.append(row("didChange (1 char) → diagnostics, back to back", samples, budget))
+            hovers, analyses, version = await hovers_while_heavy_edits(
+                client, uri, text, version, heavy_rounds
+            )
+            rows.append(row("whole-text didChange → diagnostics", analyses, ""))
+            rows.append(row("hover while a whole-text edit is analysed", hovers, "p95 ≤ 20"))
+            external = await external_writes(client, folder, writes)
+            missed_notes = []
+            for style, (samples, missed) in external.items():
+                noticed = 100 * (writes - missed) / writes
+                rows.append(
+                    row(
+                        f"sidecar write ({style}) → diagnostics",
+                        samples,
+                        f"p95 ≤ 100, {noticed:.0f} % noticed",
+                    )
+                )
+                missed_notes.append(f"{style}: {writes - missed}/{writes} noticed")
+            samples, missed = await unopened_rereads(client, folder, writes)
+            rows.append(
+                row(
+                    "unopened .py changed → next sessions.state",
+                    samples,
+                    f"{100 * (writes - missed) / writes:.0f} % seen",
+                )
+            )
+            hovers, seconds, chars = await hovers_while_streaming(
+                client, folder, uri, lines, megabytes
+            )
+            rows.append(row(f"hover while a cell streams {megabytes} MB", hovers, "p95 ≤ 20"))
+        finally:
+            await stop(client)
+        memory_folder = folder / "memory"
+        memory_folder.mkdir()
+        idle, loaded = await memory_with_open_notebooks(memory_folder, copies)
+    print_table("Language server (ms; 5,000-line reference notebook)", rows)
+    print(f"  {', '.join(missed_notes)}")
+    print(f"  streaming run: {chars / 1e6:.1f} M characters forwarded in {seconds:.1f} s")
+    print("\nLanguage server memory (MB, VmRSS)")
+    print(f"{'case':<44} {'RSS MB':>10} {'floor MB':>9} {'ratio':>7}  budget")
+    print(f"{'idle server, nothing open (floor)':<44} {idle:10.1f} {idle:9.1f} {1:7.2f}")
+    case = f"{copies} open 250-cell notebooks, analysed"
+    print(f"{case:<44} {loaded:10.1f} {idle:9.1f} {loaded / idle:7.2f}  ≤ 150 MB")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--edits", type=int, default=50)
+    parser.add_argument("--heavy", type=int, default=20, help="whole-text edits")
+    parser.add_argument("--writes", type=int, default=20, help="external writes per save style")
+    parser.add_argument("--megabytes", type=int, default=10)
+    parser.add_argument("--copies", type=int, default=20)
+    options = parser.parse_args()
+    asyncio.run(
+        main(options.edits, options.heavy, options.writes, options.megabytes, options.copies)
+    )

@@ -1,0 +1,138 @@
+// The shapes of docs/protocol.md: what the Sessions language server sends and
+// accepts beyond plain LSP. Types only, so every module (pure ones included)
+// can share them without importing vscode.
+
+/** One nbformat output dict, as the kernel produced it. */
+export interface NbOutput {
+  output_type: string;
+  [key: string]: unknown;
+}
+
+export type CellKind = "code" | "markdown" | "raw";
+
+export type CellStatus = "never-run" | "edited" | "upstream" | "error" | "fresh";
+
+export type KernelState = "starting" | "idle" | "busy" | "dead" | "restarting";
+
+/** One cell of `sessions.state` (and of `sessions/state`, minus `outputs`). */
+export interface CellState {
+  index: number;
+  kind: CellKind;
+  title?: string | null;
+  line: number;
+  endLine: number;
+  status: CellStatus;
+  reason?: string | null;
+  causes?: number[];
+  defines?: string[];
+  uses?: string[];
+  mutates?: string[];
+  loaded?: boolean;
+  running?: boolean;
+  run?: number | null;
+  executionCount?: number | null;
+  duration?: number | null;
+  started?: string | null;
+  outputs?: NbOutput[];
+}
+
+export interface KernelInfo {
+  state: KernelState | string;
+  python?: string | null;
+  reason?: string | null;
+  /** Path of the running kernel's connection file (for `jupyter console --existing`). */
+  connectionFile?: string | null;
+}
+
+export interface NotebookState {
+  uri: string;
+  version: number | null;
+  kernel?: KernelInfo | null;
+  cells: CellState[];
+}
+
+/** Params of the `sessions/state` notification. */
+export interface StateNotification {
+  uri: string;
+  version: number | null;
+  cells: CellState[];
+}
+
+/** Params of the `sessions/output` notification. */
+export interface OutputNotification {
+  uri: string;
+  cell: number;
+  run: number;
+  output: NbOutput;
+}
+
+/** Params of the `sessions/kernel` notification. */
+export interface KernelNotification {
+  uri: string;
+  state: KernelState | string;
+  python?: string | null;
+}
+
+export type RunMode = "cell" | "stale" | "all" | "above" | "below" | "downstream";
+
+export interface RunParams {
+  uri: string;
+  mode?: RunMode;
+  cells?: number[];
+  line?: number;
+  runUpstream?: boolean;
+}
+
+export interface RunResult {
+  planned: number[];
+  ran: number[];
+  skipped: number[];
+  ok: boolean;
+  stoppedBecause: string | null;
+}
+
+/** One cell as `sessions.parse` returns it. */
+export interface ParsedCell {
+  kind: CellKind;
+  source: string;
+  title?: string | null;
+  metadata?: Record<string, unknown> | null;
+  raw?: string;
+  preamble?: boolean;
+}
+
+export interface ParseResult {
+  cells: ParsedCell[];
+  bom: boolean;
+  newline: string;
+  prefix: string;
+}
+
+export interface SerializeParams {
+  cells: ParsedCell[];
+  bom?: boolean;
+  newline?: string;
+  prefix?: string;
+}
+
+/** Server commands (workspace/executeCommand) and notifications. */
+export const Command = {
+  run: "sessions.run",
+  interrupt: "sessions.interrupt",
+  restart: "sessions.restart",
+  clearOutputs: "sessions.clearOutputs",
+  state: "sessions.state",
+  parse: "sessions.parse",
+  serialize: "sessions.serialize",
+} as const;
+
+/** Server commands that execute code: refused in an untrusted workspace. */
+export const RUN_COMMANDS: ReadonlySet<string> = new Set([Command.run, Command.restart]);
+
+export const Notification = {
+  state: "sessions/state",
+  output: "sessions/output",
+  kernel: "sessions/kernel",
+} as const;
+
+export const NOTEBOOK_TYPE = "sessions-notebook";

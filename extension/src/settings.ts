@@ -1,0 +1,108 @@
+// The extension's settings, parsed with their defaults. Pure: the caller hands
+// in a getter over VS Code's configuration, so the rules are unit-tested.
+
+export type OnRun = "lazy" | "autorun";
+
+/** The server settings of docs/protocol.md, sent as `{sessions: {...}}`. */
+export interface ServerSettings {
+  python: string | null;
+  onRun: OnRun;
+  runUpstream: boolean;
+  outputCap: number;
+}
+
+export interface Settings {
+  /** `sessions.server.python`: the interpreter that runs the language server. */
+  serverPython: string | null;
+  server: ServerSettings;
+}
+
+export const DEFAULT_SERVER_SETTINGS: Readonly<ServerSettings> = Object.freeze({
+  python: null,
+  onRun: "lazy",
+  runUpstream: true,
+  outputCap: 1_000_000,
+});
+
+export interface ParsedSettings {
+  settings: Settings;
+  /** One line per value that was invalid and replaced by its default. */
+  warnings: string[];
+}
+
+export interface PathContext {
+  home?: string;
+  workspaceFolder?: string;
+}
+
+/** A configured interpreter path: trimmed, `~` and `${workspaceFolder}` expanded; blank → null. */
+export function parsePath(value: unknown, context: PathContext = {}): string | null {
+  if (typeof value !== "string") return null;
+  let path = value.trim();
+  if (path === "") return null;
+  if (context.workspaceFolder !== undefined) {
+    path = path.split("${workspaceFolder}").join(context.workspaceFolder);
+  }
+  if (context.home !== undefined && (path === "~" || path.startsWith("~/"))) {
+    path = context.home + path.slice(1);
+  }
+  return path;
+}
+
+/**
+ * Reads every `sessions.*` setting through `get` (keys without the
+ * `sessions.` prefix). In an untrusted workspace `onRun` is forced to `lazy`:
+ * `autorun` would execute code after an edit.
+ */
+export function parseSettings(
+  get: (key: string) => unknown,
+  options: { trusted: boolean } & PathContext = { trusted: true },
+): ParsedSettings {
+  const warnings: string[] = [];
+  const invalid = (key: string, value: unknown, fallback: unknown): void => {
+    warnings.push(
+      `sessions.${key}: ${JSON.stringify(value)} is not valid; using ${JSON.stringify(fallback)}`,
+    );
+  };
+
+  const onRunValue = get("onRun");
+  let onRun: OnRun = DEFAULT_SERVER_SETTINGS.onRun;
+  if (onRunValue === "lazy" || onRunValue === "autorun") onRun = onRunValue;
+  else if (onRunValue !== undefined && onRunValue !== null) invalid("onRun", onRunValue, onRun);
+  if (!options.trusted) onRun = "lazy";
+
+  const upstreamValue = get("runUpstream");
+  let runUpstream = DEFAULT_SERVER_SETTINGS.runUpstream;
+  if (typeof upstreamValue === "boolean") runUpstream = upstreamValue;
+  else if (upstreamValue !== undefined && upstreamValue !== null) {
+    invalid("runUpstream", upstreamValue, runUpstream);
+  }
+
+  const capValue = get("outputCap");
+  let outputCap = DEFAULT_SERVER_SETTINGS.outputCap;
+  if (typeof capValue === "number" && Number.isInteger(capValue) && capValue >= 0) {
+    outputCap = capValue;
+  } else if (capValue !== undefined && capValue !== null) {
+    invalid("outputCap", capValue, outputCap);
+  }
+
+  for (const key of ["python", "server.python"]) {
+    const value = get(key);
+    if (value !== undefined && value !== null && typeof value !== "string") {
+      invalid(key, value, null);
+    }
+  }
+
+  return {
+    settings: {
+      serverPython: parsePath(get("server.python"), options),
+      server: { python: parsePath(get("python"), options), onRun, runUpstream, outputCap },
+    },
+    warnings,
+  };
+}
+
+/** What the server reads from `initializationOptions` and `didChangeConfiguration`. */
+export function serverSettingsPayload(settings: ServerSettings): { sessions: ServerSettings } {
+  return { sessions: { ...settings } };
+}

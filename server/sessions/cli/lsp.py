@@ -1,0 +1,56 @@
+"""``sessions lsp``: the language server over stdio (``--tcp HOST:PORT`` for debugging).
+
+stdout carries the protocol, so it is handed to the server alone: file
+descriptor 1 is pointed at stderr before anything else runs, and a stray
+``print`` (ours, a library's, a child process's) cannot corrupt a message.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from typing import Any
+
+
+def register(verbs: Any) -> None:
+    parser = verbs.add_parser("lsp", help="run the language server (stdio by default)")
+    parser.add_argument(
+        "--tcp", metavar="HOST:PORT", help="listen on a TCP port instead of stdio (for debugging)"
+    )
+    parser.add_argument(
+        "--log-level",
+        default="INFO",
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="what is logged to stderr",
+    )
+    parser.set_defaults(run=run)
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(
+        stream=sys.stderr, level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    # pygls logs every message it sends at INFO: far too much for stderr.
+    for noisy in ("pygls", "watchfiles"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
+
+
+def run(args: argparse.Namespace) -> int:
+    _configure_logging(args.log_level)
+    from ..lsp.server import create_server
+
+    server = create_server()
+    if args.tcp:
+        host, _, port = str(args.tcp).rpartition(":")
+        if not port.isdigit():
+            print("sessions: --tcp expects HOST:PORT, e.g. 127.0.0.1:2087", file=sys.stderr)
+            return 2
+        server.start_tcp(host or "127.0.0.1", int(port))
+        return 0
+    protocol_out = os.fdopen(os.dup(sys.stdout.fileno()), "wb")  # buffered: writes whole messages
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    sys.stdout = sys.stderr
+    server.start_io(sys.stdin.buffer, protocol_out)
+    return 0

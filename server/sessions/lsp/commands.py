@@ -1,0 +1,222 @@
+"""``workspace/executeCommand``: ``sessions.run|interrupt|restart|clearOutputs|state|parse|serialize``.
+
+Each command takes one argument, an object (docs/protocol.md). Bad requests
+become LSP error responses whose message says how to fix them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, cast
+
+from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
+
+from ..engine import NotebookReadError
+from ..identity import match_records
+from ..kernel.errors import KernelError, KernelSetupError
+from ..notebook_json import PayloadError, parse_payload, serialize_payload
+from ..records import SidecarData
+from ..run_plan import RUN_MODES, PlanError
+from .progress import RunProgress
+from .state_payload import cells_json
+
+if TYPE_CHECKING:
+    from .notebook_state import NotebookState
+    from .server import SessionsServer
+
+REQUEST_FAILED = -32803
+"""LSP ``RequestFailed``: a valid request that could not be carried out."""
+
+
+def invalid(message: str) -> JsonRpcInvalidParams:
+    return JsonRpcInvalidParams(message=message)
+
+
+def failed(message: str) -> JsonRpcException:
+    return JsonRpcException(message=message, code=REQUEST_FAILED)
+
+
+def argument(args: Sequence[Any], command: str) -> Mapping[str, Any]:
+    if len(args) != 1 or not isinstance(args[0], Mapping):
+        raise invalid(
+            f'{command} takes one argument, an object such as {{"uri": "file:///…/nb.py"}}'
+        )
+    return cast(Mapping[str, Any], args[0])
+
+
+def _state(server: SessionsServer, arg: Mapping[str, Any], command: str) -> NotebookState:
+    uri = arg.get("uri")
+    if not isinstance(uri, str) or not uri:
+        raise invalid(f"{command}: `uri` (the notebook's file:// URI) is required")
+    state = server.state_for(uri)
+    if state is None:
+        raise invalid(f"{command}: {uri!r} is not a file:// URI of a notebook .py file")
+    return state
+
+
+def _cells(arg: Mapping[str, Any], command: str) -> list[int] | None:
+    cells = arg.get("cells")
+    if cells is None:
+        return None
+    if not isinstance(cells, list) or not all(
+        isinstance(c, int) and not isinstance(c, bool) for c in cells
+    ):
+        raise invalid(f"{command}: `cells` must be a list of 0-based cell indexes")
+    return list(cells)
+
+
+def _summary_json(summary: Any) -> dict[str, Any]:
+    return {
+        "planned": list(summary.planned),
+        "ran": [o.index for o in summary.outcomes],
+        "skipped": list(summary.skipped),
+        "ok": bool(summary.ok),
+        "stoppedBecause": summary.stopped_because,
+    }
+
+
+async def run(server: SessionsServer, *args: Any) -> dict[str, Any]:
+    arg = argument(args, "sessions.run")
+    state = _state(server, arg, "sessions.run")
+    cells = _cells(arg, "sessions.run")
+    line = arg.get("line")
+    if line is not None and not cells:
+        if not isinstance(line, int) or isinstance(line, bool):
+            raise invalid("sessions.run: `line` must be a 0-based line number")
+        try:
+            notebook = state.current_notebook()
+        except NotebookReadError as exc:
+            raise failed(str(exc)) from exc
+        index = notebook.cell_at_line(line)
+        if index is None:
+            raise invalid(
+                f"sessions.run: line {line} is not in the notebook (it has {notebook.line_count} lines)"
+            )
+        cells = [index]
+    mode = arg.get("mode") or ("cell" if cells else "stale")
+    if mode not in RUN_MODES:
+        raise invalid(f"sessions.run: unknown mode {mode!r}; use one of {', '.join(RUN_MODES)}")
+    run_upstream = arg.get("runUpstream")
+    if run_upstream is not None and not isinstance(run_upstream, bool):
+        raise invalid("sessions.run: `runUpstream` must be true or false")
+
+    runner = state.runner
+    settings = state.run_settings()
+    runner.settings = (
+        dataclasses.replace(settings, run_upstream=run_upstream)
+        if run_upstream is not None
+        else settings
+    )
+    progress = RunProgress(server, server.supports_progress())
+    listener = server.listener_for(state)
+    listener.progress = progress
+    await progress.begin("Sessions: running cells")
+    try:
+        summary = await runner.run(str(mode), cells or [])
+    except PlanError as exc:
+        raise invalid(f"sessions.run: {exc}") from exc
+    except NotebookReadError as exc:
+        raise failed(str(exc)) from exc
+    except KernelSetupError as exc:
+        state.setup_error = exc
+        state.request_analysis()
+        raise failed(str(exc)) from exc
+    except KernelError as exc:
+        raise failed(f"the kernel could not start: {exc}") from exc
+    finally:
+        listener.progress = None
+        runner.settings = settings
+        progress.end("done")
+    if state.setup_error is not None:
+        state.setup_error = None
+        state.request_analysis()
+    return _summary_json(summary)
+
+
+async def interrupt(server: SessionsServer, *args: Any) -> None:
+    state = _state(server, argument(args, "sessions.interrupt"), "sessions.interrupt")
+    await state.runner.interrupt()
+
+
+async def restart(server: SessionsServer, *args: Any) -> None:
+    state = _state(server, argument(args, "sessions.restart"), "sessions.restart")
+    try:
+        await state.runner.restart()
+    except KernelError as exc:
+        raise failed(str(exc)) from exc
+    state.request_analysis()
+
+
+async def clear_outputs(server: SessionsServer, *args: Any) -> None:
+    arg = argument(args, "sessions.clearOutputs")
+    state = _state(server, arg, "sessions.clearOutputs")
+    cells = _cells(arg, "sessions.clearOutputs")
+    try:
+        notebook = state.current_notebook()
+    except NotebookReadError as exc:
+        raise failed(str(exc)) from exc
+    for index in cells or []:
+        if not 0 <= index < len(notebook.cells):
+            raise invalid(
+                f"sessions.clearOutputs: no cell {index}; the notebook has {len(notebook.cells)} cells (0-based)"
+            )
+
+    def change(data: SidecarData) -> None:
+        if cells is None:
+            data.cells = []
+            return
+        matched = match_records(data.cells, notebook.cells)
+        dropped = {id(matched[i]) for i in cells if matched[i] is not None}
+        data.cells = [record for record in data.cells if id(record) not in dropped]
+
+    try:
+        await asyncio.to_thread(state.runner.store.update, change)
+    except OSError as exc:
+        raise failed(f"cannot write {state.runner.store.path}: {exc}") from exc
+    state.request_analysis()
+
+
+async def state_command(server: SessionsServer, *args: Any) -> dict[str, Any]:
+    state = _state(server, argument(args, "sessions.state"), "sessions.state")
+    try:
+        snapshot = await state.current_snapshot()
+    except NotebookReadError as exc:
+        raise failed(str(exc)) from exc
+    return {
+        "uri": state.uri,
+        "version": state.snapshot_version if state.document is not None else None,
+        "kernel": state.kernel_view().to_json(),
+        "cells": cells_json(
+            snapshot,
+            loaded=state.runner.loaded_cells(snapshot),
+            running=state.running,
+            outputs=True,
+        ),
+    }
+
+
+def parse(server: SessionsServer, *args: Any) -> dict[str, Any]:
+    text = argument(args, "sessions.parse").get("text")
+    if not isinstance(text, str):
+        raise invalid("sessions.parse: `text` (the .py file's text) is required")
+    return parse_payload(text)
+
+
+def serialize(server: SessionsServer, *args: Any) -> dict[str, Any]:
+    try:
+        return {"text": serialize_payload(argument(args, "sessions.serialize"))}
+    except PayloadError as exc:
+        raise invalid(f"sessions.serialize: {exc}") from exc
+
+
+COMMANDS = {
+    "sessions.run": run,
+    "sessions.interrupt": interrupt,
+    "sessions.restart": restart,
+    "sessions.clearOutputs": clear_outputs,
+    "sessions.state": state_command,
+    "sessions.parse": parse,
+    "sessions.serialize": serialize,
+}

@@ -1,0 +1,183 @@
+"""Open documents -> the current text of each notebook, per ``.py`` URI.
+
+Text documents are kept here (not in pygls's workspace) so incremental
+changes are applied with LSP's line breaks (see ``positions.py``). Notebook
+documents (``sessions-notebook``) are rebuilt into the exact file text from
+their cells: each cell's metadata carries what ``sessions.parse`` returned
+(``kind``, ``raw``, ``preamble``, ``title``, ``metadata``), the notebook's
+metadata ``bom``, ``newline`` and ``prefix``; ``sessions.serialize`` logic
+then writes untouched cells byte for byte.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, cast
+from urllib.parse import unquote, urlparse
+
+from ..notebook_json import PayloadError, serialize_payload
+from .positions import apply_change
+
+_MARKER = re.compile(r"^[ \t]*#[ \t]*%%", re.MULTILINE)
+
+
+def uri_to_path(uri: str) -> Path | None:
+    parsed = urlparse(uri)
+    if parsed.scheme not in ("file", ""):
+        return None
+    return Path(unquote(parsed.path))
+
+
+def has_cell_marker(text: str) -> bool:
+    """Whether ``text`` may be a notebook (a ``# %%`` line; the parser decides exactly)."""
+    return _MARKER.search(text) is not None
+
+
+@dataclass
+class TextDoc:
+    text: str
+    version: int | None
+    language_id: str
+
+
+@dataclass
+class CellDoc:
+    """One cell of an open notebook document."""
+
+    uri: str
+    kind: str
+    text: str
+    version: int | None
+    metadata: Mapping[str, Any]
+
+
+@dataclass
+class NotebookDoc:
+    version: int | None
+    metadata: Mapping[str, Any]
+    cells: list[CellDoc] = field(default_factory=list)
+
+    def text(self) -> str:
+        """The ``.py`` text these cells stand for."""
+        payload: dict[str, Any] = {
+            "cells": [_cell_payload(cell) for cell in self.cells],
+            **_notebook_fields(self.metadata),
+        }
+        try:
+            return serialize_payload(payload)
+        except PayloadError:
+            # A client that sends no usable metadata: plain cells are still a notebook.
+            return serialize_payload(
+                {"cells": [{"kind": "code", "source": c.text} for c in self.cells]}
+            )
+
+
+def _sessions_fields(metadata: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    if not isinstance(metadata, Mapping):
+        return {}
+    nested = metadata.get("sessions")
+    return cast(Mapping[str, Any], nested) if isinstance(nested, Mapping) else metadata
+
+
+def _notebook_fields(metadata: Mapping[str, Any]) -> dict[str, Any]:
+    fields = _sessions_fields(metadata)
+    return {key: fields[key] for key in ("bom", "newline", "prefix") if key in fields}
+
+
+def _cell_payload(cell: CellDoc) -> dict[str, Any]:
+    fields = _sessions_fields(cell.metadata)
+    kind = fields.get("kind")
+    if cell.kind == "markdown":
+        kind = "markdown"
+    elif kind not in ("code", "raw"):
+        kind = "code"
+    return {
+        "kind": kind,
+        "source": cell.text,
+        "raw": fields.get("raw"),
+        "preamble": bool(fields.get("preamble", False)),
+        "title": fields.get("title") or "",
+        "metadata": fields.get("metadata") or {},
+    }
+
+
+class Documents:
+    """What the client has open: text documents and notebook documents, by URI."""
+
+    def __init__(self) -> None:
+        self.texts: dict[str, TextDoc] = {}
+        self.notebooks: dict[str, NotebookDoc] = {}
+        self._cell_owner: dict[str, str] = {}
+
+    # -- text documents -------------------------------------------------------
+
+    def open_text(self, uri: str, text: str, version: int | None, language_id: str) -> None:
+        self.texts[uri] = TextDoc(text, version, language_id)
+
+    def change_text(
+        self,
+        uri: str,
+        version: int | None,
+        changes: Sequence[tuple[tuple[int, int], tuple[int, int], str] | str],
+        encoding: str,
+    ) -> None:
+        """Apply full (``str``) and ranged changes, in order."""
+        doc = self.texts.get(uri)
+        if doc is None:
+            return
+        text = doc.text
+        for change in changes:
+            if isinstance(change, str):
+                text = change
+            else:
+                start, end, new_text = change
+                text = apply_change(text, start, end, new_text, encoding)
+        doc.text, doc.version = text, version
+
+    def close_text(self, uri: str) -> None:
+        self.texts.pop(uri, None)
+
+    # -- notebook documents ---------------------------------------------------
+
+    def set_notebook(self, uri: str, notebook: NotebookDoc) -> None:
+        old = self.notebooks.get(uri)
+        if old is not None:
+            for cell in old.cells:
+                self._cell_owner.pop(cell.uri, None)
+        self.notebooks[uri] = notebook
+        for cell in notebook.cells:
+            self._cell_owner[cell.uri] = uri
+
+    def close_notebook(self, uri: str) -> None:
+        old = self.notebooks.pop(uri, None)
+        if old is not None:
+            for cell in old.cells:
+                self._cell_owner.pop(cell.uri, None)
+
+    def cell_owner(self, cell_uri: str) -> tuple[str, int] | None:
+        """(notebook URI, cell position) of a notebook cell document."""
+        owner = self._cell_owner.get(cell_uri)
+        if owner is None:
+            return None
+        for position, cell in enumerate(self.notebooks[owner].cells):
+            if cell.uri == cell_uri:
+                return owner, position
+        return None
+
+    # -- the current text -----------------------------------------------------
+
+    def text_of(self, uri: str) -> tuple[str, int | None] | None:
+        """The open text and version for a notebook URI; None when not open."""
+        doc = self.texts.get(uri)
+        if doc is not None:
+            return doc.text, doc.version
+        notebook = self.notebooks.get(uri)
+        if notebook is not None:
+            return notebook.text(), notebook.version
+        return None
+
+    def is_open(self, uri: str) -> bool:
+        return uri in self.texts or uri in self.notebooks

@@ -1,0 +1,248 @@
+"""Everything the server holds for one notebook: text, version, snapshot, runner, kernel.
+
+Analysis (parse + graph + statuses) runs in a worker thread so the event loop
+keeps answering; requests made while it runs are coalesced: when the text
+changed again before an analysis finished, its result is dropped and only
+the latest text is analysed and published.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Literal
+
+from ..engine import NotebookReadError, Snapshot, analyze, read_notebook_text
+from ..kernel.errors import KernelSetupError
+from ..kernel.interpreter import ResolvedPython, resolve_python
+from ..kernel_factory import kernel_factory_for
+from ..notebook import Notebook, parse, reuse_unchanged_cells
+from ..runner import KernelLike, NotebookRunner, RunListener, RunSettings
+from .positions import LineIndex
+from .settings import Settings
+from .state_payload import KernelView
+
+log = logging.getLogger(__name__)
+
+DocumentKind = Literal["text", "notebook"]
+
+
+def is_notebook(notebook: Notebook) -> bool:
+    """A ``.py`` file is a notebook when it has at least one ``# %%`` cell."""
+    return any(not cell.is_preamble for cell in notebook.cells)
+
+
+def _line_text(text: str, line: int) -> str:
+    """Line ``line`` of ``text`` as LSP counts lines; one C-level split when the
+    text has no ``\r`` (a Python-level scan would hand the GIL to a running analysis)."""
+    if "\r" in text:
+        return LineIndex(text).line_text(line)
+    parts = text.split("\n", line + 1)
+    return parts[line] if line < len(parts) else ""
+
+
+class NotebookState:
+    """One notebook file, open in the editor or not."""
+
+    def __init__(
+        self,
+        uri: str,
+        path: Path,
+        *,
+        settings: Callable[[], Settings],
+        workspace_root: Path | None,
+        on_analysed: Callable[[NotebookState], None],
+    ) -> None:
+        self.uri = uri
+        self.path = path
+        self._settings = settings
+        self.workspace_root = workspace_root
+        self._on_analysed = on_analysed
+
+        self.document: DocumentKind | None = None
+        """How the client has it open; None: closed, the file on disk is the truth."""
+        self.text: str | None = None
+        self.version: int | None = None
+
+        self.snapshot: Snapshot | None = None
+        self.snapshot_version: int | None = None
+        self.snapshot_text: str | None = None
+        self.read_error: str | None = None
+        """Why the file on disk cannot be analysed (closed documents only)."""
+        self.setup_error: KernelSetupError | None = None
+        """The kernel could not start: shown as the ``kernel-setup`` diagnostic."""
+
+        self.problems: list[str] = []
+        """Problems met reading the sidecar, not yet reported to the user."""
+        self.running: int | None = None
+        self.kernel_state = "stopped"
+        self._python: ResolvedPython | None = None
+
+        self._generation = 0
+        self._analysed_generation = -1
+        self._task: asyncio.Task[None] | None = None
+        self._parsed: tuple[str, Notebook] | None = None
+
+        self.runner = NotebookRunner(
+            path,
+            self._start_kernel,
+            settings=self.run_settings(),
+            listener=RunListener(),
+            read_notebook=self.current_notebook,
+        )
+
+    # -- settings and kernel ---------------------------------------------------
+
+    def run_settings(self) -> RunSettings:
+        settings = self._settings()
+        return RunSettings(
+            on_run=settings.on_run,
+            run_upstream=settings.run_upstream,
+            output_cap=settings.output_cap,
+        )
+
+    def settings_changed(self) -> None:
+        self.runner.settings = self.run_settings()
+        self.runner.store.output_cap = self._settings().output_cap
+        self._python = None
+
+    async def _start_kernel(self) -> KernelLike:
+        factory = kernel_factory_for(
+            self.path, python=self._settings().python, workspace_root=self.workspace_root
+        )
+        # The session reports its own states once it exists; "starting" comes first.
+        python = self.kernel_view().python
+        self.runner.listener.kernel_state("starting", python)
+        try:
+            return await factory()
+        except BaseException:
+            self.runner.listener.kernel_state("stopped", python)
+            raise
+
+    def kernel_view(self) -> KernelView:
+        kernel = self.runner.kernel
+        if kernel is not None:
+            reason = str(getattr(kernel, "python_reason", ""))
+            connection = getattr(kernel, "connection_file", None)
+            return KernelView(
+                self.kernel_state, kernel.python, reason, str(connection) if connection else None
+            )
+        if self._python is None:
+            try:
+                self._python = resolve_python(
+                    self.path, setting=self._settings().python, workspace_root=self.workspace_root
+                )
+            except Exception as exc:  # a broken pyproject.toml must not break rendering
+                return KernelView(self.kernel_state, "", f"cannot resolve the interpreter: {exc}")
+        return KernelView(self.kernel_state, self._python.path, self._python.reason)
+
+    # -- text ------------------------------------------------------------------
+
+    def set_text(
+        self, text: str | None, version: int | None, document: DocumentKind | None
+    ) -> None:
+        self.text, self.version, self.document = text, version, document
+        self.request_analysis()
+
+    def _notebook_for(self, text: str) -> Notebook:
+        parsed = self._parsed
+        if parsed is not None and parsed[0] is text:
+            return parsed[1]
+        notebook = parse(text)
+        if parsed is not None:
+            notebook = reuse_unchanged_cells(parsed[1], notebook)
+        self._parsed = (text, notebook)
+        return notebook
+
+    def current_notebook(self) -> Notebook:
+        """The notebook as the user sees it now: the open document, else the file on disk."""
+        text = self.text
+        if text is None:
+            text = read_notebook_text(self.path)
+        return self._notebook_for(text)
+
+    # -- analysis --------------------------------------------------------------
+
+    def _analyse(self, text: str | None) -> tuple[Snapshot, str]:
+        if text is None:
+            text = read_notebook_text(self.path)
+        notebook = self._notebook_for(text)
+        loaded = self.runner.store.load()
+        for problem in loaded.problems:
+            log.warning("%s", problem)
+            self.problems.append(problem)  # kept even when this result is superseded
+        return analyze(self.path, notebook, loaded.data, loaded.problems), text
+
+    def request_analysis(self) -> None:
+        """Analyse the latest text soon; superseded results are never published."""
+        self._generation += 1
+        if self._task is None or self._task.done():
+            self._task = asyncio.ensure_future(self._analysis_loop())
+
+    async def _analysis_loop(self) -> None:
+        while self._analysed_generation != self._generation:
+            generation, text, version = self._generation, self.text, self.version
+            snapshot: Snapshot | None = None
+            error: str | None = None
+            try:
+                snapshot, text = await asyncio.to_thread(self._analyse, text)
+            except NotebookReadError as exc:
+                error = str(exc)
+            except Exception as exc:  # keep serving: report and wait for the next change
+                log.exception("analysis of %s failed", self.path)
+                error = f"analysis failed: {exc}"
+            if generation != self._generation:
+                continue  # the text changed meanwhile: analyse the latest instead
+            self._analysed_generation = generation
+            self.read_error = error
+            if snapshot is not None:
+                self.snapshot, self.snapshot_version, self.snapshot_text = snapshot, version, text
+            try:
+                self._on_analysed(self)
+            except Exception:
+                log.exception("publishing %s failed", self.uri)
+
+    def settled_line(self, line: int) -> tuple[Snapshot, str] | None:
+        """While a newer text of an open document is being analysed: the last
+        snapshot and the text of ``line`` in it, if that line reads the same in
+        the newest text. A hover there names the same thing, so it can be
+        answered now instead of after the analysis (DESIGN §9: hover p95 ≤ 20 ms)."""
+        task, snapshot, old, new = self._task, self.snapshot, self.snapshot_text, self.text
+        if task is None or task.done() or snapshot is None or old is None or new is None:
+            return None
+        if self.document is None or not is_notebook(snapshot.notebook):
+            return None
+        line_text = _line_text(old, line)
+        if _line_text(new, line) != line_text:
+            return None
+        return snapshot, line_text
+
+    async def current_snapshot(self) -> Snapshot:
+        """The snapshot of the latest text (closed files: re-read from disk now)."""
+        if self.document is None:
+            self.request_analysis()
+        for _ in range(10):
+            task = self._task
+            if task is not None and not task.done():
+                await asyncio.shield(task)
+            elif self._analysed_generation != self._generation or self.snapshot is None:
+                if self.read_error is not None and self._analysed_generation == self._generation:
+                    break
+                self.request_analysis()
+            else:
+                break
+        if self.read_error is not None and (self.document is None or self.snapshot is None):
+            raise NotebookReadError(self.read_error)
+        if self.snapshot is None:
+            raise NotebookReadError(f"{self.path}: could not be analysed")
+        return self.snapshot
+
+    def loaded_cells(self) -> set[int]:
+        return self.runner.loaded_cells(self.snapshot) if self.snapshot is not None else set()
+
+    async def close(self) -> None:
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+        await self.runner.shutdown()

@@ -1,0 +1,92 @@
+"""Server -> client notifications while a notebook runs: ``sessions/output``,
+``sessions/kernel``, statuses (through a republish) and ``$/progress``."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from ..records import Output, SidecarData
+from ..runner import CellOutcome, RunListener
+from .notebook_state import NotebookState
+from .outputs_stream import STREAM_BATCH_SECONDS, OutputForwarder
+from .progress import RunProgress
+
+log = logging.getLogger(__name__)
+
+Notify = Callable[[str, Any], None]
+
+
+class NotebookListener(RunListener):
+    """Forwards one notebook's run events to the client."""
+
+    def __init__(
+        self, state: NotebookState, notify: Notify, republish: Callable[[NotebookState], None]
+    ) -> None:
+        self.state = state
+        self._notify = notify
+        self._republish = republish
+        self.progress: RunProgress | None = None
+        self._forwarder = OutputForwarder()
+        self._cell: tuple[int, int] | None = None
+        self._flush_handle: asyncio.TimerHandle | None = None
+
+    # -- outputs ---------------------------------------------------------------
+
+    def _flush(self) -> None:
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()
+            self._flush_handle = None
+        if self._cell is None:
+            self._forwarder.take()
+            return
+        index, run = self._cell
+        for output in self._forwarder.take():
+            self._notify(
+                "sessions/output",
+                {"uri": self.state.uri, "cell": index, "run": run, "output": output},
+            )
+
+    def cell_output(self, index: int, run: int, output: Output, outputs: Sequence[Output]) -> None:
+        self._forwarder.feed(output, outputs)
+        if not self._forwarder.only_streams_pending:
+            self._flush()
+        elif self._flush_handle is None:
+            loop = asyncio.get_running_loop()
+            self._flush_handle = loop.call_later(STREAM_BATCH_SECONDS, self._flush)
+
+    # -- cells -----------------------------------------------------------------
+
+    def cell_started(self, index: int, run: int, position: int, total: int) -> None:
+        self._flush()
+        self._forwarder = OutputForwarder()
+        self._cell = (index, run)
+        self.state.running = index
+        if self.progress is not None:
+            snapshot = self.state.snapshot
+            title = ""
+            if snapshot is not None and index < len(snapshot.notebook.cells):
+                title = snapshot.notebook.cells[index].display_name(40)
+            label = f'Running cell {index} "{title}"' if title else f"Running cell {index}"
+            self.progress.report(f"{label} ({position + 1}/{total})", position, total)
+        self._republish(self.state)
+
+    def cell_finished(self, outcome: CellOutcome) -> None:
+        self._flush()
+        self._cell = None
+        self.state.running = None
+        self._republish(self.state)
+
+    def cells_skipped(self, indexes: Sequence[int], reason: str) -> None:
+        self.state.running = None
+
+    def records_committed(self, data: SidecarData) -> None:
+        self.state.request_analysis()
+
+    def kernel_state(self, state: str, python: str) -> None:
+        self.state.kernel_state = state
+        self._notify("sessions/kernel", {"uri": self.state.uri, "state": state, "python": python})
+        if state in ("dead", "restarting", "stopped"):
+            self.state.request_analysis()  # loaded cells changed

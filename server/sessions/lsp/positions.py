@@ -1,0 +1,84 @@
+"""Positions as LSP counts them: lines split at ``\\n``, ``\\r\\n`` and ``\\r`` only,
+characters in the negotiated encoding (UTF-16 code units by default).
+
+The engine counts columns in code points; these helpers convert at the edge
+and apply incremental text changes without pygls's ``splitlines`` (which
+also breaks lines at form feeds and other characters LSP does not).
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_right
+
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+def line_starts(text: str) -> list[int]:
+    """Offset of the start of each line (a final empty line after a break included)."""
+    return [0, *(m.end() for m in _LINE_BREAK.finditer(text))]
+
+
+def _units(char: str, encoding: str) -> int:
+    if encoding == "utf-8":
+        return len(char.encode("utf-8"))
+    if encoding == "utf-32":
+        return 1
+    return 2 if ord(char) > 0xFFFF else 1
+
+
+def to_client_column(line: str, column: int, encoding: str) -> int:
+    """Code-point ``column`` of ``line`` -> client units."""
+    if encoding == "utf-32" or line.isascii():
+        return column
+    return sum(_units(char, encoding) for char in line[:column])
+
+
+def from_client_column(line: str, units: int, encoding: str) -> int:
+    """Client ``units`` into ``line`` -> code points (clamped to the line)."""
+    if encoding == "utf-32" or line.isascii():
+        return min(units, len(line))
+    counted = 0
+    for index, char in enumerate(line):
+        if counted >= units:
+            return index
+        counted += _units(char, encoding)
+    return len(line)
+
+
+class LineIndex:
+    """Line starts of one text, for offset <-> (line, column) conversions."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.starts = line_starts(text)
+
+    def line_text(self, line: int) -> str:
+        if not 0 <= line < len(self.starts):
+            return ""
+        start = self.starts[line]
+        end = self.starts[line + 1] if line + 1 < len(self.starts) else len(self.text)
+        return self.text[start:end].rstrip("\r\n")
+
+    def offset(self, line: int, units: int, encoding: str) -> int:
+        """Offset of a client position; positions past the end clamp to it."""
+        if line < 0:
+            return 0
+        if line >= len(self.starts):
+            return len(self.text)
+        return self.starts[line] + from_client_column(self.line_text(line), units, encoding)
+
+    def position(self, offset: int) -> tuple[int, int]:
+        """(line, code-point column) of an offset."""
+        line = bisect_right(self.starts, offset) - 1
+        return line, offset - self.starts[line]
+
+
+def apply_change(
+    text: str, start: tuple[int, int], end: tuple[int, int], new_text: str, encoding: str
+) -> str:
+    """``text`` with the client range ``start``..``end`` replaced by ``new_text``."""
+    index = LineIndex(text)
+    begin = index.offset(start[0], start[1], encoding)
+    finish = max(begin, index.offset(end[0], end[1], encoding))
+    return text[:begin] + new_text + text[finish:]

@@ -1,0 +1,177 @@
+"""Publishing a notebook's analysis: ``textDocument/publishDiagnostics`` and ``sessions/state``.
+
+Diagnostics carry ``source = "sessions"`` and the document version they were
+computed for. For a notebook document they go to each cell's URI with
+cell-relative lines. ``sessions/state`` is only sent when its content changed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from lsprotocol import types
+
+from ..diagnostics import Diagnostic
+from ..notebook import Notebook
+from .documents import Documents
+from .notebook_state import NotebookState, is_notebook
+from .positions import LineIndex, to_client_column
+from .state_payload import cells_json
+
+log = logging.getLogger(__name__)
+
+SOURCE = "sessions"
+
+_SEVERITY = {
+    "error": types.DiagnosticSeverity.Error,
+    "warning": types.DiagnosticSeverity.Warning,
+    "information": types.DiagnosticSeverity.Information,
+    "hint": types.DiagnosticSeverity.Hint,
+}
+
+
+def kernel_setup_diagnostic(message: str, notebook: Notebook) -> Diagnostic:
+    first = notebook.cells[0].raw.split("\n", 1)[0].rstrip("\r") if notebook.cells else ""
+    return Diagnostic("kernel-setup", "error", message, 0, 0, 0, 0, len(first))
+
+
+def state_diagnostics(state: NotebookState) -> list[Diagnostic]:
+    """The engine's diagnostics plus the server's own (``kernel-setup``)."""
+    snapshot = state.snapshot
+    if snapshot is None:
+        return []
+    found = list(snapshot.diagnostics)
+    if state.setup_error is not None:
+        found.insert(0, kernel_setup_diagnostic(state.setup_error.message, snapshot.notebook))
+    return found
+
+
+def to_lsp(
+    diagnostic: Diagnostic,
+    index: LineIndex,
+    encoding: str,
+    line_shift: int = 0,
+    max_line: int | None = None,
+) -> types.Diagnostic:
+    def position(line: int, col: int) -> types.Position:
+        text = index.line_text(line)
+        target = line - line_shift
+        if target < 0:
+            target, col = 0, 0
+        if max_line is not None and target > max_line:
+            target = max_line
+        return types.Position(target, to_client_column(text, min(col, len(text)), encoding))
+
+    return types.Diagnostic(
+        range=types.Range(
+            position(diagnostic.line, diagnostic.col),
+            position(diagnostic.end_line, diagnostic.end_col),
+        ),
+        message=diagnostic.message,
+        severity=_SEVERITY[diagnostic.severity],
+        code=diagnostic.code,
+        source=SOURCE,
+    )
+
+
+class Publisher:
+    """Sends what changed about a notebook to the client."""
+
+    def __init__(
+        self,
+        notify: Callable[[str, Any], None],
+        documents: Documents,
+        encoding: Callable[[], str],
+    ) -> None:
+        self._notify = notify
+        self._documents = documents
+        self._encoding = encoding
+        self._last_state: dict[str, Any] = {}
+        self._published: dict[str, set[str]] = {}
+        """Notebook URI -> document URIs that last got diagnostics (to clear them later)."""
+
+    def _send_diagnostics(
+        self, uri: str, version: int | None, found: Sequence[types.Diagnostic]
+    ) -> None:
+        self._notify(
+            types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS,
+            types.PublishDiagnosticsParams(uri=uri, diagnostics=list(found), version=version),
+        )
+
+    def clear(self, uri: str) -> None:
+        for target in self._published.pop(uri, set()):
+            self._send_diagnostics(target, None, [])
+        self._last_state.pop(uri, None)
+
+    def publish(self, state: NotebookState) -> None:
+        if state.document is None:
+            return  # closed: nothing is shown for it
+        snapshot = state.snapshot
+        if snapshot is None or state.snapshot_text is None:
+            return
+        if not is_notebook(snapshot.notebook):
+            self.clear(state.uri)  # a plain .py file gets nothing
+            return
+        found = state_diagnostics(state)
+        index = LineIndex(state.snapshot_text)
+        if state.document == "notebook":
+            targets = self._publish_cells(state, found, index)
+        else:
+            encoding = self._encoding()
+            self._send_diagnostics(
+                state.uri, state.snapshot_version, [to_lsp(d, index, encoding) for d in found]
+            )
+            targets = {state.uri}
+        for stale in self._published.get(state.uri, set()) - targets:
+            self._send_diagnostics(stale, None, [])
+        self._published[state.uri] = targets
+        self.publish_state(state)
+
+    def _publish_cells(
+        self, state: NotebookState, found: Sequence[Diagnostic], index: LineIndex
+    ) -> set[str]:
+        snapshot = state.snapshot
+        notebook_doc = self._documents.notebooks.get(state.uri)
+        if snapshot is None or notebook_doc is None:
+            return set()
+        encoding = self._encoding()
+        cells = snapshot.notebook.cells
+        by_cell: dict[int, list[types.Diagnostic]] = {i: [] for i in range(len(notebook_doc.cells))}
+        if len(cells) == len(notebook_doc.cells):
+            for diagnostic in found:
+                cell = cells[diagnostic.cell]
+                last = max(0, len(cell.source.split("\n")) - 1)
+                by_cell[diagnostic.cell].append(
+                    to_lsp(diagnostic, index, encoding, line_shift=cell.body_line, max_line=last)
+                )
+        else:
+            log.info(
+                "%s: cells do not map 1:1 to the file after an edit; diagnostics wait", state.uri
+            )
+        targets: set[str] = set()
+        for position, cell_doc in enumerate(notebook_doc.cells):
+            self._send_diagnostics(cell_doc.uri, cell_doc.version, by_cell.get(position, []))
+            targets.add(cell_doc.uri)
+        return targets
+
+    def last_state(self, uri: str) -> Any:
+        """The last ``sessions/state`` params sent for ``uri`` (a new object when it changed)."""
+        return self._last_state.get(uri)
+
+    def publish_state(self, state: NotebookState) -> None:
+        snapshot = state.snapshot
+        if snapshot is None or state.document is None or not is_notebook(snapshot.notebook):
+            return
+        params = {
+            "uri": state.uri,
+            "version": state.snapshot_version,
+            "cells": cells_json(
+                snapshot, loaded=state.loaded_cells(), running=state.running, outputs=False
+            ),
+        }
+        if self._last_state.get(state.uri) == params:
+            return
+        self._last_state[state.uri] = params
+        self._notify("sessions/state", params)

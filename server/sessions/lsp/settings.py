@@ -1,0 +1,90 @@
+"""The server's settings, read from ``initializationOptions`` and ``workspace/didChangeConfiguration``.
+
+Invalid values fall back to the default and produce a warning (sent to the
+client as ``window/logMessage``). Pure: no LSP types.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, cast
+
+from ..runner import OnRun
+from ..sidecar import DEFAULT_OUTPUT_CAP
+
+_KEYS = ("python", "onRun", "runUpstream", "outputCap")
+
+
+@dataclass(frozen=True)
+class Settings:
+    python: str | None = None
+    """Interpreter for kernels; None: resolved per notebook (DESIGN §6)."""
+    on_run: OnRun = "lazy"
+    run_upstream: bool = True
+    output_cap: int = DEFAULT_OUTPUT_CAP
+
+
+DEFAULTS = Settings()
+
+
+def settings_section(options: object) -> Mapping[str, Any] | None:
+    """The ``sessions`` settings inside ``options``, or None when it has none.
+
+    Accepts ``{"sessions": {...}}``, the keys at the top level, and dotted
+    keys (``{"sessions.python": ...}``).
+    """
+    if not isinstance(options, Mapping):
+        return None
+    nested = options.get("sessions")
+    if isinstance(nested, Mapping):
+        return cast(Mapping[str, Any], nested)
+    found: dict[str, Any] = {}
+    for key in _KEYS:
+        if key in options:
+            found[key] = options[key]
+        elif f"sessions.{key}" in options:
+            found[key] = options[f"sessions.{key}"]
+    return found or None
+
+
+def read_settings(section: Mapping[str, Any] | None) -> tuple[Settings, list[str]]:
+    """Settings from a ``sessions`` section, and a warning per value that was not usable."""
+    if section is None:
+        return DEFAULTS, []
+    warnings: list[str] = []
+
+    def invalid(key: str, value: object, expected: str, default: object) -> None:
+        warnings.append(
+            f"sessions.{key}: {value!r} is not {expected}; using the default {default!r}"
+        )
+
+    python: str | None = DEFAULTS.python
+    value = section.get("python")
+    if isinstance(value, str) and value.strip():
+        python = value.strip()
+    elif value not in (None, ""):
+        invalid("python", value, "a path to a Python interpreter", None)
+
+    on_run: OnRun = DEFAULTS.on_run
+    value = section.get("onRun")
+    if value in ("lazy", "autorun"):
+        on_run = cast(OnRun, value)
+    elif value is not None:
+        invalid("onRun", value, '"lazy" or "autorun"', DEFAULTS.on_run)
+
+    run_upstream = DEFAULTS.run_upstream
+    value = section.get("runUpstream")
+    if isinstance(value, bool):
+        run_upstream = value
+    elif value is not None:
+        invalid("runUpstream", value, "true or false", DEFAULTS.run_upstream)
+
+    output_cap = DEFAULTS.output_cap
+    value = section.get("outputCap")
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        output_cap = value
+    elif value is not None:
+        invalid("outputCap", value, "a positive number of characters", DEFAULTS.output_cap)
+
+    return Settings(python, on_run, run_upstream, output_cap), warnings

@@ -1,0 +1,92 @@
+"""Pure pieces of the language server: LSP positions, output batching, settings."""
+
+from __future__ import annotations
+
+from sessions.lsp.outputs_stream import OutputForwarder
+from sessions.lsp.positions import LineIndex, apply_change, from_client_column, to_client_column
+from sessions.lsp.settings import DEFAULTS, Settings, read_settings, settings_section
+from sessions.outputs import OutputAccumulator
+
+
+def test_columns_count_utf16_code_units() -> None:
+    line = "s = '😀é' + x"
+    x = line.index("x")
+    assert to_client_column(line, x, "utf-16") == x + 1  # the emoji takes two units
+    assert from_client_column(line, x + 1, "utf-16") == x
+    assert to_client_column(line, x, "utf-8") == x + 4
+    assert to_client_column(line, x, "utf-32") == x
+
+
+def test_lines_break_only_where_lsp_breaks_them() -> None:
+    text = "a\x0cb\nc\r\nd\re"
+    index = LineIndex(text)
+    assert [index.line_text(i) for i in range(4)] == ["a\x0cb", "c", "d", "e"]
+    # Replace "b" on line 0 (after a form feed, which is not a line break in LSP).
+    assert apply_change(text, (0, 2), (0, 3), "B", "utf-16") == "a\x0cB\nc\r\nd\re"
+    assert apply_change(text, (3, 0), (3, 1), "E\n", "utf-16") == "a\x0cb\nc\r\nd\rE\n"
+
+
+def test_forwarder_batches_streams_and_resyncs_after_a_deferred_clear() -> None:
+    accumulator = OutputAccumulator()
+    forwarder = OutputForwarder()
+    messages = [
+        {"output_type": "stream", "name": "stdout", "text": "a"},
+        {"output_type": "stream", "name": "stdout", "text": "b"},
+        {"output_type": "clear_output", "wait": True},
+        {"output_type": "stream", "name": "stdout", "text": "c"},
+    ]
+    sent = []
+    for message in messages[:2]:
+        assert accumulator.add(message)
+        forwarder.feed(message, accumulator.outputs)
+    sent += forwarder.take()
+    assert sent == [{"output_type": "stream", "name": "stdout", "text": "ab"}]
+    assert not accumulator.add(messages[2])  # deferred: the runner does not forward it
+    assert accumulator.add(messages[3])
+    forwarder.feed(messages[3], accumulator.outputs)
+    assert forwarder.take() == [
+        {"output_type": "clear_output", "wait": False},
+        {"output_type": "stream", "name": "stdout", "text": "c"},
+    ]
+
+
+def test_settings_sections_and_fallbacks() -> None:
+    assert settings_section({"sessions": {"onRun": "autorun"}}) == {"onRun": "autorun"}
+    assert settings_section({"runUpstream": False}) == {"runUpstream": False}
+    assert settings_section({"sessions.python": "/p/python"}) == {"python": "/p/python"}
+    assert settings_section(None) is None
+    settings, warnings = read_settings(
+        {"python": "/p/python", "onRun": "autorun", "runUpstream": False, "outputCap": 10}
+    )
+    assert settings == Settings("/p/python", "autorun", False, 10) and warnings == []
+    settings, warnings = read_settings({"onRun": 3, "outputCap": True, "python": 7})
+    assert settings == DEFAULTS
+    assert len(warnings) == 3 and all("using the default" in w for w in warnings)
+
+
+def test_forwarder_passes_display_updates_through_without_resync() -> None:
+    accumulator = OutputAccumulator()
+    forwarder = OutputForwarder()
+    display = {
+        "output_type": "display_data",
+        "data": {"text/plain": "1"},
+        "metadata": {},
+        "transient": {"display_id": "d"},
+    }
+    update = {**display, "output_type": "update_display_data", "data": {"text/plain": "2"}}
+    sent = []
+    for message in (
+        {"output_type": "stream", "name": "stdout", "text": "x\r"},
+        display,
+        {"output_type": "stream", "name": "stdout", "text": "y"},
+        update,
+    ):
+        assert accumulator.add(message)
+        forwarder.feed(message, accumulator.outputs)
+        sent += forwarder.take()
+    assert [m["output_type"] for m in sent] == [
+        "stream",
+        "display_data",
+        "stream",
+        "update_display_data",
+    ]

@@ -1,0 +1,140 @@
+"""``sessions.parse`` / ``sessions.serialize`` payloads: exact round trip through JSON,
+and an edit rewrites only the edited cell."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sessions.notebook import parse
+from sessions.notebook_json import PayloadError, parse_payload, serialize_payload
+
+LINES = st.sampled_from(
+    [
+        "# %%",
+        "# %% Load data",
+        "# %% [markdown]",
+        '# %% [raw] id="c1"',
+        "#%%",
+        "x = 1",
+        "print(x)",
+        "    return y",
+        "# a comment",
+        "# %time f()",
+        "%matplotlib inline",
+        '"""',
+        "",
+        "   ",
+        "é ünïcode = '✓'",
+        "\x0c",
+    ]
+)
+ENDINGS = st.sampled_from(["\n", "\r\n", "\r"])
+
+
+@st.composite
+def notebook_texts(draw: st.DrawFn) -> str:
+    lines = draw(st.lists(st.tuples(LINES, ENDINGS), max_size=25))
+    text = "".join(line + ending for line, ending in lines)
+    if draw(st.booleans()) and text:
+        text = text.rstrip("\r\n")
+    if draw(st.booleans()):
+        text = "\ufeff" + text
+    return text
+
+
+def through_json(payload: dict[str, Any]) -> dict[str, Any]:
+    result: dict[str, Any] = json.loads(json.dumps(payload))
+    return result
+
+
+@given(notebook_texts())
+@settings(max_examples=300)
+def test_untouched_payload_serializes_to_the_same_bytes(text: str) -> None:
+    assert serialize_payload(through_json(parse_payload(text))) == text
+
+
+@given(notebook_texts())
+def test_payload_cells_describe_the_parser_cells(text: str) -> None:
+    payload = parse_payload(text)
+    notebook = parse(text)
+    assert [c["raw"] for c in payload["cells"]] == [c.raw for c in notebook.cells]
+    assert [c["source"] for c in payload["cells"]] == [c.source for c in notebook.cells]
+    assert [c["preamble"] for c in payload["cells"]] == [c.is_preamble for c in notebook.cells]
+    assert payload["bom"] == notebook.bom and payload["prefix"] == notebook.prefix
+
+
+SAFE_SOURCE = st.lists(
+    st.sampled_from(["a = 1", "print(a)", "def f():", "    return 2", "b = [1,", " 2]"]),
+    min_size=1,
+    max_size=4,
+).map("\n".join)
+
+
+@given(notebook_texts(), st.data())
+@settings(max_examples=300)
+def test_editing_one_code_cell_changes_only_that_cell(text: str, data: st.DataObject) -> None:
+    payload = through_json(parse_payload(text))
+    code_cells = [i for i, c in enumerate(payload["cells"]) if c["kind"] == "code"]
+    if not code_cells:
+        return
+    index = data.draw(st.sampled_from(code_cells))
+    source = data.draw(SAFE_SOURCE)
+    payload["cells"][index]["source"] = source
+    old = parse(text)
+    new = parse(serialize_payload(payload))
+    if '"""' in old.cells[index].raw:
+        return  # the edit may close or open a string: the honest re-parse differs
+    assert len(new.cells) == len(old.cells)
+    assert new.cells[index].source == source
+    for position, (before, after) in enumerate(zip(old.cells, new.cells, strict=True)):
+        if position != index:
+            assert after.raw == before.raw
+
+
+def test_new_cell_gets_a_header_and_others_keep_bytes() -> None:
+    text = "import os\r\n\r\n# %% Load\r\nx = 1\r\n"
+    payload = through_json(parse_payload(text))
+    payload["cells"].append({"kind": "markdown", "source": "# Title\nsome *text*"})
+    out = serialize_payload(payload)
+    assert out.startswith(text)
+    cells = parse(out).cells
+    assert [c.kind for c in cells] == ["code", "code", "markdown"]
+    assert cells[2].source == "# Title\nsome *text*"
+    assert "\r\n" in cells[2].raw and "\n" not in cells[2].raw.replace("\r\n", "")
+
+
+def test_deleting_and_reordering_cells() -> None:
+    text = "# %% a\nx = 1\n\n# %% b\ny = 2\n\n# %% c\nz = 3"
+    payload = through_json(parse_payload(text))
+    a, _, c = payload["cells"]
+    payload["cells"] = [c, a]
+    out = serialize_payload(payload)
+    assert [cell.title for cell in parse(out).cells] == ["c", "a"]
+    assert parse(out).cells[1].raw == "# %% a\nx = 1\n\n"
+
+
+def test_changing_a_cell_kind_rewrites_its_header() -> None:
+    payload = through_json(parse_payload("# %% intro\nhello = 1\n"))
+    payload["cells"][0]["kind"] = "markdown"
+    payload["cells"][0]["source"] = "hello"
+    cells = parse(serialize_payload(payload)).cells
+    assert [(c.kind, c.source) for c in cells] == [("markdown", "hello")]
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"cells": "nope"},
+        {"cells": [1]},
+        {"cells": [{"kind": "python"}]},
+        {"cells": [{"source": 3}]},
+    ],
+)
+def test_bad_payloads_raise_a_clear_error(bad: dict[str, Any]) -> None:
+    with pytest.raises(PayloadError):
+        serialize_payload(bad)

@@ -9,6 +9,7 @@ export interface ServerSettings {
   onRun: OnRun;
   runUpstream: boolean;
   outputCap: number;
+  prewarmKernel: boolean;
 }
 
 export interface Settings {
@@ -22,6 +23,7 @@ export const DEFAULT_SERVER_SETTINGS: Readonly<ServerSettings> = Object.freeze({
   onRun: "lazy",
   runUpstream: true,
   outputCap: 1_000_000,
+  prewarmKernel: false,
 });
 
 export interface ParsedSettings {
@@ -51,8 +53,8 @@ export function parsePath(value: unknown, context: PathContext = {}): string | n
 
 /**
  * Reads every `sessions.*` setting through `get` (keys without the
- * `sessions.` prefix). In an untrusted workspace `onRun` is forced to `lazy`:
- * `autorun` would execute code after an edit.
+ * `sessions.` prefix). In an untrusted workspace `onRun` is forced to `lazy`
+ * (`autorun` would execute code after an edit) and no kernel is pre-warmed.
  */
 export function parseSettings(
   get: (key: string) => unknown,
@@ -80,11 +82,19 @@ export function parseSettings(
 
   const capValue = get("outputCap");
   let outputCap = DEFAULT_SERVER_SETTINGS.outputCap;
-  if (typeof capValue === "number" && Number.isInteger(capValue) && capValue >= 0) {
+  if (typeof capValue === "number" && Number.isInteger(capValue) && capValue >= 1) {
     outputCap = capValue;
   } else if (capValue !== undefined && capValue !== null) {
     invalid("outputCap", capValue, outputCap);
   }
+
+  const prewarmValue = get("prewarmKernel");
+  let prewarmKernel = DEFAULT_SERVER_SETTINGS.prewarmKernel;
+  if (typeof prewarmValue === "boolean") prewarmKernel = prewarmValue;
+  else if (prewarmValue !== undefined && prewarmValue !== null) {
+    invalid("prewarmKernel", prewarmValue, prewarmKernel);
+  }
+  if (!options.trusted) prewarmKernel = false;
 
   for (const key of ["python", "server.python"]) {
     const value = get(key);
@@ -96,7 +106,13 @@ export function parseSettings(
   return {
     settings: {
       serverPython: parsePath(get("server.python"), options),
-      server: { python: parsePath(get("python"), options), onRun, runUpstream, outputCap },
+      server: {
+        python: parsePath(get("python"), options),
+        onRun,
+        runUpstream,
+        outputCap,
+        prewarmKernel,
+      },
     },
     warnings,
   };

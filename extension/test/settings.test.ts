@@ -24,11 +24,18 @@ describe("parseSettings", () => {
         onRun: "autorun",
         runUpstream: false,
         outputCap: 500,
+        prewarmKernel: true,
       }),
     );
     assert.deepEqual(settings, {
       serverPython: "/usr/bin/python3",
-      server: { python: "/p/.venv/bin/python", onRun: "autorun", runUpstream: false, outputCap: 500 },
+      server: {
+        python: "/p/.venv/bin/python",
+        onRun: "autorun",
+        runUpstream: false,
+        outputCap: 500,
+        prewarmKernel: true,
+      },
     });
     assert.deepEqual(warnings, []);
   });
@@ -42,9 +49,12 @@ describe("parseSettings", () => {
     assert.match(warnings[0], /sessions\.onRun: "eager"/);
   });
 
-  it("never autoruns in an untrusted workspace", () => {
-    const { settings } = parseSettings(from({ onRun: "autorun" }), { trusted: false });
+  it("never autoruns or pre-warms a kernel in an untrusted workspace", () => {
+    const { settings } = parseSettings(from({ onRun: "autorun", prewarmKernel: true }), {
+      trusted: false,
+    });
     assert.equal(settings.server.onRun, "lazy");
+    assert.equal(settings.server.prewarmKernel, false);
   });
 
   it("expands ~ and ${workspaceFolder} in paths; blank means unset", () => {
@@ -57,7 +67,13 @@ describe("parseSettings", () => {
 
   it("wraps the server settings as the server reads them", () => {
     assert.deepEqual(serverSettingsPayload(DEFAULT_SERVER_SETTINGS), {
-      sessions: { python: null, onRun: "lazy", runUpstream: true, outputCap: 1_000_000 },
+      sessions: {
+        python: null,
+        onRun: "lazy",
+        runUpstream: true,
+        outputCap: 1_000_000,
+        prewarmKernel: false,
+      },
     });
   });
 });

@@ -16,7 +16,7 @@ from typing import Literal, get_args
 
 from .graph import NotebookGraph
 from .notebook import Notebook
-from .staleness import CellState
+from .staleness import CellState, has_code_to_run
 
 RunMode = Literal["cell", "stale", "all", "above", "below", "downstream"]
 RUN_MODES: tuple[str, ...] = get_args(RunMode)
@@ -27,16 +27,8 @@ class PlanError(ValueError):
 
 
 def runnable(notebook: Notebook, graph: NotebookGraph, index: int) -> bool:
-    """A code cell with a statement; markdown, raw, empty and comment-only cells have nothing
-    to run (the same rule that keeps them always ``fresh`` in ``staleness``). A cell that
-    does not parse runs, so the kernel reports its ``SyntaxError`` as Jupyter would."""
-    cell = notebook.cells[index]
-    if cell.kind != "code" or graph.analyses[index] is None:
-        return False
-    # Magics are uncommented in ``cell.code``, so ``# %time f()`` counts as a statement.
-    return any(
-        line.strip() and not line.lstrip().startswith("#") for line in cell.code.splitlines()
-    )
+    """A cell a run executes: the rule that keeps other cells always ``fresh``."""
+    return has_code_to_run(notebook, graph, index)
 
 
 def _check_cells(notebook: Notebook, cells: Sequence[int]) -> None:

@@ -213,6 +213,7 @@ class NotebookRunner:
         self.loaded_runs: set[int] = set()
         """Run ids produced in the current kernel process: their cells are *loaded*."""
         self._queue_lock = asyncio.Lock()
+        self._kernel_lock = asyncio.Lock()
         self._cancelled = False
         self._tasks: set[asyncio.Future[None]] = set()
 
@@ -234,6 +235,14 @@ class NotebookRunner:
     # -- kernel lifecycle ---------------------------------------------------
 
     async def ensure_kernel(self) -> KernelLike:
+        """The running kernel, started (or restarted after a death) if needed.
+
+        Serialised: a pre-warm on open and a first run must not start two kernels.
+        """
+        async with self._kernel_lock:
+            return await self._ensure_kernel_locked()
+
+    async def _ensure_kernel_locked(self) -> KernelLike:
         if self.kernel is None or getattr(self.kernel, "state", "idle") == "dead":
             if self.kernel is not None:
                 await self._quiet_shutdown(self.kernel)

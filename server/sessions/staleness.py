@@ -39,8 +39,14 @@ FRESH = CellState("fresh", "")
 NOTHING_TO_RUN = CellState("fresh", "")
 
 
-def _has_code(notebook: Notebook, index: int, graph: NotebookGraph) -> bool:
-    """Markdown, raw and comment-only cells have nothing to run and are always fresh."""
+def has_code_to_run(notebook: Notebook, graph: NotebookGraph, index: int) -> bool:
+    """Whether a cell has a statement to run.
+
+    Markdown, raw, empty and comment-only cells have nothing to run: they are
+    always fresh and never planned. Magics are uncommented in ``cell.code``, so
+    ``# %time f()`` counts as a statement. A cell that does not parse has code
+    to run, so the kernel reports its ``SyntaxError`` as Jupyter would.
+    """
     cell = notebook.cells[index]
     if cell.kind != "code" or graph.analyses[index] is None:
         return False
@@ -74,7 +80,7 @@ def compute_statuses(
         return result
 
     def _own_state(index: int) -> CellState:
-        if not _has_code(notebook, index, graph):
+        if not has_code_to_run(notebook, graph, index):
             return NOTHING_TO_RUN
         record = records[index]
         if record is None:

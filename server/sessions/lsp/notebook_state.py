@@ -121,6 +121,22 @@ class NotebookState:
             self.runner.listener.kernel_state("stopped", python)
             raise
 
+    async def prewarm(self) -> None:
+        """Start the kernel now (setting ``sessions.prewarmKernel``), so the first run is quick.
+
+        A setup problem becomes the ``kernel-setup`` diagnostic, as for a run;
+        nothing is raised to the caller.
+        """
+        if self.runner.kernel is not None:
+            return
+        try:
+            await self.runner.ensure_kernel()
+        except KernelSetupError as exc:
+            self.setup_error = exc
+            self.request_analysis()
+        except Exception:
+            log.exception("pre-warming the kernel of %s failed", self.path)
+
     def kernel_view(self) -> KernelView:
         kernel = self.runner.kernel
         if kernel is not None:

@@ -14,7 +14,7 @@ import gc
 import inspect
 import logging
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from pathlib import Path
 from typing import Any, cast
 
@@ -115,6 +115,8 @@ class SessionsServer(LanguageServer):
         self.watcher = FolderWatcher(self._on_file_changed)
         self.workspace_root: Path | None = None
         self._pending_warnings: list[str] = []
+        self._tasks: set[asyncio.Future[None]] = set()
+        """Background work (kernel pre-warming) kept referenced until it ends."""
 
     # -- plumbing --------------------------------------------------------------
 
@@ -209,6 +211,13 @@ class SessionsServer(LanguageServer):
             return  # a plain .py file: nothing to publish unless it gains a marker
         state.set_text(text, version, "text" if kind == "text" else "notebook")
         self._watch_open_folders()
+        if self.settings.prewarm_kernel and state.runner.kernel is None:
+            self._background(state.prewarm())
+
+    def _background(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def close_document(self, uri: str) -> None:
         state = self.state_for(uri)

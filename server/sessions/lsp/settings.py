@@ -13,7 +13,7 @@ from typing import Any, cast
 from ..runner import OnRun
 from ..sidecar import DEFAULT_OUTPUT_CAP
 
-_KEYS = ("python", "onRun", "runUpstream", "outputCap")
+_KEYS = ("python", "onRun", "runUpstream", "outputCap", "prewarmKernel")
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,8 @@ class Settings:
     on_run: OnRun = "lazy"
     run_upstream: bool = True
     output_cap: int = DEFAULT_OUTPUT_CAP
+    prewarm_kernel: bool = False
+    """Start a notebook's kernel when it is opened, so the first run does not wait for it."""
 
 
 DEFAULTS = Settings()
@@ -87,4 +89,11 @@ def read_settings(section: Mapping[str, Any] | None) -> tuple[Settings, list[str
     elif value is not None:
         invalid("outputCap", value, "a positive number of characters", DEFAULTS.output_cap)
 
-    return Settings(python, on_run, run_upstream, output_cap), warnings
+    prewarm_kernel = DEFAULTS.prewarm_kernel
+    value = section.get("prewarmKernel")
+    if isinstance(value, bool):
+        prewarm_kernel = value
+    elif value is not None:
+        invalid("prewarmKernel", value, "true or false", DEFAULTS.prewarm_kernel)
+
+    return Settings(python, on_run, run_upstream, output_cap, prewarm_kernel), warnings

@@ -68,6 +68,14 @@ def test_duplicate_cells_with_identical_code_keep_their_order() -> None:
     assert match(old, keys("x += 1", A, "x += 1", B, "x += 1", C)) == [None, 0, 1, 2, 3, 4]
 
 
+def test_duplicate_cannot_take_the_place_of_an_edited_cell() -> None:
+    # One save: the last cell moves to the top, `two` is edited, the first duplicate is deleted.
+    one, dup, two, three = "print('one')", "print('dup')", "print('two')", "print('three')"
+    old = keys(one, dup, two, dup, three)
+    new = keys(three, one, "print('two!')", dup)
+    assert match(old, new) == [4, 0, 2, 3]
+
+
 def test_agent_rewrites_whole_file_with_one_change() -> None:
     old_text = "# %%\n" + "\n\n# %%\n".join([A, B, C, D, E]) + "\n"
     new_text = old_text.replace("bins=20", "bins=50").replace("\n", "\r\n")

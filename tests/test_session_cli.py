@@ -285,3 +285,33 @@ def test_idle_sweep_never_stops_a_busy_kernel(runtime: Path, notebook: Path) -> 
     # Idle from now on: swept.
     assert wait_until(lambda: not pid_alive(entry.owner_pid), 15)
     assert wait_until(lambda: group_members(entry.pgid) == [], 5)
+
+
+def test_foreground_start_is_not_detached_and_ctrl_c_leaves_nothing(
+    runtime: Path, notebook: Path
+) -> None:
+    owner = subprocess.Popen(
+        [sys.executable, "-m", "sessions.cli", "start", str(notebook), "--name", "fg"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert owner.stdout is not None
+        announced = owner.stdout.readline()  # blocks until the kernel is registered
+        assert announced.startswith("started session") and "Ctrl-C to stop" in announced
+        (entry,) = Registry().entries()
+        listed = json.loads(cli("ls", "--json").stdout)
+        assert [(s["name"], s["detached"]) for s in listed] == [("fg", False)]
+        assert cli("run", str(notebook)).returncode == 0  # others attach to it
+        owner.send_signal(signal.SIGINT)
+        assert owner.wait(timeout=30) == 0
+        deadline = time.monotonic() + 3
+        while group_members(entry.pgid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert group_members(entry.pgid) == []
+        assert Registry().entries() == []
+    finally:
+        if owner.poll() is None:
+            owner.kill()
+            owner.wait()

@@ -363,6 +363,16 @@ def test_missing_file_is_empty_without_problems(tmp_path: Path) -> None:
     assert result.data == SidecarData(notebook="none.py")
 
 
+@pytest.mark.parametrize("content", [b"", b"\n", b"  \n\n"])
+def test_empty_file_is_an_empty_cache_not_a_corrupt_one(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "e.sessions.toml"
+    path.write_bytes(content)
+    result = load_sidecar(path, "e.py")
+    assert result.problems == []
+    assert result.data == SidecarData(notebook="e.py")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["e.sessions.toml"]  # no .bak
+
+
 @pytest.mark.parametrize(
     ("content", "why"),
     [

@@ -125,10 +125,7 @@ def _run_ruff(sources: Sequence[str], path: Path | None) -> list[str]:
                 int(match.group(2)), int(match.group(3)), match.group(4).strip()
             )
             raise _PositionedSyntaxError(position, error)
-        detail = completed.stderr.strip().splitlines()
-        raise FormatterUnavailable(
-            "ruff format failed: " + (detail[-1] if detail else f"exit code {completed.returncode}")
-        )
+        raise FormatterUnavailable("ruff format failed: " + _ruff_failure(completed))
     try:
         cells = json.loads(completed.stdout)["cells"]
         return [_joined(cell["source"]) for cell in cells]
@@ -293,3 +290,15 @@ def _selected(nb: Notebook, cells: Iterable[int] | None) -> list[int]:
                 f"cell {index} does not exist (the notebook has {len(nb.cells)} cells, 0-based)"
             )
     return chosen
+
+
+def _ruff_failure(completed: subprocess.CompletedProcess[str]) -> str:
+    """Ruff's reason in one line: its ``Cause:`` chain (which config file, where) and the error.
+
+    For a bad ``[tool.ruff]`` the last line alone ("invalid type: string, expected
+    i64") does not say which file to fix.
+    """
+    lines = [line.strip() for line in completed.stderr.strip().splitlines()]
+    causes = [line.removeprefix("Cause:").strip() for line in lines if line.startswith("Cause:")]
+    parts = [*causes, lines[-1]] if lines else [f"exit code {completed.returncode}"]
+    return ": ".join(part for part in parts if part)

@@ -9,9 +9,10 @@ previous passes left:
    leftovers (a duplicated cell is ambiguous, the next pass orders it);
 3. order-preserving alignment of the rest. The pairs found so far that keep
    their relative order (the longest such chain) split both lists into gaps;
-   inside a gap, equal hashes are aligned difflib-style, and the remaining
-   runs are paired by code similarity (at least ``floor``) when both sides
-   have code, or positionally when some code is missing and the run has as
+   inside a gap, one alignment weighs equal hashes above code similarity (at
+   least ``floor``, when both sides have code) and maximises the total, so a
+   duplicated cell cannot take the place of an edited one; entries without
+   code left between its pairs are paired by position where a stretch has as
    many old as new entries.
 
 Every old entry is used at most once. When nothing changed the answer is
@@ -158,6 +159,13 @@ def _longest_increasing_chain(pairs: Sequence[tuple[int, int]]) -> list[tuple[in
     return chain
 
 
+_SAME_CODE = 2.0
+"""Weight of an equal-hash pair in a gap's alignment: more than any similarity
+(at most 1.0), so identical code wins, but one alignment weighs both — an
+identical duplicate must not take an anchor that would leave an edited cell
+with no partner."""
+
+
 def _align_gap(
     old: Sequence[MatchKey],
     new: Sequence[MatchKey],
@@ -166,53 +174,66 @@ def _align_gap(
     floor: float,
     pair: _Pair,
 ) -> None:
-    """Equal hashes in order first, then the leftover runs by similarity or position."""
-    blocks = SequenceMatcher(
-        None, [old[i].hash for i in old_run], [new[j].hash for j in new_run], autojunk=False
-    ).get_opcodes()
-    for tag, old_lo, old_hi, new_lo, new_hi in blocks:
-        if tag == "equal":
-            for offset in range(old_hi - old_lo):
-                pair(new_run[new_lo + offset], old_run[old_lo + offset])
-        elif tag == "replace":
-            olds, news = old_run[old_lo:old_hi], new_run[new_lo:new_hi]
-            codes_known = all(old[i].code is not None for i in olds) and all(
-                new[j].code is not None for j in news
-            )
-            if codes_known:
-                for i, j in _align_by_similarity(old, new, olds, news, floor):
-                    pair(j, i)
-            elif len(olds) == len(news):
-                for i, j in zip(olds, news, strict=True):
-                    pair(j, i)
+    """One order-preserving alignment of a gap, maximising total weight.
 
-
-def _align_by_similarity(
-    old: Sequence[MatchKey], new: Sequence[MatchKey], olds: list[int], news: list[int], floor: float
-) -> list[tuple[int, int]]:
-    """Order-preserving pairs maximising total similarity, each at least ``floor``."""
-    rows, cols = len(olds), len(news)
-    old_tokens = [_tokens(old[i].code) for i in olds]
-    new_tokens = [_tokens(new[j].code) for j in news]
-    if rows == cols:
-        # The common case (every cell reformatted or lightly edited in place)
-        # costs one comparison per cell instead of a search.
-        ratios = [_similarity(a, b) for a, b in zip(old_tokens, new_tokens, strict=True)]
-        if all(ratio >= floor for ratio in ratios):
-            return list(zip(olds, news, strict=True))
+    Candidates are equal-hash pairs (weight ``_SAME_CODE``) and, when both
+    sides have code, pairs at least ``floor`` similar (weight = similarity).
+    Entries without code that the alignment leaves over are paired by
+    position between its pairs, where a stretch has as many old as new.
+    """
+    codes_known = all(old[i].code is not None for i in old_run) and all(
+        new[j].code is not None for j in new_run
+    )
+    rows, cols = len(old_run), len(new_run)
+    # The common case (every cell reformatted or lightly edited in place) costs
+    # one comparison per cell instead of a search.
+    if (
+        codes_known
+        and rows == cols
+        and all(
+            old[i].hash == new[j].hash
+            or _similarity(_tokens(old[i].code), _tokens(new[j].code)) >= floor
+            for i, j in zip(old_run, new_run, strict=True)
+        )
+    ):
+        for i, j in zip(old_run, new_run, strict=True):
+            pair(j, i)
+        return
+    rows_by_hash: dict[str, list[int]] = {}
+    for r, i in enumerate(old_run):
+        rows_by_hash.setdefault(old[i].hash, []).append(r)
+    candidates: list[tuple[int, int, float]] = []  # (column, row, weight), by column
+    old_tokens = [_tokens(old[i].code) for i in old_run] if codes_known else []
     band = rows if rows * cols <= _FULL_COMPARISON_LIMIT else _BAND + abs(rows - cols)
-    candidates: list[tuple[int, int, float]] = []  # (column, row, similarity)
-    for c in range(cols):
-        matcher = SequenceMatcher(None, autojunk=False)
-        matcher.set_seq2(new_tokens[c])
-        center = c * rows // cols
-        for r in range(max(0, center - band), min(rows, center + band + 1)):
-            matcher.set_seq1(old_tokens[r])
-            if matcher.real_quick_ratio() >= floor and matcher.quick_ratio() >= floor:
-                ratio = matcher.ratio()
-                if ratio >= floor:
-                    candidates.append((c, r, ratio))
-    return [(olds[r], news[c]) for c, r in _heaviest_chain(candidates, rows)]
+    for c, j in enumerate(new_run):
+        same = rows_by_hash.get(new[j].hash, [])
+        column = [(c, r, _SAME_CODE) for r in same]
+        if codes_known:
+            matcher = SequenceMatcher(None, autojunk=False)
+            matcher.set_seq2(_tokens(new[j].code))
+            center = c * rows // cols
+            for r in range(max(0, center - band), min(rows, center + band + 1)):
+                if r in same:
+                    continue
+                matcher.set_seq1(old_tokens[r])
+                if matcher.real_quick_ratio() >= floor and matcher.quick_ratio() >= floor:
+                    ratio = matcher.ratio()
+                    if ratio >= floor:
+                        column.append((c, r, ratio))
+        candidates.extend(sorted(column, key=lambda candidate: candidate[1]))
+    chain = _heaviest_chain(candidates, rows)
+    for c, r in chain:
+        pair(new_run[c], old_run[r])
+    if codes_known:
+        return
+    # Without code, a stretch between two pairs with as many old as new entries
+    # is taken to be the same cells, edited.
+    row_start = col_start = 0
+    for c_end, r_end in [*chain, (cols, rows)]:
+        if r_end - row_start == c_end - col_start:
+            for offset in range(r_end - row_start):
+                pair(new_run[col_start + offset], old_run[row_start + offset])
+        row_start, col_start = r_end + 1, c_end + 1
 
 
 def _heaviest_chain(candidates: list[tuple[int, int, float]], rows: int) -> list[tuple[int, int]]:

@@ -10,7 +10,9 @@ The cell is treated as a module executed top to bottom:
 * bindings at the top level (and ``global`` ones inside functions) are
   *defines*; ``x.append(...)``, ``x[i] = v``, ``x.a = v``, ``del x[i]`` at the
   top level are *mutations* of ``x`` (the method-call rule is a documented
-  heuristic: any ``name.method(...)`` statement counts);
+  heuristic: any ``name.method(...)`` statement counts, except the well-known
+  read-only accessors of ``READ_ONLY_METHODS`` such as ``df.head()``, which a
+  notebook calls to *show* a value);
 * ``del x`` reads ``x`` (it must exist) and defines a new version of it.
 
 This is the hot path of notebook analysis (DESIGN §9 budget: at most half of
@@ -28,6 +30,56 @@ from dataclasses import dataclass, field
 from typing import Any
 
 Position = tuple[int, int, int]
+
+READ_ONLY_METHODS = frozenset(
+    [
+        "head",
+        "tail",
+        "describe",
+        "info",
+        "sample",
+        "copy",
+        "get",
+        "keys",
+        "values",
+        "items",
+        "count",
+        "index",
+        "to_string",
+        "to_markdown",
+        "to_html",
+        "to_list",
+        "tolist",
+        "to_dict",
+        "to_numpy",
+        "summary",
+        "mean",
+        "median",
+        "sum",
+        "min",
+        "max",
+        "std",
+        "var",
+        "nunique",
+        "unique",
+        "value_counts",
+        "isna",
+        "isnull",
+        "notna",
+        "memory_usage",
+        "corr",
+        "cov",
+        "quantile",
+        "equals",
+        "startswith",
+        "endswith",
+        "format",
+    ]
+)
+"""Methods that only read their object. Called as a statement they display a
+value (often a cell's last line, its result), so they are not counted as
+mutations: ``df.head()`` must not make every later user of ``df`` stale.
+Drawing methods (``plot``, ``hist``) stay mutations: they change figure state."""
 """(line, column, end column): 0-based line, columns in code points."""
 
 
@@ -430,7 +482,11 @@ class _Walker:
             self.expr(value)
             if type(value) is ast.Await:
                 value = value.value
-            if type(value) is ast.Call and type(value.func) is ast.Attribute:
+            if (
+                type(value) is ast.Call
+                and type(value.func) is ast.Attribute
+                and value.func.attr not in READ_ONLY_METHODS
+            ):
                 self._mutate(value.func.value)
         elif kind is ast.Assign:
             self.expr(node.value)  # type: ignore[attr-defined]

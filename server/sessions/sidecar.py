@@ -52,6 +52,29 @@ class LoadResult:
     """For a person: what was wrong and what was done or can be done about it."""
 
 
+class SidecarWriteError(OSError):
+    """The sidecar cannot be read back or written, so a run's outputs cannot be cached.
+
+    An ``OSError`` (callers that catch those keep working) whose message says
+    which file, why, and how to fix it, for a one-line report to the user.
+    """
+
+
+def _write_error(path: Path, error: OSError) -> SidecarWriteError:
+    reason = error.strerror or str(error)
+    if path.is_dir():
+        fix = f"it is a directory: rename or remove {path}"
+    else:
+        fix = (
+            f"make {path.name} and its folder writable (e.g. chmod u+w {path} {path.parent}) "
+            "or delete the file"
+        )
+    message = f"cannot write the output cache {path} ({reason}); {fix}"
+    wrapped = SidecarWriteError(message)
+    wrapped.errno = error.errno
+    return wrapped
+
+
 def sidecar_path(notebook_path: Path) -> Path:
     """``analysis.py`` -> ``analysis.sessions.toml`` in the same folder."""
     return notebook_path.with_name(notebook_path.stem + SIDECAR_SUFFIX)
@@ -120,6 +143,10 @@ def _parse(raw: bytes, notebook_name: str, file_name: str) -> LoadResult:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as error:
         raise SidecarFormatError(f"it is not UTF-8 text (byte {error.start})") from None
+    if not text.strip():
+        # An empty file (e.g. `: > x.sessions.toml` to clear outputs) is an empty
+        # cache, not a corrupt one: nothing to move aside or report.
+        return LoadResult(SidecarData(notebook=notebook_name), [])
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
@@ -238,7 +265,18 @@ class SidecarStore:
             return LoadResult(data, problems)
 
     def update(self, change: Callable[[SidecarData], None]) -> SidecarData:
-        """Apply ``change`` to the current data and write it, under the lock."""
+        """Apply ``change`` to the current data and write it, under the lock.
+
+        Raises ``SidecarWriteError`` when the file cannot be read back or written.
+        """
+        try:
+            return self._update(change)
+        except SidecarWriteError:
+            raise
+        except OSError as error:
+            raise _write_error(self.path, error) from error
+
+    def _update(self, change: Callable[[SidecarData], None]) -> SidecarData:
         with self._mutex, advisory_lock(lock_path(self.path)):
             data, problems = self._refresh(locked=True, strict=True)
             for problem in problems:
@@ -275,10 +313,12 @@ class SidecarStore:
                 if strict:
                     raise
                 self._keep(None, None)
-                problem = (
-                    f"{name} cannot be read ({error.strerror}), so cached outputs are not "
-                    f"shown. Fix its permissions (e.g. chmod u+rw {self.path}) or delete it."
+                fix = (
+                    f"It is a directory: rename or remove {self.path}."
+                    if self.path.is_dir()
+                    else f"Fix its permissions (e.g. chmod u+rw {self.path}) or delete it."
                 )
+                problem = f"{name} cannot be read ({error.strerror}), so cached outputs are not shown. {fix}"
                 return SidecarData(notebook=self.notebook_name), [problem]
             fingerprint = _fingerprint(raw)
             if self._data is not None and fingerprint == self._fingerprint:

@@ -37,6 +37,8 @@ def decode_sidecar(
 ) -> tuple[SidecarData, list[str]]:
     """Checked data plus one problem message per dropped record."""
     version = document.get("format")
+    if version is None:
+        raise SidecarFormatError(f"it has no 'format' field (format = {FORMAT_VERSION})")
     if type(version) is not int:
         raise SidecarFormatError(f"its 'format' is {version!r}, expected {FORMAT_VERSION}")
     if version > FORMAT_VERSION:

@@ -103,8 +103,11 @@ def compute_statuses(
         for name in sorted(set(providers) | set(record.inputs)):
             provider = providers.get(name)
             if provider is None:
-                # Recorded as an input when it ran, but nothing provides it now.
+                # Recorded as an input when it ran, but nothing provides it now
+                # (its cell was deleted): the root cause is in this cell, so
+                # cells below can name it ("because of cell N").
                 reasons.append(f"`{name}` is no longer defined by any cell")
+                causes.append(index)
                 continue
             provider_record = records[provider]
             provider_state = state_of(provider)

@@ -56,7 +56,9 @@ def run(args: argparse.Namespace) -> int:
     except IndexError as exc:
         return fail(f"{path}: {exc}")
     except FormatterUnavailable as exc:
-        return fail(f"{exc} (is the `ruff` package installed in {sys.executable}?)")
+        if str(exc).startswith("cannot run ruff"):
+            return fail(f"{exc} (is the `ruff` package installed in {sys.executable}?)")
+        return fail(str(exc))  # ruff ran and said why (e.g. an invalid [tool.ruff])
 
     for index, message in result.errors.items():
         print(f"{path}: cell {index} left unformatted: {message}", file=sys.stderr)

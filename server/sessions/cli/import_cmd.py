@@ -45,6 +45,8 @@ def run(args: argparse.Namespace) -> int:
         return fail(f"{target}: would overwrite the .ipynb; choose a .py output with -o")
     sidecar = sidecar_path(target)
     for path in (target, sidecar):
+        if path.is_dir():
+            return fail(f"{path}: is a directory; pass a .py file name with -o")
         if path.exists() and not args.force:
             return fail(f"{path}: already exists; pass --force to overwrite it")
     try:
@@ -52,10 +54,17 @@ def run(args: argparse.Namespace) -> int:
         text, sidecar_data = from_ipynb(data, notebook_name=target.name, ids=args.ids)
     except IpynbError as exc:
         return fail(f"{source}: {exc}")
+    # Errors name the file the user asked for, not the temporary file beside it.
+    path = target
     try:
         write_atomic(target, text.encode("utf-8"))
+        path = sidecar
         save_sidecar(sidecar, sidecar_data)
     except OSError as exc:
-        return fail(f"{exc.filename or target}: cannot be written ({exc.strerror or exc})")
-    print(f"wrote {target} and {sidecar.name} ({len(sidecar_data.cells)} cells with outputs)")
+        return fail(
+            f"{path}: cannot be written ({exc.strerror or exc}); "
+            f"check that {path.absolute().parent} exists and is writable"
+        )
+    with_outputs = sum(1 for record in sidecar_data.cells if record.outputs)
+    print(f"wrote {target} and {sidecar.name} ({with_outputs} cells with outputs)")
     return 0

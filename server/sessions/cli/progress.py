@@ -33,7 +33,8 @@ def output_text(output: Output, limit: int = 4000) -> str:
         if rich:
             text = (text + "\n" if text else "") + f"[{', '.join(rich)}]"
     elif kind == "error":
-        text = f"{output.get('ename', 'Error')}: {output.get('evalue', '')}"
+        name, value = output.get("ename", "Error"), output.get("evalue", "")
+        text = f"{name}: {value}" if value else str(name)  # KeyboardInterrupt has no value
     else:
         return ""
     text = str(text).rstrip("\n")

@@ -2,7 +2,7 @@
 
 Exit codes: 0 every cell ran ok (or there was nothing to run), 1 a cell failed
 (error, interrupt, timeout, kernel death), 2 usage or setup error (bad file,
-bad cell index, missing ipykernel).
+bad cell index, missing ipykernel, an output cache that cannot be written).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from ..kernel.errors import KernelError
 from ..kernel_factory import kernel_factory_for
 from ..run_plan import PlanError
 from ..runner import NotebookRunner, RunSettings, RunSummary
+from ..sidecar import SidecarWriteError
 from .common import fail, print_json
 from .progress import TerminalProgress
 
@@ -130,6 +131,8 @@ def run(args: argparse.Namespace) -> int:
     except PlanError as exc:
         return fail(str(exc))
     except KernelError as exc:
+        return fail(str(exc))
+    except SidecarWriteError as exc:
         return fail(str(exc))
 
 

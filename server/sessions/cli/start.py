@@ -75,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
             name=args.name,
             python=args.python,
             idle_timeout=idle_timeout_of(args),
+            detached=args.detach,
         )
     except (RegistryError, ValueError) as error:
         return fail(str(error))

@@ -18,11 +18,12 @@ from typing import Any, TextIO
 
 from watchfiles import awatch
 
-from ..engine import NotebookReadError, Snapshot
+from ..engine import NotebookReadError, Snapshot, analyze
 from ..kernel.attached import AttachedKernel
 from ..kernel.errors import KernelError
 from ..kernel_factory import kernel_factory_for
 from ..runner import NotebookRunner, RunSettings
+from ..sidecar import SidecarWriteError
 from .common import fail
 from .progress import TerminalProgress
 from .render import STATUS_MARK
@@ -120,7 +121,9 @@ async def _watch(path: Path, settings: RunSettings, args: argparse.Namespace, ou
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, on_signal)
     previous: Snapshot | None = None
-    runner.snapshot()  # a bad file fails here, with exit code 2, before anything starts
+    # A bad file fails here, with exit code 2, before anything starts. Sidecar
+    # problems (a corrupt cache moved aside) are reported once, when met.
+    _report_problems(runner.snapshot(), out)
     names = {path.name, runner.store.path.name}
     autorun = settings.on_run == "autorun"
     try:
@@ -148,6 +151,7 @@ async def _watch(path: Path, settings: RunSettings, args: argparse.Namespace, ou
                 else:
                     print(f"sessions: {exc}; waiting for the next save", file=out, flush=True)
                 continue
+            _report_problems(current, out)
             if previous is None:
                 stale = sum(1 for s in current.states if s.is_stale)
                 print(
@@ -182,8 +186,29 @@ async def _autorun(runner: NotebookRunner, args: argparse.Namespace, out: TextIO
     runner.listener = progress
     try:
         summary = await runner.run("stale")
+    except SidecarWriteError as exc:
+        # Keep watching: the user can fix the permissions and save again.
+        print(f"sessions: {exc}; outputs not cached", file=out, flush=True)
+        return _baseline_after_run(runner, snapshot, out)
     finally:
         progress.close()
     if summary.planned:
         print(summary_line(summary, runner.store.path.name), file=out, flush=True)
-    return runner.snapshot()
+    return _baseline_after_run(runner, snapshot, out)
+
+
+def _baseline_after_run(runner: NotebookRunner, before: Snapshot, out: TextIO) -> Snapshot:
+    """What the next change is compared with: the cells the run saw, with its records.
+
+    Not the file as it is now: a save made while the run went on (an agent
+    editing the cell that runs) is still to be reported and run when its
+    file event arrives, instead of being taken as already seen.
+    """
+    after = runner.snapshot()
+    _report_problems(after, out)
+    return analyze(after.path, before.notebook, after.sidecar)
+
+
+def _report_problems(snapshot: Snapshot, out: TextIO) -> None:
+    for problem in snapshot.problems:
+        print(f"sessions: {problem}", file=out, flush=True)

@@ -55,13 +55,25 @@ def resolve_python(
 
     pyproject = _nearest_pyproject(folder, workspace_root)
     if pyproject is not None:
-        value = _tool_sessions_python(pyproject)
+        value, problem = _tool_sessions_python(pyproject)
         if value:
             return ResolvedPython(
                 _interpreter_at(value, pyproject.parent, env),
                 f"[tool.sessions] python in {pyproject}",
             )
+        if problem:
+            # Ignored, but said: a typo there must not silently pick another Python.
+            fallback = _implicit_python(folder, workspace_root, env)
+            return ResolvedPython(
+                fallback.path, f"{fallback.reason}; {pyproject} was ignored: {problem}"
+            )
+    return _implicit_python(folder, workspace_root, env)
 
+
+def _implicit_python(
+    folder: Path, workspace_root: Path | None, env: Mapping[str, str]
+) -> ResolvedPython:
+    """Steps 3-5: the nearest environment folder, the active one, our own."""
     for directory in _walk_up(folder, workspace_root):
         for name in VENV_FOLDER_NAMES:
             python = _venv_python(directory / name)
@@ -101,16 +113,28 @@ def _nearest_pyproject(folder: Path, workspace_root: Path | None) -> Path | None
     return None
 
 
-def _tool_sessions_python(pyproject: Path) -> str | None:
+def _tool_sessions_python(pyproject: Path) -> tuple[str | None, str | None]:
+    """``[tool.sessions] python``, or why the file could not give one.
+
+    A broken pyproject is the build tool's to report in full; we only note
+    that it was ignored, so the fallback interpreter is not a surprise.
+    """
     try:
         data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
-        # A broken pyproject is the build tool's problem to report, not ours.
-        return None
+    except OSError as error:
+        return None, f"it cannot be read ({error.strerror or error})"
+    except UnicodeDecodeError:
+        return None, "it is not UTF-8"
+    except tomllib.TOMLDecodeError as error:
+        return None, f"it is not valid TOML ({error})"
     tool = data.get("tool")
     sessions = tool.get("sessions") if isinstance(tool, dict) else None
-    python = sessions.get("python") if isinstance(sessions, dict) else None
-    return python if isinstance(python, str) and python.strip() else None
+    if not isinstance(sessions, dict) or "python" not in sessions:
+        return None, None
+    python = sessions["python"]
+    if isinstance(python, str) and python.strip():
+        return python, None
+    return None, f"[tool.sessions] python should be a path or command, not {python!r}"
 
 
 def _interpreter_at(value: str, base: Path, env: Mapping[str, str]) -> str:

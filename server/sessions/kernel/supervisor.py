@@ -75,6 +75,9 @@ class SupervisorOptions:
     clone_of: str | None = None
     replay: list[str] = field(default_factory=list)
     """``code_hash``es to replay, in order (the source's ``executed``)."""
+    detached: bool = True
+    """Whether the supervisor runs in the background (``start --detach``, clones)
+    rather than in the foreground of ``sessions start``; shown by ``sessions ls``."""
 
 
 async def replay_cells(session: KernelSession, notebook: Path, hashes: Sequence[str]) -> Replay:
@@ -126,7 +129,7 @@ async def supervise(
             options.notebook,
             key=key,
             name=options.name,
-            detached=True,
+            detached=options.detached,
             clone_of=options.clone_of,
             idle_timeout=options.idle_timeout,
             on_idle=on_idle,

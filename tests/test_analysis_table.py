@@ -6,6 +6,7 @@ written as space-separated names so the table reads like the semantics.
 
 from __future__ import annotations
 
+import subprocess
 import sys
 
 import pytest
@@ -522,3 +523,14 @@ def test_results_are_cached_by_code_hash() -> None:
     assert analyze_code("cached_name = other_name") is first
     # the same code with a trailing newline has the same hash and the same analysis
     assert analyze_code("cached_name = other_name\n") is first
+
+
+def test_warnings_about_the_users_code_are_not_raised_by_the_analysis() -> None:
+    # `-W error` turns any warning into an exception: the analysis must emit none
+    # for code the kernel itself would only warn about ("\d" is an invalid escape).
+    code = "from sessions.analysis import analyze_code\nprint(sorted(analyze_code('x = \"\\\\d\"').defines))"
+    completed = subprocess.run(
+        [sys.executable, "-W", "error", "-c", code], capture_output=True, text=True, check=False
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout == "['x']\n"

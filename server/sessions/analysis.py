@@ -13,6 +13,7 @@ import ast
 import builtins
 import re
 import threading
+import warnings
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -31,6 +32,13 @@ IPYTHON_NAMES = frozenset(
     | {"_ih", "_oh", "_dh", "exit", "quit"}
 )
 _IPYTHON_NUMBERED = re.compile(r"_i?\d+\Z")
+
+_CELL_FILENAME = "<sessions-cell>"
+# Parsing a user's cell may warn about its code (e.g. an invalid escape "\d" in a
+# string). That is the kernel's to report when the cell runs; from the analysis,
+# which re-parses on every keystroke, it would only be noise on the server's stderr.
+warnings.filterwarnings("ignore", category=SyntaxWarning, module=re.escape(_CELL_FILENAME))
+warnings.filterwarnings("ignore", category=DeprecationWarning, module=re.escape(_CELL_FILENAME))
 
 _IMPLICIT_NAMES = frozenset({"__class__"})
 """Provided by the compiler, not by any namespace (``__class__`` in methods)."""
@@ -204,7 +212,7 @@ def _parse_prefix(text: str, error_line: int) -> ast.Module | None:
             break
     for end in candidates:
         try:
-            return ast.parse("\n".join(text_lines[:end]))
+            return ast.parse("\n".join(text_lines[:end]), _CELL_FILENAME)
         except (SyntaxError, ValueError, RecursionError, MemoryError):
             continue
     return None
@@ -219,7 +227,7 @@ def _analyze(code: str) -> CellAnalysis:
     ascii_only = code.isascii()
     too_deep = SyntaxProblem("code is nested too deeply to analyse", 0, 0, 0, len(lines[0]))
     try:
-        tree = ast.parse(text)
+        tree = ast.parse(text, _CELL_FILENAME)
     except (SyntaxError, ValueError) as error:
         problem = _syntax_problem(error, code, lines)
         prefix = _parse_prefix(text, problem.line) if "\0" not in text else None

@@ -58,3 +58,13 @@ def test_status_shows_the_ignored_setting(tmp_path: Path) -> None:
     assert "pyproject.toml was ignored" in kernel["reason"]
     text = cli("status", "nb.py", cwd=tmp_path, env=env)
     assert "pyproject.toml was ignored" in text.stdout
+
+
+def test_run_warns_about_the_ignored_setting_before_running(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text("[tool.sessions]\npython = 3\n")
+    (tmp_path / "nb.py").write_text("# %%\nx = 1\n")
+    result = cli("run", "nb.py", "-q", cwd=tmp_path, env=cli_env(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert "[tool.sessions] python in" in result.stderr
+    assert "was ignored: " in result.stderr and "not 3" in result.stderr
+    assert resolve_python(tmp_path / "nb.py", env={}).warning is not None

@@ -15,6 +15,7 @@ from typing import Any
 
 from ..engine import NotebookReadError, Snapshot
 from ..kernel.errors import KernelError
+from ..kernel.interpreter import resolve_python
 from ..kernel_factory import kernel_factory_for
 from ..run_plan import PlanError
 from ..runner import NotebookRunner, RunSettings, RunSummary
@@ -145,6 +146,9 @@ async def _run(
     snapshot = runner.snapshot()  # raises NotebookReadError for a bad file before any kernel starts
     for problem in snapshot.problems:
         print(f"sessions: {problem}", file=sys.stderr)
+    ignored = resolve_python(path, setting=args.python).warning
+    if ignored:
+        print(f"sessions: {ignored}", file=sys.stderr)
     out = sys.stderr if args.json else sys.stdout
     progress = TerminalProgress(snapshot.notebook, out=out, quiet=args.quiet)
     runner.listener = progress

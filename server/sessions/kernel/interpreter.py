@@ -38,6 +38,8 @@ class ResolvedPython:
     """Absolute interpreter path (symlinks kept: a venv's python is a link)."""
     reason: str
     """Why this interpreter, for the user: e.g. ``nearest .venv at /p/.venv``."""
+    warning: str | None = None
+    """A project setting that was ignored (e.g. a typo in pyproject.toml), to show at once."""
 
 
 def resolve_python(
@@ -64,8 +66,9 @@ def resolve_python(
         if problem:
             # Ignored, but said: a typo there must not silently pick another Python.
             fallback = _implicit_python(folder, workspace_root, env)
+            warning = f"[tool.sessions] python in {pyproject} was ignored: {problem}"
             return ResolvedPython(
-                fallback.path, f"{fallback.reason}; {pyproject} was ignored: {problem}"
+                fallback.path, f"{fallback.reason}; {pyproject} was ignored: {problem}", warning
             )
     return _implicit_python(folder, workspace_root, env)
 

@@ -70,10 +70,10 @@ export class CodeServer {
     private readonly logFile: string,
   ) {}
 
-  /** Starts code-server on `folder` and waits until it answers HTTP. */
+  /** Starts code-server on `folder` and waits until it answers HTTP; without `workspaceTrust` every folder is trusted. */
   static async start(
     tools: Tools,
-    options: { userDataDir: string; extensionsDir: string; folder: string; logFile: string },
+    options: { userDataDir: string; extensionsDir: string; folder: string; logFile: string; workspaceTrust: boolean },
   ): Promise<CodeServer> {
     const port = await freePort();
     const log = fs.openSync(options.logFile, "w");
@@ -84,7 +84,7 @@ export class CodeServer {
         "--auth", "none",
         "--disable-telemetry",
         "--disable-update-check",
-        "--disable-workspace-trust",
+        ...(options.workspaceTrust ? [] : ["--disable-workspace-trust"]),
         "--user-data-dir", options.userDataDir,
         "--extensions-dir", options.extensionsDir,
         options.folder,

@@ -1,10 +1,16 @@
-// Driving the VS Code workbench in the page: the command palette, quick open,
-// and waiting for text in the workbench or in any webview frame (notebook
-// outputs render inside webviews).
+// Driving the VS Code workbench in the page: the command palette, quick open
+// and the Explorer, the notebook editor on screen and its cells, text in the
+// output webviews (notebook outputs render inside them), the integrated
+// terminal, notifications and the Sessions kernel item in the status bar.
 
 import type { Frame, Locator, Page } from "playwright-core";
 
 export const LONG = 90_000;
+
+/** The notebook editor on screen (editors of other tabs stay in the DOM, hidden). */
+export function activeNotebook(page: Page): Locator {
+  return page.locator(".notebookOverlay.notebook-editor").filter({ visible: true }).first();
+}
 
 export async function waitForWorkbench(page: Page): Promise<void> {
   await page.locator(".monaco-workbench").waitFor({ state: "visible", timeout: LONG });
@@ -75,7 +81,7 @@ export async function waitForTextAnywhere(
 
 /** The texts of the notebook cell status bar items currently rendered. */
 export async function cellStatusTexts(page: Page): Promise<string[]> {
-  return page.locator(".notebook-editor .cell-statusbar-container .cell-status-item").allInnerTexts();
+  return activeNotebook(page).locator(".cell-statusbar-container .cell-status-item").allInnerTexts();
 }
 
 /** Waits until some rendered cell status item satisfies `predicate`. */
@@ -96,15 +102,38 @@ export async function waitForCellStatus(
 }
 
 /**
+ * Focuses the notebook's cell list in command mode: clicks a line of code of
+ * a cell that is wholly in view (a row scrolled half out of view is covered by
+ * the breadcrumbs), then leaves the cell editor.
+ */
+export async function focusCellList(page: Page): Promise<void> {
+  const list = await activeNotebook(page).locator(".monaco-list").first().boundingBox();
+  const lines = activeNotebook(page).locator(".monaco-list-row .view-line");
+  for (let index = 0; list && index < (await lines.count()); index++) {
+    const box = await lines.nth(index).boundingBox();
+    if (box && box.y >= list.y + 40 && box.y + box.height <= list.y + list.height - 20) {
+      await lines.nth(index).click();
+      // Escape leaves the cell editor (a first one may only close a hover or a suggestion).
+      const editing = activeNotebook(page).locator(".monaco-list-row .monaco-editor.focused");
+      for (let attempt = 0; attempt < 3 && (await editing.count()) > 0; attempt++) {
+        await page.keyboard.press("Escape");
+        await page.waitForTimeout(100);
+      }
+      return;
+    }
+  }
+  throw new Error("no cell of the notebook is in view");
+}
+
+/**
  * Puts the cursor at the end of the code cell that contains `text`: focus the
  * first cell, then walk down in command mode (each step reveals the focused
  * cell of the virtualized list) until the focused row holds `text`.
  */
 export async function editCellContaining(page: Page, text: string): Promise<Locator> {
-  const rows = page.locator(".notebook-editor .monaco-list-row");
-  await rows.first().locator(".view-line").first().click();
-  await page.keyboard.press("Escape");
-  const focused = page.locator(".notebook-editor .monaco-list-row.focused");
+  await focusCellList(page);
+  await page.keyboard.press("Control+Home");
+  const focused = activeNotebook(page).locator(".monaco-list-row.focused");
   for (let step = 0; step < 60; step++) {
     if ((await focused.filter({ hasText: text }).count()) > 0) {
       await page.keyboard.press("Enter");
@@ -115,4 +144,83 @@ export async function editCellContaining(page: Page, text: string): Promise<Loca
     await page.waitForTimeout(150);
   }
   throw new Error(`no notebook cell contains ${JSON.stringify(text)}`);
+}
+
+/**
+ * The frames where notebook outputs render (webviews, and the frames nested
+ * in them), of the editors on screen: the webviews of notebooks in other tabs
+ * stay in the page, hidden.
+ */
+export async function outputFrames(page: Page): Promise<Frame[]> {
+  const frames: Frame[] = [];
+  for (const frame of page.frames()) {
+    let top = frame;
+    while (top.parentFrame() !== null && top.parentFrame() !== page.mainFrame()) top = top.parentFrame() as Frame;
+    if (top === page.mainFrame()) continue;
+    try {
+      if (await (await top.frameElement()).isVisible()) frames.push(frame);
+    } catch {
+      // detached while we looked
+    }
+  }
+  return frames;
+}
+
+/** Waits until some output frame has an element matching `selector` (with `text`, if given). */
+export async function waitForOutputElement(
+  page: Page,
+  selector: string,
+  { text, timeout = LONG }: { text?: string; timeout?: number } = {},
+): Promise<Locator> {
+  const deadline = Date.now() + timeout;
+  while (Date.now() < deadline) {
+    for (const frame of await outputFrames(page)) {
+      const locator = frame.locator(selector, text === undefined ? {} : { hasText: text });
+      try {
+        if ((await locator.count()) > 0) return locator.first();
+      } catch {
+        // frame detached while we looked
+      }
+    }
+    await page.waitForTimeout(500);
+  }
+  throw new Error(`no output element ${selector}${text ? ` with "${text}"` : ""} within ${timeout / 1000}s`);
+}
+
+/** The visible text of the integrated terminal (its DOM renderer's rows). */
+export async function terminalText(page: Page): Promise<string> {
+  const rows = page.locator(".terminal-wrapper.active .xterm-rows, .integrated-terminal .xterm-rows");
+  return (await rows.allInnerTexts()).join("\n").replace(/\u00a0/g, " ");
+}
+
+/** Waits until the terminal shows text matching `pattern`; returns the match. */
+export async function waitForTerminal(page: Page, pattern: RegExp, timeout = LONG): Promise<RegExpMatchArray> {
+  const deadline = Date.now() + timeout;
+  let text = "";
+  while (Date.now() < deadline) {
+    text = await terminalText(page);
+    const match = text.match(pattern);
+    if (match) return match;
+    await page.waitForTimeout(250);
+  }
+  throw new Error(`terminal: ${pattern} not seen within ${timeout / 1000}s; it shows:\n${text.slice(-2000)}`);
+}
+
+/** The texts of the notification toasts on screen. */
+export async function notificationTexts(page: Page): Promise<string[]> {
+  return page.locator(".notifications-toasts .notification-toast").allInnerTexts();
+}
+
+/** The text of the Sessions kernel item in the status bar. */
+export async function kernelStatusText(page: Page): Promise<string> {
+  const item = page.locator('.statusbar-item[id="sessions-dev.sessions.sessions.kernel"]');
+  return (await item.count()) > 0 ? (await item.innerText()).replace(/\s+/g, " ").trim() : "";
+}
+
+/** Opens a file by clicking it in the Explorer, once the Explorer lists it (new files show up there first). */
+export async function openFromExplorer(page: Page, name: string): Promise<void> {
+  const row = page.locator(".explorer-folders-view .monaco-list-row", { hasText: name }).first();
+  await row.waitFor({ state: "visible", timeout: LONG });
+  await row.click();
+  await page.locator(".tabs-container .tab.active", { hasText: name }).first().waitFor({ timeout: LONG });
 }

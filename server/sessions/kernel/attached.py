@@ -24,12 +24,12 @@ import os
 import signal
 import time
 from pathlib import Path
-from queue import Empty
 from typing import Any
 
 from jupyter_client.asynchronous.client import AsyncKernelClient
 
 from sessions.kernel.errors import KernelDeadError, KernelStartError
+from sessions.kernel.handshake import kernel_info_round
 from sessions.kernel.registry import Registry, SessionEntry, pid_alive
 from sessions.kernel.session import ExecuteStatus, KernelSession, _shared_context
 
@@ -104,22 +104,9 @@ class AttachedKernel(KernelSession):
         while time.monotonic() < deadline:
             if not pid_alive(self.entry.kernel_pid):
                 break
-            client.control_channel.send(client.session.msg("kernel_info_request"))
-            try:
-                reply = await client.get_control_msg(timeout=0.5)
-            except Empty:
-                continue
-            if reply["msg_type"] != "kernel_info_reply":
-                continue
-            try:
-                await client.get_iopub_msg(timeout=0.2)
-            except Empty:
-                continue
-            with contextlib.suppress(Empty):
-                while True:
-                    await client.get_iopub_msg(timeout=0.02)
-            content: dict[str, Any] = reply["content"]
-            return content
+            content = await kernel_info_round(client, "control")
+            if content is not None:
+                return content
         raise KernelStartError(
             f"The shared kernel {self.entry.label()} of {self.entry.notebook} did not answer."
         )

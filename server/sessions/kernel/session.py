@@ -27,13 +27,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from queue import Empty
 from typing import Any, Literal
 
 import zmq.asyncio
 from jupyter_client.asynchronous.client import AsyncKernelClient
 
 from sessions.kernel.errors import KernelDeadError, KernelStartError
+from sessions.kernel.handshake import kernel_info_round
 from sessions.kernel.interpreter import check_ipykernel, resolve_python
 from sessions.kernel.launcher import (
     ConnectionFile,
@@ -325,23 +325,9 @@ class KernelSession:
                 raise KernelStartError(
                     f"The kernel ({self.python}) did not answer within {limit:.0f} s."
                 )
-            client.kernel_info()
-            try:
-                reply = await client.get_shell_msg(timeout=0.5)
-            except Empty:
-                continue
-            if reply["msg_type"] != "kernel_info_reply":
-                continue
-            try:
-                await client.get_iopub_msg(timeout=0.2)
-            except Empty:
-                continue
-            # Drop the status messages of the other kernel_info requests.
-            with contextlib.suppress(Empty):
-                while True:
-                    await client.get_iopub_msg(timeout=0.02)
-            content: dict[str, Any] = reply["content"]
-            return content
+            content = await kernel_info_round(client, "shell")
+            if content is not None:
+                return content
 
     def _exit_message(self, process: KernelProcess, when: str) -> str:
         message = f"{describe_exit(process)} {when} ({self.python})"

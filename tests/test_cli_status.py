@@ -166,6 +166,14 @@ def test_table(ran: Path) -> None:
     assert "\x1b[" not in result.stdout  # no colour when not a terminal
 
 
+def test_table_has_a_mutates_column_only_when_a_cell_mutates(tmp_path: Path) -> None:
+    path = tmp_path / "m.py"
+    path.write_text("# %%\nitems = [3, 1]\n\n# %% Sort\nitems.sort()\n\n# %%\nprint(items)\n")
+    lines = cli("status", path.name, cwd=tmp_path).stdout.splitlines()
+    assert lines[0].split() == ["#", "cell", "status", "defines", "uses", "mutates"]
+    assert lines[2].split()[-2:] == ["items", "items"]  # cell 1 uses and mutates `items`
+
+
 def test_check_exit_codes_and_json(tmp_path: Path) -> None:
     clean = tmp_path / "clean.py"
     clean.write_text("# %% a\nx = 1\n\n# %% b\nprint(x, missing)\n")

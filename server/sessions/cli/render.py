@@ -84,7 +84,8 @@ def format_diagnostic(path: str, diagnostic: Diagnostic) -> str:
 def print_table(snapshot: Snapshot, out: TextIO = sys.stdout) -> None:
     color = use_color(out)
     rows = cell_rows(snapshot)
-    headers = ("#", "cell", "status", "defines", "uses")
+    show_mutates = any(r["mutates"] for r in rows)  # a column only when it says something
+    headers = ("#", "cell", "status", "defines", "uses") + (("mutates",) if show_mutates else ())
     table = [
         (
             str(r["index"]),
@@ -94,6 +95,7 @@ def print_table(snapshot: Snapshot, out: TextIO = sys.stdout) -> None:
             _names(set(r["defines"])),
             _names(set(r["uses"])),
         )
+        + ((_names(set(r["mutates"])),) if show_mutates else ())
         for r in rows
     ]
     widths = [

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from sessions.kernel import resolve_python
-from tests.test_cli_watch import cli, cli_env
+from tests.cli_support import cli, cli_env
 
 
 @pytest.mark.parametrize(

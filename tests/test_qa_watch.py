@@ -10,28 +10,10 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
-import pytest
-
-from tests.test_cli_watch import Watch, cli, cli_env, kernel_processes
-
-
-@pytest.fixture
-def watches() -> Iterator[Callable[..., Watch]]:
-    """Start ``sessions watch`` processes; each is killed at the end if still running."""
-    started: list[Watch] = []
-
-    def start(folder: Path, env: dict[str, str], *args: str) -> Watch:
-        watch = Watch(folder, env, *args)
-        started.append(watch)
-        return watch
-
-    yield start
-    for watch in started:
-        watch.kill()
-
+from tests.cli_support import Watch, cli, cli_env, kernel_processes
 
 SLOW = """\
 # %% slow

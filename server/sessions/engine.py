@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .diagnostics import SEVERITY_RANK, Diagnostic
 from .graph import NotebookGraph, build_graph
@@ -58,6 +59,28 @@ class Snapshot:
     states: tuple[CellState, ...]
     diagnostics: tuple[Diagnostic, ...]
     problems: tuple[str, ...]
+
+    def cell_facts(self, index: int) -> dict[str, Any]:
+        """What every surface reports about a cell (JSON-ready; keys that need
+        no casing convention). The CLI and the language server add their own."""
+        cell = self.notebook.cells[index]
+        state = self.states[index]
+        analysis = self.graph.analyses[index]
+        record = self.records[index]
+        return {
+            "index": index,
+            "kind": cell.kind,
+            "title": cell.title,
+            "line": cell.start_line,
+            "status": state.status,
+            "reason": state.reason,
+            "causes": list(state.causes),
+            "defines": sorted(analysis.defines) if analysis else [],
+            "uses": sorted(analysis.uses) if analysis else [],
+            "mutates": sorted(analysis.mutates) if analysis else [],
+            "run": record.run if record else None,
+            "duration": record.duration if record else None,
+        }
 
     def has_errors(self) -> bool:
         return any(d.severity == "error" for d in self.diagnostics)

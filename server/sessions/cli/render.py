@@ -36,25 +36,12 @@ def cell_rows(snapshot: Snapshot) -> list[dict[str, Any]]:
     """One JSON-ready row per cell; the stable shape documented in docs/cli.md."""
     rows: list[dict[str, Any]] = []
     for index, cell in enumerate(snapshot.notebook.cells):
-        analysis = snapshot.graph.analyses[index]
-        state = snapshot.states[index]
         record = snapshot.records[index]
         rows.append(
             {
-                "index": index,
-                "kind": cell.kind,
-                "title": cell.title,
+                **snapshot.cell_facts(index),
                 "name": cell.display_name(),
-                "line": cell.start_line,
-                "status": state.status,
-                "reason": state.reason,
-                "causes": list(state.causes),
-                "defines": sorted(analysis.defines) if analysis else [],
-                "uses": sorted(analysis.uses) if analysis else [],
-                "mutates": sorted(analysis.mutates) if analysis else [],
-                "run": record.run if record else None,
                 "execution_count": record.execution_count if record else None,
-                "duration": record.duration if record else None,
             }
         )
     return rows

@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..engine import Snapshot
-from ..records import CellRecord
 
 
 @dataclass(frozen=True)
@@ -41,17 +40,6 @@ def iso_time(moment: datetime | None) -> str | None:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _record_fields(record: CellRecord | None) -> dict[str, Any]:
-    if record is None:
-        return {"run": None, "executionCount": None, "duration": None, "started": None}
-    return {
-        "run": record.run,
-        "executionCount": record.execution_count,
-        "duration": record.duration,
-        "started": iso_time(record.started),
-    }
-
-
 def cells_json(
     snapshot: Snapshot,
     *,
@@ -61,24 +49,14 @@ def cells_json(
 ) -> list[dict[str, Any]]:
     cells: list[dict[str, Any]] = []
     for index, cell in enumerate(snapshot.notebook.cells):
-        state = snapshot.states[index]
-        analysis = snapshot.graph.analyses[index]
         record = snapshot.records[index]
         entry: dict[str, Any] = {
-            "index": index,
-            "kind": cell.kind,
-            "title": cell.title,
-            "line": cell.start_line,
+            **snapshot.cell_facts(index),
             "endLine": max(cell.start_line, cell.end_line - 1),
-            "status": state.status,
-            "reason": state.reason,
-            "causes": list(state.causes),
-            "defines": sorted(analysis.defines) if analysis else [],
-            "uses": sorted(analysis.uses) if analysis else [],
-            "mutates": sorted(analysis.mutates) if analysis else [],
             "loaded": index in loaded,
             "running": index == running,
-            **_record_fields(record),
+            "executionCount": record.execution_count if record else None,
+            "started": iso_time(record.started) if record else None,
         }
         if outputs:
             entry["outputs"] = list(record.outputs) if record is not None else []

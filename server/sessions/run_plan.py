@@ -26,11 +26,6 @@ class PlanError(ValueError):
     """The request cannot be planned (unknown mode, missing or bad cell index)."""
 
 
-def runnable(notebook: Notebook, graph: NotebookGraph, index: int) -> bool:
-    """A cell a run executes: the rule that keeps other cells always ``fresh``."""
-    return has_code_to_run(notebook, graph, index)
-
-
 def _check_cells(notebook: Notebook, cells: Sequence[int]) -> None:
     for index in cells:
         if not 0 <= index < len(notebook.cells):
@@ -69,13 +64,13 @@ def plan_run(
             selected |= {i for i in graph.upstream_closure(selected) if i not in loaded}
     elif mode == "all":
         selected = set(range(count))
-        return [i for i in sorted(selected) if runnable(notebook, graph, i)]
+        return [i for i in sorted(selected) if has_code_to_run(notebook, graph, i)]
     elif mode == "above":
         selected = set(range(min(cells)))
-        return [i for i in sorted(selected) if runnable(notebook, graph, i)]
+        return [i for i in sorted(selected) if has_code_to_run(notebook, graph, i)]
     elif mode == "below":
         selected = set(range(min(cells), count))
-        return [i for i in sorted(selected) if runnable(notebook, graph, i)]
+        return [i for i in sorted(selected) if has_code_to_run(notebook, graph, i)]
     elif mode == "downstream":
         selected = set(cells) | set(graph.downstream_closure(cells))
     else:
@@ -84,4 +79,4 @@ def plan_run(
             selected |= {
                 i for i in graph.upstream_closure(cells) if states[i].is_stale or i not in loaded
             }
-    return graph.execution_order(i for i in selected if runnable(notebook, graph, i))
+    return graph.execution_order(i for i in selected if has_code_to_run(notebook, graph, i))

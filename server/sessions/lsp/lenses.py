@@ -9,8 +9,7 @@ from lsprotocol import types
 
 from ..engine import Snapshot
 from ..records import CellRecord
-from ..run_plan import runnable
-from ..staleness import CellState, stale_cells
+from ..staleness import CellState, has_code_to_run, stale_cells
 
 
 def format_duration(seconds: float | None) -> str:
@@ -79,7 +78,7 @@ def code_lenses(snapshot: Snapshot, uri: str, *, running: int | None) -> list[ty
     stale = len(stale_cells(snapshot.states))
     lenses: list[types.CodeLens] = []
     for index, cell in enumerate(notebook.cells):
-        if not runnable(notebook, snapshot.graph, index):
+        if not has_code_to_run(notebook, snapshot.graph, index):
             continue
         line = cell.start_line
         where = types.Range(types.Position(line, 0), types.Position(line, 0))

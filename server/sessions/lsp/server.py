@@ -10,10 +10,8 @@ line; nothing here writes to stdout, which is the protocol.
 from __future__ import annotations
 
 import asyncio
-import gc
 import inspect
 import logging
-import sys
 from collections.abc import Callable, Coroutine, Mapping
 from pathlib import Path
 from typing import Any, cast
@@ -505,15 +503,6 @@ def create_server() -> SessionsServer:
     for name, function in commands.COMMANDS.items():
         _command(server, name, function)
 
-    # What exists now (modules, lsprotocol's classes, converters) lives as long as
-    # the process: keep it out of the collector's full passes, which otherwise
-    # pause the loop for up to 40 ms every ~15 edits of a large notebook.
-    gc.collect()
-    gc.freeze()
-    # pygls reads stdin in a worker thread, so every request changes threads a few
-    # times; while an analysis thread runs, each change waits for the GIL's switch
-    # interval (5 ms by default), which made a hover take 20 ms instead of 2.
-    sys.setswitchinterval(0.0005)
     return server
 
 

@@ -82,9 +82,6 @@ class Snapshot:
             "duration": record.duration if record else None,
         }
 
-    def has_errors(self) -> bool:
-        return any(d.severity == "error" for d in self.diagnostics)
-
 
 def analyze(
     path: Path, notebook: Notebook, sidecar: SidecarData, problems: Sequence[str] = ()

@@ -74,11 +74,6 @@ def line_ending(line: str) -> str:
     return match.group() if match else ""
 
 
-def is_marker(line: str) -> bool:
-    """Whether ``line`` has the shape of a cell marker (string context aside)."""
-    return _MARKER.match(line) is not None
-
-
 def string_state(line: str, state: str | None) -> str | None:
     """The open triple-quote delimiter after ``line``, given the one before it.
 
@@ -203,11 +198,3 @@ def format_header(header: CellHeader) -> str:
         f"{key}={json.dumps(value, ensure_ascii=False)}" for key, value in header.metadata.items()
     )
     return " ".join(parts)
-
-
-def is_marker_line(lines: Sequence[str]) -> list[bool]:
-    """For each line, whether it starts a cell (kept for callers of the first API)."""
-    flags = [False] * len(lines)
-    for index in marker_lines(lines)[0]:
-        flags[index] = True
-    return flags

@@ -18,8 +18,6 @@ from .records import CellRecord
 
 Status = Literal["never-run", "edited", "upstream", "error", "fresh"]
 
-STATUSES: tuple[Status, ...] = ("never-run", "edited", "upstream", "error", "fresh")
-
 
 @dataclass(frozen=True, slots=True)
 class CellState:

@@ -31,8 +31,6 @@ from . import (
 )
 
 EXIT_OK = 0
-EXIT_PROBLEM = 1
-EXIT_USAGE = 2
 
 Command = Callable[[argparse.Namespace], int]
 

@@ -14,10 +14,6 @@ from typing import Any
 
 from sessions.records import Output
 
-OUTPUT_MESSAGE_TYPES = frozenset(
-    {"stream", "display_data", "update_display_data", "execute_result", "error", "clear_output"}
-)
-
 
 def output_from_message(msg_type: str, content: Mapping[str, Any]) -> Output | None:
     """The output an IOPub message carries, or ``None`` for other messages."""

@@ -178,6 +178,3 @@ class Documents:
         if notebook is not None:
             return notebook.text(), notebook.version
         return None
-
-    def is_open(self, uri: str) -> bool:
-        return uri in self.texts or uri in self.notebooks

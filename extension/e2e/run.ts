@@ -4,11 +4,14 @@
 //    the tour notebook (code lens, cached outputs, stale, run, save,
 //    Shift+Enter), the kernel console, rich outputs, interrupt;
 //  - an untrusted workspace, in a second code-server with workspace trust on:
-//    cached outputs show, running is refused, no kernel starts.
+//    cached outputs show, running is refused, no kernel starts;
+//  - server launch, in a third code-server whose server Python is a fresh
+//    virtualenv without sessions: the install offer, then a crash and restart.
 // Screenshots go to test-output/e2e/ and the user guide's docs/images/.
 // The last line is `N passed, 0 failed` (or `N passed, 1 failed`).
 //   usage: npm run test:e2e     (needs .venv with sessions installed)
-//   SESSIONS_E2E_ONLY=rich,interrupt runs only those trusted scenarios (while developing).
+//   SESSIONS_E2E_ONLY=rich,interrupt runs only those scenarios (while developing; also
+//   notebook, console, untrusted, serverlaunch).
 
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -23,6 +26,7 @@ import { DOC_IMAGES, OUT, ROOT, VENV_BIN, check, passedCount, timed } from "./ha
 import { interruptScenario } from "./interruptScenario";
 import { notebookScenario } from "./notebookScenario";
 import { richOutputsScenario } from "./richOutputsScenario";
+import { launchWorkspace, serverLaunchScenario } from "./serverLaunchScenario";
 import { declineTrust, untrustedScenario } from "./untrustedScenario";
 import { waitForWorkbench } from "./workbench";
 import { trustedWorkspace, untrustedWorkspace, writeSettings } from "./workspace";
@@ -31,6 +35,8 @@ interface WorkbenchOptions {
   name: string;
   folder: string;
   workspaceTrust: boolean;
+  /** `sessions.server.python`, when not the repository's .venv. */
+  serverPython?: string;
 }
 
 /**
@@ -47,7 +53,7 @@ async function withWorkbench(
   body: (page: Page) => Promise<void>,
 ): Promise<void> {
   const userDataDir = path.join(tmp, `user-data-${options.name}`);
-  writeSettings(userDataDir, { trust: options.workspaceTrust });
+  writeSettings(userDataDir, { trust: options.workspaceTrust, serverPython: options.serverPython });
   const server = await CodeServer.start(tools, {
     userDataDir,
     extensionsDir,
@@ -130,6 +136,14 @@ async function main(): Promise<void> {
           await waitForWorkbench(page);
           await untrustedScenario(page, untrusted);
         });
+      });
+    }
+    if (wanted("serverlaunch")) {
+      const launch = launchWorkspace(tmp);
+      const launchOptions = { name: "serverlaunch", folder: launch.folder, workspaceTrust: false, serverPython: launch.python };
+      await withWorkbench(tools, opened, tmp, extensionsDir, launchOptions, async (page) => {
+        await waitForWorkbench(page);
+        await timed("server launch and restart", () => serverLaunchScenario(page, launch));
       });
     }
     console.log(`# e2e took ${Math.round((Date.now() - started) / 1000)}s`);

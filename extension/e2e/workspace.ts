@@ -87,12 +87,18 @@ export function untrustedWorkspace(tmp: string): Workspace {
   return tourFolder(path.join(tmp, "untrusted"));
 }
 
-/** VS Code user settings; `trust` turns workspace trust on (off: every folder is trusted). */
-export function writeSettings(userDataDir: string, { trust }: { trust: boolean }): void {
+/**
+ * VS Code user settings; `trust` turns workspace trust on (off: every folder
+ * is trusted); `serverPython` runs the language server elsewhere than .venv.
+ */
+export function writeSettings(
+  userDataDir: string,
+  { trust, serverPython = PYTHON }: { trust: boolean; serverPython?: string },
+): void {
   const settings = {
     "security.workspace.trust.enabled": trust,
     "security.workspace.trust.startupPrompt": "always",
-    "sessions.server.python": PYTHON,
+    "sessions.server.python": serverPython,
     "sessions.python": PYTHON,
     "workbench.startupEditor": "none",
     "workbench.tips.enabled": false,

@@ -229,7 +229,7 @@ def test_py_ipynb_py_round_trip_is_exact_without_ids() -> None:
         '"""Preamble."""\nimport math\n\n'
         '# %% Setup tags=["a"]\n# %matplotlib inline\nx = math.pi\n\n'
         "# %% Notes [markdown]\n# Text\n#\n# more\n\n"
-        "# %% [raw]\nraw\n\n"
+        "# %% [raw]\n# raw\n\n"
         "# %%\ny = x\n"
     )
     notebook = parse(text)

@@ -12,6 +12,8 @@ export interface CellFields {
   source: string;
   raw?: string;
   preamble: boolean;
+  /** The YAML header's root-level keys, shown as a raw cell on top. */
+  frontmatter: boolean;
   title: string;
   metadata: Record<string, unknown>;
 }
@@ -20,6 +22,8 @@ export interface NotebookFields {
   bom: boolean;
   newline: string;
   prefix: string;
+  /** The Jupytext YAML header (notebook metadata): not a cell, written back unchanged. */
+  header: string;
 }
 
 /** The cell metadata stored for one parsed cell. */
@@ -28,6 +32,7 @@ export function cellMetadata(cell: ParsedCell): { [METADATA_KEY]: CellFields } {
     kind: cell.kind,
     source: cell.source,
     preamble: cell.preamble === true,
+    frontmatter: cell.frontmatter === true,
     title: cell.title ?? "",
     metadata: cell.metadata ?? {},
   };
@@ -36,7 +41,14 @@ export function cellMetadata(cell: ParsedCell): { [METADATA_KEY]: CellFields } {
 }
 
 export function notebookMetadata(parsed: ParseResult): { [METADATA_KEY]: NotebookFields } {
-  return { [METADATA_KEY]: { bom: parsed.bom, newline: parsed.newline, prefix: parsed.prefix } };
+  return {
+    [METADATA_KEY]: {
+      bom: parsed.bom,
+      newline: parsed.newline,
+      prefix: parsed.prefix,
+      header: parsed.header ?? "",
+    },
+  };
 }
 
 function record(value: unknown): Record<string, unknown> {
@@ -62,6 +74,7 @@ export function toSerializeCell(kind: CellKind, value: string, metadata: unknown
     kind,
     source,
     preamble: fields.preamble === true,
+    frontmatter: fields.frontmatter === true,
     title: typeof fields.title === "string" ? fields.title : "",
     metadata: record(fields.metadata),
   };
@@ -75,5 +88,6 @@ export function toSerializeParams(cells: ParsedCell[], notebookMeta: unknown): S
   if (typeof fields.bom === "boolean") params.bom = fields.bom;
   if (typeof fields.newline === "string") params.newline = fields.newline;
   if (typeof fields.prefix === "string") params.prefix = fields.prefix;
+  if (typeof fields.header === "string") params.header = fields.header;
   return params;
 }

@@ -99,6 +99,8 @@ export interface ParsedCell {
   metadata?: Record<string, unknown> | null;
   raw?: string;
   preamble?: boolean;
+  /** The raw cell that shows the YAML header's root-level keys (no bytes of its own). */
+  frontmatter?: boolean;
 }
 
 export interface ParseResult {
@@ -106,6 +108,8 @@ export interface ParseResult {
   bom: boolean;
   newline: string;
   prefix: string;
+  /** The Jupytext YAML header (notebook metadata), exact text; "" when none. */
+  header?: string;
 }
 
 export interface SerializeParams {
@@ -113,6 +117,7 @@ export interface SerializeParams {
   bom?: boolean;
   newline?: string;
   prefix?: string;
+  header?: string;
 }
 
 /** Server commands (workspace/executeCommand) and notifications. */

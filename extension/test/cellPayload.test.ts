@@ -71,6 +71,35 @@ describe("serializer metadata round trip (with the server's parser)", () => {
     assert.equal(save(notebook), tour.replace("MIN_MINUTES = 6", "MIN_MINUTES = 9"));
   });
 
+  const header = "# ---\n# jupyter:\n#   kernelspec:\n#     name: python3\n# ---\n\n";
+
+  it("keeps the YAML header out of the cells and writes it back unchanged", () => {
+    const text = header + "# %% [markdown]\n# Title\n\n# %%\nx = 1\n";
+    const notebook = open(text);
+    assert.deepEqual(
+      notebook.cells.map((cell) => cell.value),
+      ["Title", "x = 1"],
+    );
+    assert.equal(save(notebook), text);
+    notebook.cells[1].value = "x = 2";
+    assert.equal(save(notebook), text.replace("x = 1", "x = 2"));
+  });
+
+  it("shows root-level YAML as a raw cell on top and keeps the metadata when it is deleted", () => {
+    const text = "# ---\n# title: Trips\n# jupyter:\n#   kernelspec:\n#     name: python3\n# ---\n\n# %%\nx = 1\n";
+    const notebook = open(text);
+    assert.deepEqual(
+      notebook.cells.map((cell) => [cell.kind, cell.value]),
+      [
+        ["raw", "---\ntitle: Trips\n---"],
+        ["code", "x = 1"],
+      ],
+    );
+    assert.equal(save(notebook), text);
+    notebook.cells.shift();
+    assert.equal(save(notebook), text.replace("# title: Trips\n", ""));
+  });
+
   it("gives a new cell a header from its kind", () => {
     const text = "# %% A\nx = 1\n";
     const notebook = open(text);

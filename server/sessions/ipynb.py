@@ -1,8 +1,12 @@
 """Converting between a Sessions notebook (``.py`` + sidecar) and Jupyter's ``.ipynb``.
 
 The sidecar keeps outputs in nbformat's own dict shape (DESIGN §3), so export
-copies them; import writes the cells as percent-format text, magics commented
-as Jupytext writes them, and turns the outputs into sidecar records whose
+copies them; import writes the cells as percent-format text the way Jupytext
+writes it (magics commented, ``%%bash``-like cells as ``language=`` cells with
+a commented body, markdown and raw cells commented, so running the ``.py``
+with ``python`` never runs anything but code cells; the notebook metadata in
+a YAML header, see ``ipynb_metadata``), and turns the outputs into sidecar
+records whose
 ``inputs`` are consistent with the dependency graph, so an imported notebook
 whose cells all ran shows them ``fresh`` — exactly as far as the dependency
 analysis can vouch for, no further.
@@ -18,16 +22,17 @@ from pathlib import Path
 from typing import Any
 
 from .graph import build_graph
+from .ipynb_metadata import export_metadata, exported_cell_metadata, import_header, kernel_language
+from .language_cells import comment_body, magic_of_source
 from .magics import comment_magics
 from .markdown import encode_markdown
-from .notebook import Cell, CellKind, Notebook, make_header, parse
+from .notebook import Cell, CellKind, HeaderError, Notebook, make_header, parse
 from .records import CellRecord, KernelInfo, Output, RunStatus, SidecarData
 from .staleness import record_inputs
 
 NBFORMAT = 4
 NBFORMAT_MINOR = 5
 
-_KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python"}
 # nbformat 4.5 cell ids: 1-64 characters of letters, digits, ``-`` and ``_``.
 _VALID_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _OUTPUT_FIELDS: Mapping[str, tuple[str, ...]] = {
@@ -54,20 +59,28 @@ class IpynbError(ValueError):
 # --- export ---------------------------------------------------------------------------
 
 
-def to_ipynb(nb: Notebook, records: Sequence[CellRecord | None]) -> dict[str, Any]:
+def to_ipynb(
+    nb: Notebook, records: Sequence[CellRecord | None], *, language: str = ""
+) -> dict[str, Any]:
     """An nbformat v4.5 notebook for ``nb``; ``records[i]`` is the record matched to cell ``i``.
 
     Outputs and execution counts come from the records (stale ones included:
-    Jupyter keeps outputs of edited cells too). The result is validated with
-    ``nbformat.validate``.
+    Jupyter keeps outputs of edited cells too); the notebook metadata from the
+    YAML header; ``language`` ("python 3.11.7", the sidecar's) fills
+    ``language_info``. The result is validated with ``nbformat.validate``.
+    Raises :class:`IpynbError` when the header's YAML cannot be read.
     """
     if len(records) != len(nb.cells):
         raise ValueError(f"{len(records)} records for {len(nb.cells)} cells")
     used_ids: set[str] = set()
     cells = [_export_cell(nb, index, records[index], used_ids) for index in range(len(nb.cells))]
+    try:
+        metadata = export_metadata(nb, [cell["metadata"] for cell in cells], language)
+    except HeaderError as exc:
+        raise IpynbError(str(exc)) from exc
     data: dict[str, Any] = {
         "cells": cells,
-        "metadata": {"kernelspec": dict(_KERNELSPEC), "language_info": {"name": "python"}},
+        "metadata": metadata,
         "nbformat": NBFORMAT,
         "nbformat_minor": NBFORMAT_MINOR,
     }
@@ -81,11 +94,7 @@ def _export_cell(
     nb: Notebook, index: int, record: CellRecord | None, used_ids: set[str]
 ) -> dict[str, Any]:
     cell = nb.cells[index]
-    metadata: dict[str, Any] = {
-        key: copy.deepcopy(value) for key, value in cell.metadata.items() if key != "id"
-    }
-    if cell.title:
-        metadata["title"] = cell.title
+    metadata = exported_cell_metadata(cell)
     if cell.is_preamble:
         metadata[_SESSIONS_KEY] = {"preamble": True}
     exported: dict[str, Any] = {
@@ -196,10 +205,13 @@ def from_ipynb(
     if not isinstance(raw_cells, list):
         raise IpynbError("the notebook has no list of cells")
     cells = [_ImportedCell.read(position, raw) for position, raw in enumerate(raw_cells)]
-    text = _percent_text(cells, ids=ids)
+    metadata = data.get("metadata")
+    header = import_header(metadata)
+    text = header + _percent_text(cells, ids=ids)
     notebook = parse(text)
+    _check_header(notebook, header, metadata)
     _check_round_trip(notebook, cells)
-    return text, _sidecar(notebook, cells, notebook_name, data.get("metadata"))
+    return text, _sidecar(notebook, cells, notebook_name, metadata)
 
 
 class _ImportedCell:
@@ -262,6 +274,9 @@ class _ImportedCell:
 
     def header(self, *, ids: bool) -> str:
         metadata = dict(self.metadata)
+        language = magic_of_source(self.source) if self.kind == "code" else None
+        if language is not None:
+            metadata.update(language[0].metadata())
         title = metadata.pop("title", "")
         if not isinstance(title, str):
             metadata["title"] = title  # not a title: keep it as plain metadata
@@ -273,10 +288,12 @@ class _ImportedCell:
 
     def body(self) -> str:
         if self.kind == "code":
+            language = None if self.preamble else magic_of_source(self.source)
+            if language is not None:
+                return comment_body(language[1])
             return comment_magics(self.source)
-        if self.kind == "markdown":
-            return encode_markdown(self.source)
-        return self.source
+        # Raw cells are commented like markdown: the .py must never run them.
+        return encode_markdown(self.source)
 
 
 def _joined(value: Any) -> str:
@@ -325,6 +342,19 @@ def _percent_text(cells: Sequence[_ImportedCell], *, ids: bool) -> str:
     return "".join(parts)
 
 
+def _check_header(notebook: Notebook, header: str, metadata: Any) -> None:
+    """The header must read back as exactly the notebook metadata it was written for."""
+    expected = {k: v for k, v in (metadata or {}).items() if k != "language_info"}
+    try:
+        same = notebook.header == header and (not header or notebook.metadata() == expected)
+    except HeaderError:
+        same = False
+    if not same:
+        raise IpynbError(
+            "the notebook metadata cannot be written as a YAML header without changing it"
+        )
+
+
 def _check_round_trip(notebook: Notebook, cells: Sequence[_ImportedCell]) -> None:
     """The written text must read back as the same cells, or the import would lose data."""
     expected = [cell for cell in cells if not (cell.preamble and not cell.body())]
@@ -341,7 +371,8 @@ def _check_round_trip(notebook: Notebook, cells: Sequence[_ImportedCell]) -> Non
 def _unrepresentable(position: int) -> str:
     return (
         f"cell {position} cannot be written as a # %% cell without changing it "
-        "(a line that reads as a cell marker, or an unterminated triple-quoted string)"
+        "(a line that reads as a cell marker, an unterminated triple-quoted string, "
+        "or `language` metadata on a cell that does not start with its cell magic)"
     )
 
 
@@ -372,18 +403,10 @@ def _sidecar(
     return SidecarData(
         notebook=notebook_name,
         run_counter=run,
-        kernel=KernelInfo(language=_language(metadata)),
+        kernel=KernelInfo(language=kernel_language(metadata)),
         cells=[record for record in records if record is not None],
     )
 
 
 def _run_status(outputs: Iterable[Output]) -> RunStatus:
     return "error" if any(output.get("output_type") == "error" for output in outputs) else "ok"
-
-
-def _language(metadata: Any) -> str:
-    """``"python 3.11.7"`` from ``metadata.language_info``, as the sidecar's kernel table has it."""
-    info = metadata.get("language_info") if isinstance(metadata, Mapping) else None
-    if not isinstance(info, Mapping):
-        return ""
-    return " ".join(str(info[key]) for key in ("name", "version") if info.get(key))

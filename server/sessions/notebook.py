@@ -2,7 +2,10 @@
 
 A :class:`Notebook` is a sequence of :class:`Cell` objects that each keep the
 exact text they were parsed from (``raw``), so ``serialize(parse(t)) == t`` for
-every string, and an edit to one cell rewrites only that cell's bytes.
+every string, and an edit to one cell rewrites only that cell's bytes. A
+Jupytext YAML header at the top is notebook metadata, kept as exact text in
+``Notebook.header`` and not a cell (see ``yaml_header``); root-level YAML in it
+is the one cell without bytes of its own, the *frontmatter* raw cell on top.
 
 Everything a UI or the analysis needs (title, kind, metadata, the uncommented
 source, the code the kernel runs, file line numbers) is derived from ``raw``.
@@ -24,6 +27,14 @@ from itertools import pairwise
 from typing import Any, Literal
 
 from .hashing import code_hash
+from .language_cells import (
+    LanguageMagic,
+    cell_metadata,
+    comment_body,
+    magic_of_metadata,
+    magic_of_source,
+    uncomment_body,
+)
 from .magics import comment_magics, uncomment_magics
 from .markdown import encode_markdown, quote_delimiter, uncomment_markdown
 from .markers import (
@@ -34,11 +45,13 @@ from .markers import (
     parse_header,
     split_lines,
 )
+from .yaml_header import HeaderBlock, HeaderError, find_header
 
 __all__ = [
     "Cell",
     "CellHeader",
     "CellKind",
+    "HeaderError",
     "Notebook",
     "delete_cell",
     "format_header",
@@ -57,6 +70,7 @@ CellKind = Literal["code", "markdown", "raw"]
 _BOM = "\ufeff"
 _FIRST_EOL = re.compile(r"\r\n|\r|\n")
 _PREAMBLE_HEADER = CellHeader()
+_FRONTMATTER_HEADER = CellHeader(cell_type="raw")
 
 
 def _count_lines(text: str) -> int:
@@ -80,20 +94,35 @@ class Cell:
     ``raw`` = header line (absent for the preamble) + body + separator, where
     the separator is the run of blank (whitespace-only) lines before the next
     marker or the end of the file. Concatenating every cell's ``raw`` gives
-    the file back (after the BOM and any blank prefix, see :class:`Notebook`).
+    the file back (after the BOM, YAML header and any blank prefix, see
+    :class:`Notebook`).
+
+    The frontmatter cell has no bytes of its own (``raw`` is empty): it is the
+    root-level YAML of the notebook's header, shown as Jupytext shows it.
     """
 
     raw: str
     start_line: int
     """0-based file line of the header (or of the preamble's first line)."""
     is_preamble: bool = False
+    frontmatter: str | None = None
+    """For the frontmatter cell: its source (``---``, root-level YAML, ``---``)."""
+
+    @property
+    def is_frontmatter(self) -> bool:
+        return self.frontmatter is not None
+
+    @property
+    def has_marker(self) -> bool:
+        """Whether the cell's first line is a ``# %%`` marker."""
+        return not self.is_preamble and self.frontmatter is None
 
     @cached_property
     def _parts(self) -> tuple[str, str, str]:
         """(header line with its line ending, body, separator)."""
         lines = split_lines(self.raw)
         header = ""
-        if not self.is_preamble and lines:
+        if self.has_marker and lines:
             header = lines[0]
             del lines[0]
         end = len(lines)
@@ -103,8 +132,8 @@ class Cell:
 
     @property
     def header_line(self) -> str | None:
-        """The marker line without its line ending; ``None`` for the preamble."""
-        if self.is_preamble:
+        """The marker line without its line ending; ``None`` for the preamble and frontmatter."""
+        if not self.has_marker:
             return None
         header = self._parts[0]
         return header[: len(header) - len(line_ending(header))]
@@ -123,7 +152,16 @@ class Cell:
     def header(self) -> CellHeader:
         if self.is_preamble:
             return _PREAMBLE_HEADER
+        if self.frontmatter is not None:
+            return _FRONTMATTER_HEADER
         return parse_header(self._parts[0])
+
+    @cached_property
+    def language(self) -> LanguageMagic | None:
+        """For a ``# %% language="bash"`` code cell: the cell magic it stands for."""
+        if self.kind != "code" or not self.has_marker:
+            return None
+        return magic_of_metadata(self.header.metadata)
 
     @property
     def kind(self) -> CellKind:
@@ -135,7 +173,10 @@ class Cell:
 
     @property
     def metadata(self) -> Mapping[str, Any]:
-        return self.header.metadata
+        """The cell metadata, as Jupytext reads it (``language=`` keys are the magic)."""
+        if self.kind != "code":
+            return self.header.metadata
+        return cell_metadata(self.header.metadata)
 
     @property
     def id(self) -> str | None:
@@ -145,8 +186,14 @@ class Cell:
 
     @property
     def body_line(self) -> int:
-        """0-based file line where the body starts (line k of ``code`` is ``body_line + k``)."""
-        return self.start_line + (0 if self.is_preamble else 1)
+        """0-based file line of line 0 of ``code``: line k of ``code`` is ``body_line + k``.
+
+        The body starts there, except in a ``language=`` cell, whose code line 0
+        (``%%bash``) is the marker line that writes it.
+        """
+        if not self.has_marker or self.language is not None:
+            return self.start_line
+        return self.start_line + 1
 
     @property
     def line_count(self) -> int:
@@ -163,12 +210,18 @@ class Cell:
         """What a notebook UI shows: LF line endings, no trailing newline.
 
         Markdown and raw cells are uncommented; code cells show magics
-        uncommented, as Jupytext does, so the text is what the kernel runs.
+        uncommented, as Jupytext does, so the text is what the kernel runs; a
+        ``language=`` cell is its cell magic and its uncommented body.
         """
+        if self.frontmatter is not None:
+            return self.frontmatter
         text = _to_lf(self.body)
         if text.endswith("\n"):
             text = text[:-1]
         if self.kind == "code":
+            magic = self.language
+            if magic is not None:
+                return magic.line + "\n" + uncomment_body(text) if text else magic.line
             return uncomment_magics(text)
         return uncomment_markdown(text)
 
@@ -193,8 +246,13 @@ class Cell:
         """The same cell at another file line, keeping what was already derived."""
         if start_line == self.start_line:
             return self
-        moved = Cell(raw=self.raw, start_line=start_line, is_preamble=self.is_preamble)
-        for name in ("_parts", "header", "source", "hash"):
+        moved = Cell(
+            raw=self.raw,
+            start_line=start_line,
+            is_preamble=self.is_preamble,
+            frontmatter=self.frontmatter,
+        )
+        for name in ("_parts", "header", "language", "source", "hash"):
             if name in self.__dict__:
                 moved.__dict__[name] = self.__dict__[name]
         return moved
@@ -209,10 +267,10 @@ def reuse_unchanged_cells(previous: Notebook, notebook: Notebook) -> Notebook:
     (DESIGN §9: didChange -> diagnostics p50 ≤ 15 ms). The result equals
     ``notebook`` in every observable property.
     """
-    earlier = {(cell.raw, cell.is_preamble): cell for cell in previous.cells}
+    earlier = {(cell.raw, cell.is_preamble, cell.frontmatter): cell for cell in previous.cells}
     cells = tuple(
         kept._at(cell.start_line)
-        if (kept := earlier.get((cell.raw, cell.is_preamble))) is not None
+        if (kept := earlier.get((cell.raw, cell.is_preamble, cell.frontmatter))) is not None
         else cell
         for cell in notebook.cells
     )
@@ -229,6 +287,22 @@ class Notebook:
     """Whitespace-only lines before the first marker (there is no preamble then)."""
     newline: str = "\n"
     """Line ending used for text we add (the file's first line ending)."""
+    header: str = ""
+    """The Jupytext YAML header's exact text (with the shebang and coding line
+    above it and the blank line after it), or empty. It comes first, after the
+    BOM; :meth:`metadata` reads it."""
+
+    @cached_property
+    def header_block(self) -> HeaderBlock | None:
+        return find_header(split_lines(self.header)) if self.header else None
+
+    def metadata(self) -> dict[str, Any]:
+        """The notebook metadata the header holds (``{}`` without one).
+
+        Raises :class:`HeaderError` when the header's YAML cannot be read.
+        """
+        block = self.header_block
+        return block.metadata() if block is not None else {}
 
     def __len__(self) -> int:
         return len(self.cells)
@@ -246,9 +320,9 @@ class Notebook:
     @property
     def line_count(self) -> int:
         """Lines in the file (a final line without an ending counts)."""
-        if self.cells:
+        if self.cells and self.cells[-1].raw:
             return self.cells[-1].end_line
-        return _count_lines(self.prefix)
+        return _count_lines(self.header) + _count_lines(self.prefix)
 
     def cell_at_line(self, line: int) -> int | None:
         """Index of the cell containing 0-based file ``line``, if any."""
@@ -266,27 +340,35 @@ def parse(text: str) -> Notebook:
     eol = _FIRST_EOL.search(text)
     newline = eol.group() if eol else "\n"
     lines = split_lines(text)
-    starts, _ = marker_lines(lines)
+    block = find_header(lines) if text.startswith("#") else None
+    skip = len(block.lines) if block is not None else 0
+    # The header is all comments: no marker and no string can start inside it.
+    starts, _ = marker_lines(lines[skip:] if skip else lines)
+    if skip:
+        starts = [start + skip for start in starts]
 
     cells: list[Cell] = []
+    if block is not None and block.frontmatter is not None:
+        cells.append(Cell(raw="", start_line=0, frontmatter=block.frontmatter))
     prefix = ""
     first = starts[0] if starts else len(lines)
-    if first > 0:
-        head = "".join(lines[:first])
+    if first > skip:
+        head = "".join(lines[skip:first])
         if head.isspace():
             prefix = head
         else:
-            cells.append(Cell(raw=head, start_line=0, is_preamble=True))
+            cells.append(Cell(raw=head, start_line=skip, is_preamble=True))
     bounds = [*starts, len(lines)]
     for begin, end in pairwise(bounds):
         cells.append(Cell(raw="".join(lines[begin:end]), start_line=begin))
-    return Notebook(cells=tuple(cells), bom=bom, prefix=prefix, newline=newline)
+    header = block.text if block is not None else ""
+    return Notebook(cells=tuple(cells), bom=bom, prefix=prefix, newline=newline, header=header)
 
 
 def serialize(notebook: Notebook) -> str:
     """The file text; ``serialize(parse(t)) == t`` for every string ``t``."""
-    head = _BOM + notebook.prefix if notebook.bom else notebook.prefix
-    return head + "".join(cell.raw for cell in notebook.cells)
+    head = notebook.header + notebook.prefix
+    return (_BOM + head if notebook.bom else head) + "".join(cell.raw for cell in notebook.cells)
 
 
 def make_header(
@@ -296,13 +378,41 @@ def make_header(
     return format_header(CellHeader(title=title, cell_type=kind, metadata=dict(metadata or {})))
 
 
-def _encode_body(source: str, kind: CellKind, newline: str, opener: str | None = None) -> str:
-    """UI source -> file body lines, each ending with ``newline`` ("" for no lines)."""
+def _encode_body(
+    source: str,
+    kind: CellKind,
+    newline: str,
+    opener: str | None = None,
+    language: tuple[LanguageMagic, str] | None = None,
+) -> str:
+    """UI source -> file body lines, each ending with ``newline`` ("" for no lines).
+
+    ``language`` is ``magic_of_source(source)`` for a cell written with a
+    ``language=`` header: its body is commented.
+    """
     source = _to_lf(source)
-    text = comment_magics(source) if kind == "code" else encode_markdown(source, opener)
+    if kind != "code":
+        text = encode_markdown(source, opener)
+    elif language is not None:
+        text = comment_body(language[1])
+    else:
+        text = comment_magics(source)
     if text == "" and source == "":
         return ""
     return newline.join(text.split("\n")) + newline
+
+
+def _language_of(source: str, kind: CellKind) -> tuple[LanguageMagic, str] | None:
+    """How a new code source is written: with a ``language=`` header, or not."""
+    return magic_of_source(_to_lf(source)) if kind == "code" else None
+
+
+def _with_language(
+    metadata: Mapping[str, Any], language: tuple[LanguageMagic, str] | None
+) -> dict[str, Any]:
+    """Header metadata for a cell written (or not) with a ``language=`` header."""
+    kept = dict(cell_metadata(metadata))
+    return {**kept, **language[0].metadata()} if language is not None else kept
 
 
 def _join(text: str, following: str) -> str:
@@ -327,10 +437,17 @@ def set_source(notebook: Notebook, index: int, source: str) -> Notebook:
     cell = notebook.cells[index]
     if _to_lf(source) == cell.source:
         return notebook
+    if cell.frontmatter is not None:
+        return _set_frontmatter(notebook, source)
     header, body, separator = cell._parts
     nl = notebook.newline
     opener = None if cell.kind == "code" else quote_delimiter(_to_lf(body))
-    new_body = _encode_body(source, cell.kind, nl, opener)
+    language = _language_of(source, cell.kind) if cell.has_marker else None
+    if (language[0] if language is not None else None) != cell.language:
+        # The magic changed, and with it the header that writes it.
+        metadata = _with_language(cell.header.metadata, language)
+        header = make_header("code", cell.title, metadata) + line_ending(header)
+    new_body = _encode_body(source, cell.kind, nl, opener, language)
     if new_body and header and not line_ending(header):
         header += nl
     text = header + new_body
@@ -342,6 +459,27 @@ def set_source(notebook: Notebook, index: int, source: str) -> Notebook:
         raw=_join(text, separator), start_line=cell.start_line, is_preamble=cell.is_preamble
     )
     return _finish(notebook, cells, notebook.prefix, checked={index})
+
+
+def _set_frontmatter(notebook: Notebook, source: str) -> Notebook:
+    """Rewrite the header's root-level YAML; text that is no frontmatter becomes a raw cell.
+
+    The ``jupyter:`` section (the notebook metadata) is kept as it is.
+    """
+    block = notebook.header_block
+    if block is None:  # pragma: no cover - a frontmatter cell always has a header
+        raise ValueError("the notebook has no YAML header")
+    source = _to_lf(source)
+    header = block.with_frontmatter(source, notebook.newline)
+    if header is not None:
+        return _reparse(replace(notebook, header=header), notebook.newline)
+    without = replace(notebook, header=block.with_frontmatter("", notebook.newline) or "")
+    return insert_cell(_reparse(without, notebook.newline), 0, source, kind="raw")
+
+
+def _reparse(notebook: Notebook, newline: str) -> Notebook:
+    """The notebook its text reads as (after an edit of the header)."""
+    return replace(parse(serialize(notebook)), newline=newline)
 
 
 def insert_cell(
@@ -366,9 +504,16 @@ def insert_cell(
         raise IndexError(f"cell index {index} out of range 0..{len(cells)}")
     if index == 0 and cells and cells[0].is_preamble:
         raise ValueError("nothing can be inserted above the preamble")
+    if index == 0 and cells and cells[0].is_frontmatter:
+        raise ValueError("nothing can be inserted above the YAML header's frontmatter")
     nl = notebook.newline
     prefix = notebook.prefix
-    text = make_header(kind, title, metadata) + nl + _encode_body(source, kind, nl)
+    header = notebook.header
+    language = _language_of(source, kind)
+    head = make_header(
+        kind, title, _with_language(metadata or {}, language) if kind == "code" else metadata
+    )
+    text = head + nl + _encode_body(source, kind, nl, language=language)
     checked = {index}
     if index < len(cells):
         text += nl
@@ -382,13 +527,21 @@ def insert_cell(
         checked.add(index - 1)  # it is no longer last: it must not end inside a string
     elif prefix and not line_ending(prefix):
         prefix += nl
+    elif not prefix and header and not line_ending(header):
+        header += nl
     cells.insert(index, Cell(raw=text, start_line=0))
-    return _finish(notebook, cells, prefix, checked=checked)
+    return _finish(replace(notebook, header=header), cells, prefix, checked=checked)
 
 
 def delete_cell(notebook: Notebook, index: int) -> Notebook:
-    """Remove exactly one cell's bytes (its header, body and separator)."""
+    """Remove exactly one cell's bytes (its header, body and separator).
+
+    Deleting the frontmatter removes the header's root-level YAML and keeps
+    its ``jupyter:`` section, the notebook metadata.
+    """
     cells = list(notebook.cells)
+    if cells[index].is_frontmatter:
+        return _set_frontmatter(notebook, "")
     del cells[index]
     return _finish(notebook, cells, notebook.prefix, checked=set())
 
@@ -410,6 +563,8 @@ def move_cell(notebook: Notebook, source_index: int, target_index: int) -> Noteb
     target_index %= count
     if cells[0].is_preamble and 0 in (source_index, target_index):
         raise ValueError("the preamble cannot move and nothing can move above it")
+    if cells[0].is_frontmatter and 0 in (source_index, target_index):
+        raise ValueError("the YAML header's frontmatter cannot move and nothing can move above it")
     if source_index == target_index:
         return notebook
     old_last = cells[-1]
@@ -446,22 +601,31 @@ def _finish(notebook: Notebook, cells: Sequence[Cell], prefix: str, checked: set
     Only the cells in ``checked`` (new or changed text) and the cell boundaries
     can differ from a parse, so only those are verified.
     """
-    line = _count_lines(prefix)
+    line = _count_lines(notebook.header) + _count_lines(prefix)
     placed: list[Cell] = []
     for cell in cells:
-        placed.append(cell._at(line))
+        placed.append(cell._at(0) if cell.is_frontmatter else cell._at(line))
         line += cell.line_count
     result = Notebook(
-        cells=tuple(placed), bom=notebook.bom, prefix=prefix, newline=notebook.newline
+        cells=tuple(placed),
+        bom=notebook.bom,
+        prefix=prefix,
+        newline=notebook.newline,
+        header=notebook.header,
     )
     if _reads_back(result, checked):
         return result
-    return replace(parse(serialize(result)), newline=notebook.newline)
+    return _reparse(result, notebook.newline)
 
 
 def _reads_back(notebook: Notebook, checked: set[int]) -> bool:
     """Whether ``parse(serialize(notebook))`` has exactly these cells."""
     cells = notebook.cells
+    frontmatter = bool(cells) and cells[0].is_frontmatter
+    if not _header_reads_back(notebook):
+        return False
+    if frontmatter:
+        cells = cells[1:]
     if not cells:
         return _is_blank(notebook.prefix)
     if notebook.prefix and (cells[0].is_preamble or not line_ending(notebook.prefix)):
@@ -470,9 +634,13 @@ def _reads_back(notebook: Notebook, checked: set[int]) -> bool:
     for index, cell in enumerate(cells):
         if cell.is_preamble and (index > 0 or _is_blank(cell.raw)):
             return False
-        if index < last and not line_ending(cell.raw):
+        if cell.is_frontmatter or (index < last and not line_ending(cell.raw)):
             return False
     for index in checked:
+        if frontmatter:
+            index -= 1
+        if not 0 <= index <= last:
+            continue
         cell = cells[index]
         starts, open_string = marker_lines(split_lines(cell.raw))
         if starts != ([] if cell.is_preamble else [0]):
@@ -480,3 +648,36 @@ def _reads_back(notebook: Notebook, checked: set[int]) -> bool:
         if index < last and open_string is not None:
             return False
     return True
+
+
+def _header_reads_back(notebook: Notebook) -> bool:
+    """Whether the text still starts with exactly this header (or with none).
+
+    Only the first lines decide that: a blank line now right after a header
+    that did not end with one, or leading comments that now read as a header.
+    """
+    cells = notebook.cells
+    has_frontmatter = bool(cells) and cells[0].is_frontmatter
+    texts = [notebook.prefix, *(cell.raw for cell in cells)]
+    if notebook.header:
+        block = find_header([*split_lines(notebook.header), *_leading_lines(texts, 1)])
+        return (
+            block is not None
+            and block.text == notebook.header
+            and (block.frontmatter is not None) == has_frontmatter
+        )
+    if has_frontmatter:
+        return False
+    return find_header(_leading_lines(texts)) is None
+
+
+def _leading_lines(texts: Sequence[str], limit: int | None = None) -> list[str]:
+    """The first lines of ``texts`` joined: up to ``limit``, or up to and including
+    the first line that is not a comment (no header reaches past it)."""
+    lines: list[str] = []
+    for text in texts:
+        for line in split_lines(text):
+            lines.append(line)
+            if len(lines) == limit or (limit is None and not line.startswith("#")):
+                return lines
+    return lines

@@ -5,7 +5,10 @@ cells with :func:`parse_payload` and back with :func:`serialize_payload`.
 Each parsed cell carries its exact file text (``raw``), so a cell whose
 ``raw`` still reads as the given ``kind`` and ``source`` is written back byte
 for byte: an untouched notebook saves identical, an edit rewrites only its
-cell. Pure: no I/O, no LSP.
+cell. The notebook's Jupytext YAML header travels as one notebook-level
+``header`` string, written back as it is; its root-level YAML, if any, is the
+``frontmatter`` cell on top (a raw cell whose edits rewrite that part of the
+header). Pure: no I/O, no LSP.
 """
 
 from __future__ import annotations
@@ -14,16 +17,18 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, cast
 
-from .markers import line_ending
+from .markers import line_ending, split_lines
 from .notebook import (
     Cell,
     CellKind,
     Notebook,
+    delete_cell,
     insert_cell,
     parse,
     serialize,
     set_source,
 )
+from .yaml_header import find_header
 
 _KINDS: tuple[CellKind, ...] = ("code", "markdown", "raw")
 
@@ -40,17 +45,19 @@ def cell_payload(cell: Cell) -> dict[str, Any]:
         "metadata": dict(cell.metadata),
         "raw": cell.raw,
         "preamble": cell.is_preamble,
+        "frontmatter": cell.is_frontmatter,
     }
 
 
 def parse_payload(text: str) -> dict[str, Any]:
-    """``{cells, bom, newline, prefix}`` for ``text``; never raises."""
+    """``{cells, bom, newline, prefix, header}`` for ``text``; never raises."""
     notebook = parse(text)
     return {
         "cells": [cell_payload(cell) for cell in notebook.cells],
         "bom": notebook.bom,
         "newline": notebook.newline,
         "prefix": notebook.prefix,
+        "header": notebook.header,
     }
 
 
@@ -62,6 +69,7 @@ class _WantedCell:
     preamble: bool
     title: str
     metadata: Mapping[str, Any]
+    frontmatter: bool = False
 
 
 def _to_lf(text: str) -> str:
@@ -92,6 +100,7 @@ def _wanted(value: object, position: int) -> _WantedCell:
         preamble=bool(item.get("preamble", False)),
         title=title if isinstance(title, str) else str(title),
         metadata=metadata,
+        frontmatter=item.get("frontmatter") is True,
     )
 
 
@@ -104,17 +113,37 @@ def _reads_as(raw: str, wanted: _WantedCell) -> bool:
     return cell.kind == wanted.kind and cell.source == _to_lf(wanted.source)
 
 
-def _base_notebook(kept: Sequence[str], *, bom: bool, prefix: str, newline: str) -> Notebook | None:
-    """The notebook made of the ``kept`` raw texts, or None if they do not read back alone."""
+def _base_notebook(
+    kept: Sequence[str], *, bom: bool, header: str, prefix: str, newline: str
+) -> Notebook | None:
+    """The notebook made of the header and the ``kept`` raw texts, or None if they
+    do not read back alone."""
     raws = list(kept)
     for position in range(len(raws) - 1):
         if not line_ending(raws[position]):
             raws[position] += newline  # a former last cell, now followed by another
-    text = ("\ufeff" if bom else "") + prefix + "".join(raws)
+    if raws and header and not prefix and not line_ending(header):
+        return None
+    text = ("\ufeff" if bom else "") + header + prefix + "".join(raws)
     notebook = parse(text)
-    if [cell.raw for cell in notebook.cells] != raws:
+    if notebook.header != header:
+        return None
+    if [cell.raw for cell in notebook.cells if not cell.is_frontmatter] != raws:
         return None
     return replace(notebook, newline=newline)
+
+
+def _header(payload: Mapping[str, Any]) -> str:
+    """The payload's ``header``: exactly one Jupytext YAML header, or empty."""
+    header = _string(payload, "header", "")
+    if not header:
+        return ""
+    block = find_header(split_lines(header))
+    if block is None or block.text != header:
+        raise PayloadError(
+            "`header` must be the notebook's YAML header exactly as `sessions.parse` returned it"
+        )
+    return header
 
 
 def _string(payload: Mapping[str, Any], key: str, default: str) -> str:
@@ -123,7 +152,7 @@ def _string(payload: Mapping[str, Any], key: str, default: str) -> str:
 
 
 def serialize_payload(payload: Mapping[str, Any]) -> str:
-    """The file text for ``{cells, bom?, newline?, prefix?}``; raises :class:`PayloadError`."""
+    """The file text for ``{cells, bom?, newline?, prefix?, header?}``; raises :class:`PayloadError`."""
     cells = payload.get("cells")
     if not isinstance(cells, Sequence) or isinstance(cells, str):
         raise PayloadError("`cells` must be a list of cell objects")
@@ -135,18 +164,29 @@ def serialize_payload(payload: Mapping[str, Any]) -> str:
     if prefix and not prefix.isspace():
         prefix = ""
     bom = bool(payload.get("bom", False))
+    header = _header(payload)
 
     # Start from every cell that still has its file text, then edit and insert
     # the others in place, so untouched cells keep their bytes.
     with_raw = [w for w in wanted if w.raw is not None and _same_kind(w)]
     base = _base_notebook(
-        [w.raw for w in with_raw if w.raw is not None], bom=bom, prefix=prefix, newline=newline
+        [w.raw for w in with_raw if w.raw is not None],
+        bom=bom,
+        header=header,
+        prefix=prefix,
+        newline=newline,
     )
     if base is None:
         with_raw = []
-        base = Notebook(cells=(), bom=bom, prefix=prefix, newline=newline)
-    notebook = base
-    position = 0
+        base = _base_notebook([], bom=bom, header=header, prefix=prefix, newline=newline)
+        if base is None:  # a header without a final line ending, and cells after it
+            base = _base_notebook(
+                [], bom=bom, header=header + newline, prefix=prefix, newline=newline
+            )
+    if base is None:  # pragma: no cover - a checked header always reads back alone
+        raise PayloadError("`header` does not read back as a header")
+    notebook, wanted = _apply_frontmatter(base, wanted)
+    position = len(notebook) - (len(base) - (1 if _has_frontmatter(base) else 0))
     for cell in wanted:
         if with_raw and cell is with_raw[0]:
             with_raw.pop(0)
@@ -161,6 +201,26 @@ def serialize_payload(payload: Mapping[str, Any]) -> str:
     return serialize(notebook)
 
 
+def _has_frontmatter(notebook: Notebook) -> bool:
+    return bool(notebook.cells) and notebook.cells[0].is_frontmatter
+
+
+def _apply_frontmatter(
+    base: Notebook, wanted: list[_WantedCell]
+) -> tuple[Notebook, list[_WantedCell]]:
+    """Edit or remove the header's frontmatter as the first wanted cell says.
+
+    Returns the notebook and the wanted cells still to place. A frontmatter
+    cell the notebook has no header for is placed as an ordinary raw cell.
+    """
+    if not _has_frontmatter(base):
+        return base, wanted
+    first = wanted[0] if wanted else None
+    if first is None or not first.frontmatter or first.kind != "raw":
+        return delete_cell(base, 0), wanted
+    return set_source(base, 0, first.source), wanted[1:]
+
+
 def _same_kind(wanted: _WantedCell) -> bool:
     """A cell whose kind changed is written anew (its header must change)."""
     if wanted.raw is None:
@@ -170,8 +230,8 @@ def _same_kind(wanted: _WantedCell) -> bool:
 
 
 def _insert(notebook: Notebook, position: int, cell: _WantedCell) -> Notebook:
-    if position == 0 and notebook.cells and notebook.cells[0].is_preamble:
-        position = 1  # nothing can go above a preamble: text there *is* the preamble
+    if position == 0 and notebook.cells and not notebook.cells[0].has_marker:
+        position = 1  # nothing goes above a preamble or the header's frontmatter
     position = min(position, len(notebook))
     try:
         return insert_cell(

@@ -1,9 +1,11 @@
 """``sessions export NB --to ipynb [-o OUT] [--force]``: a Jupyter notebook with the cached outputs.
 
 Outputs come from the sidecar, matched to the cells as everywhere else (so
-outputs of edited cells are exported too, as Jupyter would show them).
-Exit codes: 0 written, 2 usage or setup error (bad notebook, the output file
-exists without ``--force``, it cannot be written).
+outputs of edited cells are exported too, as Jupyter would show them); the
+notebook metadata from the YAML header (``jupytext.formats`` included, so a
+Jupytext-paired notebook stays paired). Exit codes: 0 written, 2 usage or
+setup error (bad notebook or YAML header, the output file exists without
+``--force``, it cannot be written).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..atomic import write_atomic
-from ..ipynb import ipynb_text, to_ipynb
+from ..ipynb import IpynbError, ipynb_text, to_ipynb
 from .common import CliError, fail, load_or_fail, report_problems
 
 
@@ -45,7 +47,12 @@ def run(args: argparse.Namespace) -> int:
         return fail(f"{target}: is a directory; pass a file name with -o")
     report_problems(snapshot)
 
-    data = to_ipynb(snapshot.notebook, snapshot.records)
+    try:
+        data = to_ipynb(
+            snapshot.notebook, snapshot.records, language=snapshot.sidecar.kernel.language
+        )
+    except IpynbError as exc:
+        return fail(f"{source}: {exc}")
     try:
         write_atomic(target, ipynb_text(data).encode("utf-8"))
     except OSError as exc:

@@ -33,7 +33,9 @@ def register(verbs: Any) -> None:
     parser.add_argument(
         "--ids",
         action="store_true",
-        help="write the cells' Jupyter ids into the # %% headers (not needed: Sessions matches cells without ids)",
+        # argparse formats help with %: a literal percent sign is written %%.
+        help="write the cells' Jupyter ids into the # %%%% headers "
+        "(not needed: Sessions matches cells without ids)",
     )
     parser.set_defaults(run=run)
 

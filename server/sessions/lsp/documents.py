@@ -4,9 +4,10 @@ Text documents are kept here (not in pygls's workspace) so incremental
 changes are applied with LSP's line breaks (see ``positions.py``). Notebook
 documents (``sessions-notebook``) are rebuilt into the exact file text from
 their cells: each cell's metadata carries what ``sessions.parse`` returned
-(``kind``, ``raw``, ``preamble``, ``title``, ``metadata``), the notebook's
-metadata ``bom``, ``newline`` and ``prefix``; ``sessions.serialize`` logic
-then writes untouched cells byte for byte.
+(``kind``, ``raw``, ``preamble``, ``frontmatter``, ``title``, ``metadata``),
+the notebook's metadata ``bom``, ``newline``, ``prefix`` and ``header`` (the
+YAML header, which is no cell); ``sessions.serialize`` logic then writes
+untouched cells byte for byte.
 """
 
 from __future__ import annotations
@@ -84,7 +85,7 @@ def _sessions_fields(metadata: Mapping[str, Any] | None) -> Mapping[str, Any]:
 
 def _notebook_fields(metadata: Mapping[str, Any]) -> dict[str, Any]:
     fields = _sessions_fields(metadata)
-    return {key: fields[key] for key in ("bom", "newline", "prefix") if key in fields}
+    return {key: fields[key] for key in ("bom", "newline", "prefix", "header") if key in fields}
 
 
 def _cell_payload(cell: CellDoc) -> dict[str, Any]:
@@ -99,6 +100,7 @@ def _cell_payload(cell: CellDoc) -> dict[str, Any]:
         "source": cell.text,
         "raw": fields.get("raw"),
         "preamble": bool(fields.get("preamble", False)),
+        "frontmatter": fields.get("frontmatter") is True,
         "title": fields.get("title") or "",
         "metadata": fields.get("metadata") or {},
     }

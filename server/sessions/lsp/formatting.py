@@ -17,8 +17,8 @@ from .positions import LineIndex, to_client_column
 
 
 def _cell_offsets(notebook: Notebook) -> list[tuple[int, int]]:
-    """(start, end) text offset of each cell, BOM and blank prefix included before them."""
-    offset = (1 if notebook.bom else 0) + len(notebook.prefix)
+    """(start, end) text offset of each cell, BOM, YAML header and blank prefix before them."""
+    offset = (1 if notebook.bom else 0) + len(notebook.header) + len(notebook.prefix)
     spans: list[tuple[int, int]] = []
     for cell in notebook.cells:
         spans.append((offset, offset + len(cell.raw)))

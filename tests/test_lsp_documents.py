@@ -327,3 +327,96 @@ async def test_notebook_document_sync_and_serializer_round_trip(
     assert [c.raw for i, c in enumerate(parse(rebuilt).cells) if i != 1] == [
         c["raw"] for i, c in enumerate(cells) if i != 1
     ]
+
+
+HEADED = """\
+# ---
+# jupyter:
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# Notes
+
+# %% language="bash"
+# echo "$undefined_in_bash"
+
+# %% use
+print(nope)
+"""
+
+
+async def test_a_yaml_header_is_no_cell_and_lines_stay_right(
+    client: LanguageClient, folder: Path
+) -> None:
+    path = write_notebook(folder, "headed.py", HEADED)
+    uri = open_text(client, path)
+    # `nope` is on file line 15; the bash cell is not Python: nothing there.
+    await wait_until(lambda: uri in client.diagnostics, what="diagnostics")
+    assert codes_by_line(client, uri) == {15: {"undefined-name"}}
+    state = await command(client, "sessions.state", {"uri": uri})
+    assert [(c["kind"], c["title"]) for c in state["cells"]] == [
+        ("markdown", ""),
+        ("code", ""),
+        ("code", "use"),
+    ]
+    symbols = await client.text_document_document_symbol_async(
+        types.DocumentSymbolParams(text_document=types.TextDocumentIdentifier(uri=uri))
+    )
+    assert symbols is not None
+    assert [s.range.start.line for s in symbols] == [8, 11, 14]  # type: ignore[union-attr]
+
+
+async def test_notebook_document_with_a_header_rebuilds_the_file(
+    client: LanguageClient, folder: Path
+) -> None:
+    path = write_notebook(folder, "headed_nb.py", HEADED)
+    parsed = await command(client, "sessions.parse", {"text": HEADED})
+    assert parsed["header"].startswith("# ---\n# jupyter:")
+    assert [c["source"] for c in parsed["cells"]] == [
+        "Notes",
+        '%%bash\necho "$undefined_in_bash"',
+        "print(nope)",
+    ]
+    uri = path.as_uri()
+    cells = parsed["cells"]
+    cell_uris = [f"{uri}#cell{i}" for i in range(len(cells))]
+    client.notebook_document_did_open(
+        types.DidOpenNotebookDocumentParams(
+            notebook_document=types.NotebookDocument(
+                uri=uri,
+                notebook_type="sessions-notebook",
+                version=1,
+                metadata={k: parsed[k] for k in ("bom", "newline", "prefix", "header")},
+                cells=[
+                    types.NotebookCell(
+                        kind=types.NotebookCellKind.Markup
+                        if c["kind"] == "markdown"
+                        else types.NotebookCellKind.Code,
+                        document=cell_uris[i],
+                        metadata={k: v for k, v in c.items() if k != "source"},
+                    )
+                    for i, c in enumerate(cells)
+                ],
+            ),
+            cell_text_documents=[
+                types.TextDocumentItem(
+                    uri=cell_uris[i],
+                    language_id="markdown" if c["kind"] == "markdown" else "python",
+                    version=1,
+                    text=c["source"],
+                )
+                for i, c in enumerate(cells)
+            ],
+        )
+    )
+    await wait_until(lambda: client.diagnostics.get(cell_uris[2]), what="cell diagnostics")
+    assert [(d.code, d.range.start.line) for d in client.diagnostics[cell_uris[2]]] == [
+        ("undefined-name", 0)
+    ]
+    state = await command(client, "sessions.state", {"uri": uri})
+    assert len(state["cells"]) == 3
+    assert await command(client, "sessions.serialize", parsed) == {"text": HEADED}

@@ -31,15 +31,28 @@ LINES = st.sampled_from(
         "   ",
         "é ünïcode = '✓'",
         "\x0c",
+        "# ---",
+        "# jupyter:",
+        "#   kernelspec:",
+        "# title: Tides",
+        '# %% language="bash"',
+        "# echo hi",
     ]
 )
 ENDINGS = st.sampled_from(["\n", "\r\n", "\r"])
+HEADERS = [
+    "# ---\n# jupyter:\n#   kernelspec:\n#     name: python3\n# ---\n\n",
+    "# ---\n# title: x\n# jupyter:\n#   a: 1\n# ---\n",
+    "# ---\n# banner\n# ---",
+]
 
 
 @st.composite
 def notebook_texts(draw: st.DrawFn) -> str:
     lines = draw(st.lists(st.tuples(LINES, ENDINGS), max_size=25))
     text = "".join(line + ending for line, ending in lines)
+    if draw(st.booleans()):
+        text = draw(st.sampled_from(HEADERS)) + text
     if draw(st.booleans()) and text:
         text = text.rstrip("\r\n")
     if draw(st.booleans()):
@@ -66,6 +79,10 @@ def test_payload_cells_describe_the_parser_cells(text: str) -> None:
     assert [c["source"] for c in payload["cells"]] == [c.source for c in notebook.cells]
     assert [c["preamble"] for c in payload["cells"]] == [c.is_preamble for c in notebook.cells]
     assert payload["bom"] == notebook.bom and payload["prefix"] == notebook.prefix
+    assert payload["header"] == notebook.header
+    assert [c["frontmatter"] for c in payload["cells"]] == [
+        c.is_frontmatter for c in notebook.cells
+    ]
 
 
 SAFE_SOURCE = st.lists(

@@ -81,8 +81,31 @@ LINES = [
     "%%capture",
     "\x0c",
     "é ☃ \u2028 x",
+    # A Jupytext YAML header, its root-level YAML and language= cells.
+    "# ---",
+    "#---",
+    "# jupyter:",
+    "#   kernelspec:",
+    "#     name: python3",
+    "#   - broken: [",
+    "# title: Tides",
+    '# %% language="bash"',
+    '# %% magic_args="-x" language="bash"',
+    '# %% language="python"',
+    "%%bash",
+    "# echo hi",
 ]
 EOLS = ["\n", "\n", "\n", "\r\n", "\r"]
+# YAML headers at the top: plain, with root-level YAML, shebang and coding
+# line, no blank line after, invalid YAML, and almost-headers (no closing).
+HEADERS = [
+    "# ---\n# jupyter:\n#   kernelspec:\n#     name: python3\n# ---\n\n",
+    "# ---\n# title: x\n# jupyter:\n#   a: 1\n#\n# more: 2\n# ---\n",
+    "#!/usr/bin/env python\n# -*- coding: utf-8 -*-\n#\n# ---\n# jupyter:\n#   a: [\n# ---\n#\n",
+    "# ---\n# ---\n",
+    "# ---\n# banner only\n# ---\n\n\n",
+    "# ---\n# jupyter:\n#   a: 1\n",
+]
 
 
 @st.composite
@@ -92,6 +115,8 @@ def notebook_texts(draw: st.DrawFn) -> str:
     lines = draw(st.lists(line, max_size=30))
     endings = draw(st.lists(st.sampled_from(EOLS), min_size=len(lines), max_size=len(lines)))
     text = "".join(a + b for a, b in zip(lines, endings, strict=True))
+    if draw(st.booleans()):
+        text = draw(st.sampled_from(HEADERS)).replace("\n", draw(st.sampled_from(EOLS))) + text
     if draw(st.booleans()):
         text = text.rstrip("\r\n")  # missing final newline
     if draw(st.booleans()):
@@ -107,9 +132,18 @@ def structure(nb: Notebook) -> tuple[Any, ...]:
     # even when the text it now has shows no (or another first) line ending.
     return (
         nb.bom,
+        nb.header,
         nb.prefix,
-        [(c.raw, c.start_line, c.is_preamble) for c in nb.cells],
+        [(c.raw, c.start_line, c.is_preamble, c.frontmatter) for c in nb.cells],
     )
+
+
+def leading_cells_without_marker(nb: Notebook) -> int:
+    """Frontmatter and preamble: nothing goes above them."""
+    count = 0
+    while count < len(nb) and not nb.cells[count].has_marker:
+        count += 1
+    return count
 
 
 def assert_consistent(nb: Notebook) -> None:
@@ -131,12 +165,17 @@ def test_cells_cover_the_file_in_order(text: str) -> None:
     nb = parse(text)
     body = text[1:] if nb.bom else text
     lines = split_lines(body)
-    line = len(split_lines(nb.prefix))
+    line = len(split_lines(nb.header)) + len(split_lines(nb.prefix))
     assert nb.prefix == "" or nb.prefix.isspace()
+    assert body.startswith(nb.header)
     for index, cell in enumerate(nb.cells):
+        if cell.is_frontmatter:  # the header's root-level YAML: no bytes of its own
+            assert index == 0 and cell.raw == "" and cell.start_line == 0 and nb.header
+            continue
         assert cell.start_line == line
         first_line = split_lines(cell.raw)[:1]
-        assert cell.is_preamble == (index == 0 and not marker_lines(first_line)[0])
+        first = index == 0 or (index == 1 and nb.cells[0].is_frontmatter)
+        assert cell.is_preamble == (first and not marker_lines(first_line)[0])
         if not cell.is_preamble:
             assert marker_lines(split_lines(cell.raw))[0] == [0]
         assert cell.source == cell.source.replace("\r", "")
@@ -198,6 +237,10 @@ def test_set_source_changes_only_that_cell(text: str, data: st.DataObject) -> No
     cell = nb.cells[index]
     source = data.draw(code_sources if cell.kind == "code" else text_sources)
     assume(not (cell.is_preamble and source.strip() == ""))
+    # The frontmatter is the header's; a language= header follows its magic (tested apart).
+    assume(not cell.is_frontmatter and cell.language is None)
+    # A blank first line right after a header belongs to the header (as in Jupytext).
+    assume(not (cell.is_preamble and nb.header and source.split("\n")[0].strip() == ""))
     assume(index == len(nb) - 1 or marker_lines(split_lines(cell.raw))[1] is None)
 
     edited = set_source(nb, index, source)
@@ -238,7 +281,7 @@ def test_every_edit_reads_back_as_itself(text: str, data: st.DataObject) -> None
         assert_consistent(delete_cell(nb, index))
     position = data.draw(st.integers(0, len(nb)))
     kind: CellKind = data.draw(st.sampled_from(["code", "markdown", "raw"]))
-    if not (position == 0 and len(nb) and nb.cells[0].is_preamble):
+    if position >= leading_cells_without_marker(nb):
         assert_consistent(insert_cell(nb, position, source, kind=kind))
 
 
@@ -247,7 +290,7 @@ def test_every_edit_reads_back_as_itself(text: str, data: st.DataObject) -> None
 def test_insert_adds_one_cell_and_one_blank_line(text: str, data: st.DataObject) -> None:
     nb = parse(text)
     assume(not nb.cells or marker_lines(split_lines(nb.cells[-1].raw))[1] is None)
-    first = 1 if nb.cells and nb.cells[0].is_preamble else 0
+    first = leading_cells_without_marker(nb)
     index = data.draw(st.integers(first, len(nb)))
     kind: CellKind = data.draw(st.sampled_from(["code", "markdown"]))
     source = data.draw(code_sources if kind == "code" else text_sources)
@@ -285,20 +328,21 @@ def test_delete_removes_exactly_that_cells_bytes(text: str, data: st.DataObject)
     nb = parse(text)
     assume(len(nb) > 0)
     index = data.draw(st.integers(0, len(nb) - 1))
+    assume(not nb.cells[index].is_frontmatter)  # that edits the header (tested apart)
     edited = delete_cell(nb, index)
     assert_consistent(edited)
     assert len(edited) == len(nb) - 1
     raws = [c.raw for c in nb.cells]
     del raws[index]
     assert [c.raw for c in edited.cells] == raws
-    assert serialize(edited) == ("\ufeff" if nb.bom else "") + nb.prefix + "".join(raws)
+    assert serialize(edited) == ("\ufeff" if nb.bom else "") + nb.header + nb.prefix + "".join(raws)
 
 
 @FORMAT
 @given(notebook_texts(), st.data())
 def test_move_reorders_cells(text: str, data: st.DataObject) -> None:
     nb = parse(text)
-    first = 1 if nb.cells and nb.cells[0].is_preamble else 0
+    first = leading_cells_without_marker(nb)
     assume(len(nb) - first >= 2)
     assume(marker_lines(split_lines(nb.cells[-1].raw))[1] is None)
     source_index = data.draw(st.integers(first, len(nb) - 1))
@@ -338,7 +382,10 @@ def test_reusing_cells_after_an_edit_keeps_them_right(text: str, data: st.DataOb
     assume(len(previous.cells) > 1)
     derived(previous)
     index = data.draw(st.integers(min_value=0, max_value=len(previous.cells) - 1))
+    insertable = index >= max(1, leading_cells_without_marker(previous))
     edited = (
-        serialize(insert_cell(previous, index, "moved = 1")) if index else text + "\n# %%\nz = 2\n"
+        serialize(insert_cell(previous, index, "moved = 1"))
+        if insertable
+        else text + "\n# %%\nz = 2\n"
     )
     assert derived(reuse_unchanged_cells(previous, parse(edited))) == derived(parse(edited))

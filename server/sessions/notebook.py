@@ -473,8 +473,16 @@ def _set_frontmatter(notebook: Notebook, source: str) -> Notebook:
     header = block.with_frontmatter(source, notebook.newline)
     if header is not None:
         return _reparse(replace(notebook, header=header), notebook.newline)
-    without = replace(notebook, header=block.with_frontmatter("", notebook.newline) or "")
-    return insert_cell(_reparse(without, notebook.newline), 0, source, kind="raw")
+    without = _reparse(
+        replace(notebook, header=block.with_frontmatter("", notebook.newline) or ""),
+        notebook.newline,
+    )
+    if without.cells and without.cells[0].is_preamble:
+        # The text was above the preamble: to stay there, the preamble needs a marker.
+        cells = list(without.cells)
+        cells[0] = Cell(raw=make_header() + notebook.newline + cells[0].raw, start_line=0)
+        without = _reparse(replace(without, cells=tuple(cells)), notebook.newline)
+    return insert_cell(without, 0, source, kind="raw")
 
 
 def _reparse(notebook: Notebook, newline: str) -> Notebook:
@@ -502,10 +510,9 @@ def insert_cell(
     cells = list(notebook.cells)
     if not 0 <= index <= len(cells):
         raise IndexError(f"cell index {index} out of range 0..{len(cells)}")
-    if index == 0 and cells and cells[0].is_preamble:
-        raise ValueError("nothing can be inserted above the preamble")
-    if index == 0 and cells and cells[0].is_frontmatter:
-        raise ValueError("nothing can be inserted above the YAML header's frontmatter")
+    if index < _fixed_count(cells):
+        what = "preamble" if cells[index].is_preamble else "YAML header's frontmatter"
+        raise ValueError(f"nothing can be inserted above the {what}")
     nl = notebook.newline
     prefix = notebook.prefix
     header = notebook.header
@@ -561,10 +568,11 @@ def move_cell(notebook: Notebook, source_index: int, target_index: int) -> Noteb
         raise IndexError("cell index out of range")
     source_index %= count
     target_index %= count
-    if cells[0].is_preamble and 0 in (source_index, target_index):
-        raise ValueError("the preamble cannot move and nothing can move above it")
-    if cells[0].is_frontmatter and 0 in (source_index, target_index):
-        raise ValueError("the YAML header's frontmatter cannot move and nothing can move above it")
+    if min(source_index, target_index) < _fixed_count(cells):
+        raise ValueError(
+            "the preamble and the YAML header's frontmatter cannot move "
+            "and nothing can move above them"
+        )
     if source_index == target_index:
         return notebook
     old_last = cells[-1]
@@ -577,6 +585,14 @@ def move_cell(notebook: Notebook, source_index: int, target_index: int) -> Noteb
         cells[at_old], cells[at_new] = old_end, new_end
         checked = {at_old, at_new}
     return _finish(notebook, cells, notebook.prefix, checked=checked)
+
+
+def _fixed_count(cells: Sequence[Cell]) -> int:
+    """How many cells at the top have no marker (frontmatter, preamble): they stay first."""
+    count = 0
+    while count < len(cells) and not cells[count].has_marker:
+        count += 1
+    return count
 
 
 def _trade_endings(old_last: Cell, new_last: Cell, newline: str) -> tuple[Cell, Cell]:

@@ -230,8 +230,8 @@ def _same_kind(wanted: _WantedCell) -> bool:
 
 
 def _insert(notebook: Notebook, position: int, cell: _WantedCell) -> Notebook:
-    if position == 0 and notebook.cells and not notebook.cells[0].has_marker:
-        position = 1  # nothing goes above a preamble or the header's frontmatter
+    while position < len(notebook) and not notebook.cells[position].has_marker:
+        position += 1  # nothing goes above a preamble or the header's frontmatter
     position = min(position, len(notebook))
     try:
         return insert_cell(

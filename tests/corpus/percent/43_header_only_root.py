@@ -1,0 +1,8 @@
+# ---
+# Weekly report, generated every Monday.
+#
+# Owner: data team
+# ---
+
+# %%
+print("report")

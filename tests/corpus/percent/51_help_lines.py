@@ -1,0 +1,8 @@
+# %%
+import statistics
+
+# %%
+# ?statistics.mean
+
+# %%
+# statistics.median?

@@ -1,0 +1,5 @@
+# %% language="python"
+x = 1 + 1
+
+# %% language="bash"
+# echo $HOME

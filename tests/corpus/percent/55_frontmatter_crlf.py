@@ -1,0 +1,13 @@
+# ---
+#
+# Notes kept above the metadata.
+#
+# jupyter:
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %%
+x = 1

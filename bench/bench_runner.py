@@ -5,12 +5,17 @@
   request loop on a kernel of its own (budget: ≤ 5 ms p50 overhead);
 - a 50-cell chain made stale by an edit of its first cell, then
   ``run("stale")``: scheduler overhead per cell = (runner wall time − the sum
-  of raw execute times of the same 50 cells) / 50 (budget: ≤ 2 ms per cell).
+  of raw execute times of the same 50 cells) / 50 (budget: ≤ 2 ms per cell);
+- stream-heavy cells (issue 9): 20,000 flushed ``print`` lines, and a 1.5 MB
+  log then 3,000 flushed ``\r`` progress updates, through ``run("all")`` vs
+  nbclient's ``async_execute_cell`` on the same cell (kernel start excluded;
+  target: ≤ 2 × nbclient). Needs nbclient (the ``test`` extra).
 
 Both kernels run the same interpreter, over IPC, in the same folder. Samples
 are interleaved so that drift on a shared machine hits both sides alike.
 
-Run: ``.venv/bin/python bench/bench_runner.py [--repeat N] [--chain-repeat N]``.
+Run: ``.venv/bin/python bench/bench_runner.py [--repeat N] [--chain-repeat N]
+[--stream-repeat N] [--stream-only]``.
 """
 
 from __future__ import annotations
@@ -32,6 +37,14 @@ from sessions.runner import NotebookRunner
 
 TRIVIAL = "x = 1"
 CHAIN_LENGTH = 50
+STREAM_CELLS = {
+    "20,000 flushed lines": "for i in range(20000):\n    print(i, flush=True)\n",
+    "1.5 MB log, 3,000 \\r": (
+        "import sys\nfor i in range(33000):\n    print('log line', i, 'x' * 30)\n"
+        "sys.stdout.flush()\nfor i in range(3000):\n"
+        "    print(f'\\rprogress {i}', end='', flush=True)\nprint()\n"
+    ),
+}
 
 
 def chain_cells(version: int) -> list[str]:
@@ -119,16 +132,55 @@ async def bench_chain(folder: Path, repeat: int) -> tuple[list[Row], list[float]
     return [row, floor], per_cell
 
 
+async def bench_stream_heavy(folder: Path, repeat: int) -> list[Row]:
+    """Each stream-heavy cell through the runner and through nbclient, interleaved."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    rows: list[Row] = []
+    for name, code in STREAM_CELLS.items():
+        path = folder / "stream.py"
+        path.write_text(f"# %% stream\n{code}")
+        runner = NotebookRunner(path, kernel_factory_for(path, fresh=True))
+        notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
+        reference = NotebookClient(notebook, timeout=600, kernel_name="python3")
+        ours: list[float] = []
+        theirs: list[float] = []
+        try:
+            await runner.ensure_kernel()
+            async with reference.async_setup_kernel():
+                for _ in range(repeat):
+                    start = time.perf_counter()
+                    summary = await runner.run("all")
+                    ours.append((time.perf_counter() - start) * 1000)
+                    assert summary.ok, summary
+                    start = time.perf_counter()
+                    await reference.async_execute_cell(notebook.cells[0], 0)
+                    theirs.append((time.perf_counter() - start) * 1000)
+        finally:
+            await runner.shutdown()
+        floor = Row(f"{name}: nbclient", theirs, "reference")
+        rows += [Row(f"{name}: NotebookRunner.run", ours, "≤ 2 × nbclient", floor.median), floor]
+    return rows
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeat", type=int, default=200, help="trivial-cell samples")
     parser.add_argument("--chain-repeat", type=int, default=20, help="50-cell chain samples")
+    parser.add_argument("--stream-repeat", type=int, default=5, help="stream-heavy samples")
+    parser.add_argument("--stream-only", action="store_true", help="only the stream-heavy cells")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
+        stream_rows = await bench_stream_heavy(Path(folder), args.stream_repeat)
+        if args.stream_only:
+            print_table("Stream-heavy cells (issue 9), vs nbclient", stream_rows)
+            return
         rows = await bench_trivial_cell(Path(folder), args.repeat)
         chain_rows, per_cell = await bench_chain(Path(folder), args.chain_repeat)
     overhead = Row("scheduler overhead per cell (chain)", per_cell, "≤ 2 ms per cell")
     print_table("Runner (DESIGN §9)", [*rows, *chain_rows, overhead])
+    print_table("Stream-heavy cells (issue 9), vs nbclient", stream_rows)
     trivial = rows[0].median - rows[1].median
     print(f"\ntrivial-cell overhead over raw jupyter_client: {trivial:+.2f} ms p50 (budget ≤ 5 ms)")
     print(

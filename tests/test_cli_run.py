@@ -512,3 +512,16 @@ def test_no_orphans_when_the_cli_exits_or_is_killed(tmp_path: Path, how: str) ->
             process.kill()
             process.wait()
         kill_leftovers([*seen, *processes_of(tmp_path)])
+
+
+@pytest.mark.parametrize("args", [("-q", "run"), ("run", "-q")], ids=["before-verb", "after-verb"])
+def test_quiet_hides_outputs_but_not_why_a_cell_failed(
+    tmp_path: Path, args: tuple[str, str]
+) -> None:
+    path = write(tmp_path, FAILING.replace("a = 1", "a = 1\nprint('noise')"))
+    result = cli(*args, path.name, cwd=tmp_path)
+    assert result.returncode == 1
+    lines = result.stdout.splitlines()
+    failed = next(i for i, line in enumerate(lines) if line.startswith("✗ [2/3] cell 1 boom"))
+    assert lines[failed + 1] == "    ValueError: boom"
+    assert "noise" not in result.stdout

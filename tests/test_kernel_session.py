@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import platform
 import signal
 import stat
 import sys
@@ -183,6 +184,67 @@ async def test_pid_is_the_kernel_in_its_own_process_group(shared: KernelSession)
     assert pid == shared.pid
     assert pgrp == shared.pgid
     assert pgrp != os.getpgrp()
+
+
+async def test_language_comes_from_kernel_info(shared: KernelSession) -> None:
+    assert shared.language == f"python {platform.python_version()}"
+
+
+# -- the end of a request: reply plus idle, the wait for idle bounded ---------------------
+
+
+def drop_idle_status(session: KernelSession) -> None:
+    """Lose every ``idle`` status on the way in, as an overflowing IOPub queue did."""
+    handle = session._handle_iopub
+
+    def without_idle(msg: dict[str, Any]) -> None:
+        if msg["msg_type"] == "status" and msg["content"].get("execution_state") == "idle":
+            return
+        handle(msg)
+
+    session._handle_iopub = without_idle  # type: ignore[method-assign]
+
+
+async def test_a_lost_idle_ends_the_request_after_the_bound(kernel: KernelSession) -> None:
+    kernel.idle_timeout = 0.3
+    drop_idle_status(kernel)
+    code = (
+        "import threading\n"
+        "print('now', flush=True)\n"
+        "threading.Timer(1.0, lambda: print('after the bound', flush=True)).start()\n"
+    )
+    start = time.monotonic()
+    result, outputs = await asyncio.wait_for(run(kernel, code), 10)
+    assert time.monotonic() - start < 3
+    assert result.status == "ok" and result.idle_missing
+    text = stdout_of(outputs)
+    assert text.startswith("now\n") and "did not arrive within 0.3 s of its reply" in text
+    # What the kernel publishes for it later is not in its result, but counted.
+    await wait_until_true(lambda: kernel.late_outputs == 1)
+    assert "after the bound" not in stdout_of(outputs)
+
+
+async def test_a_reader_that_is_behind_is_waited_for(kernel: KernelSession) -> None:
+    # The kernel replies long before this slow consumer has read its 2,000
+    # outputs: the bounded wait counts silence, not time since the reply.
+    kernel.idle_timeout = 0.3
+    lines: list[str] = []
+
+    def slow(output: dict[str, Any]) -> None:
+        time.sleep(0.001)  # blocks the event loop, like a busy server
+        lines.append(output.get("text", ""))
+
+    code = "for i in range(2000):\n    print(i, flush=True)\n"
+    result = await asyncio.wait_for(kernel.execute(code, slow), 60)
+    assert result.status == "ok" and not result.idle_missing
+    assert "".join(lines) == "".join(f"{i}\n" for i in range(2000))
+
+
+async def wait_until_true(predicate: Any, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        await asyncio.sleep(0.02)
 
 
 # -- interrupt and restart ----------------------------------------------------------

@@ -5,7 +5,6 @@ from __future__ import annotations
 from sessions.lsp.outputs_stream import OutputForwarder
 from sessions.lsp.positions import LineIndex, apply_change, from_client_column, to_client_column
 from sessions.lsp.settings import DEFAULTS, Settings, read_settings, settings_section
-from sessions.outputs import OutputAccumulator
 
 
 def test_columns_count_utf16_code_units() -> None:
@@ -26,28 +25,37 @@ def test_lines_break_only_where_lsp_breaks_them() -> None:
     assert apply_change(text, (3, 0), (3, 1), "E\n", "utf-16") == "a\x0cb\nc\r\nd\rE\n"
 
 
-def test_forwarder_batches_streams_and_resyncs_after_a_deferred_clear() -> None:
-    accumulator = OutputAccumulator()
+def test_forwarder_batches_streams_and_passes_a_deferred_clear_on() -> None:
     forwarder = OutputForwarder()
     messages = [
         {"output_type": "stream", "name": "stdout", "text": "a"},
         {"output_type": "stream", "name": "stdout", "text": "b"},
         {"output_type": "clear_output", "wait": True},
         {"output_type": "stream", "name": "stdout", "text": "c"},
+        {"output_type": "stream", "name": "stdout", "text": "d"},
     ]
-    sent = []
     for message in messages[:2]:
-        assert accumulator.add(message)
-        forwarder.feed(message, accumulator.outputs)
-    sent += forwarder.take()
-    assert sent == [{"output_type": "stream", "name": "stdout", "text": "ab"}]
-    assert not accumulator.add(messages[2])  # deferred: the runner does not forward it
-    assert accumulator.add(messages[3])
-    forwarder.feed(messages[3], accumulator.outputs)
+        forwarder.feed(message)
+    assert forwarder.only_streams_pending
+    assert forwarder.take() == [{"output_type": "stream", "name": "stdout", "text": "ab"}]
+    for message in messages[2:]:
+        forwarder.feed(message)
+    assert not forwarder.only_streams_pending
+    # The client applies the deferred clear itself (docs/protocol.md).
     assert forwarder.take() == [
-        {"output_type": "clear_output", "wait": False},
-        {"output_type": "stream", "name": "stdout", "text": "c"},
+        {"output_type": "clear_output", "wait": True},
+        {"output_type": "stream", "name": "stdout", "text": "cd"},
     ]
+    assert not forwarder.pending and forwarder.only_streams_pending
+
+
+def test_forwarder_batching_is_linear_in_the_text() -> None:
+    # 200,000 one-line chunks in one batch: joined once, not re-joined per chunk.
+    forwarder = OutputForwarder()
+    for i in range(200_000):
+        forwarder.feed({"output_type": "stream", "name": "stdout", "text": f"{i}\n"})
+    (sent,) = forwarder.take()
+    assert sent["text"] == "".join(f"{i}\n" for i in range(200_000))
 
 
 def test_settings_sections_and_fallbacks() -> None:
@@ -64,8 +72,7 @@ def test_settings_sections_and_fallbacks() -> None:
     assert len(warnings) == 3 and all("using the default" in w for w in warnings)
 
 
-def test_forwarder_passes_display_updates_through_without_resync() -> None:
-    accumulator = OutputAccumulator()
+def test_forwarder_passes_display_updates_through() -> None:
     forwarder = OutputForwarder()
     display = {
         "output_type": "display_data",
@@ -81,8 +88,7 @@ def test_forwarder_passes_display_updates_through_without_resync() -> None:
         {"output_type": "stream", "name": "stdout", "text": "y"},
         update,
     ):
-        assert accumulator.add(message)
-        forwarder.feed(message, accumulator.outputs)
+        forwarder.feed(message)
         sent += forwarder.take()
     assert [m["output_type"] for m in sent] == [
         "stream",

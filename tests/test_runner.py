@@ -40,7 +40,7 @@ class Recorder(RunListener):
     def cell_started(self, index: int, run: int, position: int, total: int) -> None:
         self.events.append(("started", index))
 
-    def cell_output(self, index: int, run: int, output: Output, outputs: Sequence[Output]) -> None:
+    def cell_output(self, index: int, run: int, output: Output) -> None:
         self.events.append(("output", (index, output.get("output_type"))))
 
     def cell_finished(self, outcome: CellOutcome) -> None:

@@ -5,33 +5,169 @@ Jupyter front ends do; ``clear_output`` (including ``wait=True``, which clears
 just before the next output arrives) and ``update_display_data`` are honoured.
 Carriage returns in streams (progress bars) are resolved so a cached output
 shows the final line, not every frame.
+
+Everything here is linear in the size of the output: a training loop that
+prints 20,000 flushed lines, or a progress bar updated 3,000 times after a
+1.5 MB log, costs each chunk's own length, never a re-join or re-resolve of
+what came before (the text of a stream is built from its chunks once, when
+it is read). With a ``cap``, a stream keeps only what the sidecar will keep
+(head and tail, see ``sidecar_cap``) and counts exactly what it left out, so
+memory stays bounded however long a cell prints.
 """
 
 from __future__ import annotations
 
-import re
+from collections import deque
 from typing import Any
+
+from .sidecar_cap import cap_parts
 
 Output = dict[str, Any]
 
-_CR_LINE = re.compile(r"[^\n]*\r(?!\n)")
+
+def _resolve_line(line: str) -> str:
+    # Text before the last "\r" that something follows was overwritten; a
+    # trailing "\r" overwrites nothing yet (``print(p, end="\r")`` keeps ``p``).
+    return line.rstrip("\r").rsplit("\r", 1)[-1]
 
 
 def resolve_carriage_returns(text: str) -> str:
-    """``'10%\\r20%\\r30%\\n'`` -> ``'30%\\n'``: what a terminal would show."""
+    """What a terminal would show, line by line: ``'10%\\r20%\\r30%\\n'`` ->
+    ``'30%\\n'``, ``'50%\\r'`` -> ``'50%'``, ``'a\\r\\n'`` -> ``'a\\n'``."""
     if "\r" not in text:
         return text
-    text = text.replace("\r\n", "\n")
-    lines = text.split("\n")
-    return "\n".join(line.rsplit("\r", 1)[-1] for line in lines)
+    return "\n".join(_resolve_line(line) for line in text.split("\n"))
+
+
+class StreamText:
+    """The text of one stream output, fed chunk by chunk.
+
+    ``text`` equals ``resolve_carriage_returns`` of all chunks joined (capped
+    like ``sidecar_cap.cap_text`` when ``cap`` is set), at a cost linear in
+    the chunks: complete lines are final once their ``\\n`` arrived (a ``\\r``
+    cannot reach back past a newline), so they are resolved once and kept as
+    they are; only the current line changes, and a ``\\r`` followed by text
+    simply replaces it.
+    """
+
+    __slots__ = (
+        "_cap",
+        "_cr_pending",
+        "_head",
+        "_head_size",
+        "_line",
+        "_omitted",
+        "_tail",
+        "_tail_size",
+        "_text",
+    )
+
+    def __init__(self, cap: int | None = None) -> None:
+        self._cap = cap if cap is not None and cap > 0 else None
+        self._head: list[str] = []
+        self._head_size = 0
+        """Complete lines from the start, up to what a capped text keeps of its head."""
+        self._tail: deque[str] = deque()
+        self._tail_size = 0
+        """Complete lines after the head (trimmed from the left when capped)."""
+        self._omitted = 0
+        """Characters of complete lines dropped between head and tail (capped only)."""
+        self._line: list[str] = []
+        """The current line (no ``\\n`` yet), carriage returns already applied."""
+        self._cr_pending = False
+        """The current line ended in ``\\r``: the next text on it replaces it."""
+        self._text: str | None = ""
+
+    def append(self, chunk: str) -> None:
+        if not chunk:
+            return
+        self._text = None
+        pieces = chunk.split("\n")
+        self._extend_line(pieces[0])
+        if len(pieces) == 1:
+            return
+        self._commit("".join(self._line) + "\n")
+        if len(pieces) > 2:  # whole lines: resolved and committed as one block
+            middle = pieces[1:-1]
+            block = "\n".join(middle) + "\n"
+            if "\r" in block:
+                block = "\n".join(_resolve_line(line) for line in middle) + "\n"
+            self._commit(block)
+        self._line, self._cr_pending = [], False
+        self._extend_line(pieces[-1])
+
+    def _extend_line(self, piece: str) -> None:
+        if not piece:
+            return
+        visible = piece.rstrip("\r")
+        if visible:
+            if "\r" in visible:
+                self._line = [visible.rsplit("\r", 1)[1]]
+            elif self._cr_pending:
+                self._line = [visible]
+            else:
+                self._line.append(visible)
+        # A piece of only "\r"s leaves the line as it is, until text follows.
+        self._cr_pending = len(visible) < len(piece)
+
+    def _commit(self, line: str) -> None:
+        cap = self._cap
+        if cap is None:
+            self._head.append(line)
+            return
+        room = cap // 2 - self._head_size
+        if room > 0:
+            self._head.append(line[:room])
+            self._head_size += min(room, len(line))
+            line = line[room:]
+            if not line:
+                return
+        self._tail.append(line)
+        self._tail_size += len(line)
+        # Keep at least the cap's tail; trim in bulk so each chunk is dropped once.
+        keep = cap - cap // 2
+        if self._tail_size > 2 * keep:
+            while self._tail and self._tail_size - len(self._tail[0]) >= keep:
+                dropped = self._tail.popleft()
+                self._tail_size -= len(dropped)
+                self._omitted += len(dropped)
+
+    @property
+    def text(self) -> str:
+        if self._text is None:
+            line = "".join(self._line)
+            if self._cap is None:
+                self._head = ["".join(self._head)]  # joined once, reused by the next read
+                self._text = self._head[0] + line
+            else:
+                tail = "".join(self._tail) + line
+                self._text = cap_parts("".join(self._head), self._omitted, tail, self._cap)
+        return self._text
 
 
 class OutputAccumulator:
-    """The outputs of one running cell."""
+    """The outputs of one running cell.
 
-    def __init__(self) -> None:
-        self.outputs: list[Output] = []
+    ``cap`` (characters per stream output) bounds what is kept of a stream
+    the way the sidecar caps it; ``None`` keeps everything.
+    """
+
+    def __init__(self, cap: int | None = None) -> None:
+        self._cap = cap
+        self._outputs: list[Output] = []
+        self._stream: StreamText | None = None
+        """The text of the last output while it is a stream that may still grow."""
+        self._displays: dict[str, list[Output]] = {}
+        """display_id -> the outputs that ``update_display_data`` replaces."""
         self._clear_pending = False
+
+    @property
+    def outputs(self) -> list[Output]:
+        """The outputs so far. Reading it joins the growing stream's text
+        (linear in its size): read it when the cell ends, not per message."""
+        if self._stream is not None:
+            self._outputs[-1]["text"] = self._stream.text
+        return self._outputs
 
     def add(self, message: Output) -> bool:
         """Apply one message from the kernel; returns whether ``outputs`` changed."""
@@ -40,38 +176,48 @@ class OutputAccumulator:
             if message.get("wait"):
                 self._clear_pending = True
                 return False
-            self.outputs.clear()
+            self._clear()
             return True
         if self._clear_pending:
-            self.outputs.clear()
+            self._clear()
             self._clear_pending = False
         if kind == "update_display_data":
             return self._update_display(message)
         if kind == "stream":
-            last = self.outputs[-1] if self.outputs else None
-            if (
-                last is not None
-                and last.get("output_type") == "stream"
-                and last.get("name") == message.get("name")
-            ):
-                last["text"] = resolve_carriage_returns(last["text"] + message.get("text", ""))
-                return True
-            message = {**message, "text": resolve_carriage_returns(message.get("text", ""))}
-        self.outputs.append(dict(message))
+            name = message.get("name")
+            # ``_stream`` is set exactly while the last output is a stream.
+            if self._stream is None or self._outputs[-1].get("name") != name:
+                self._seal()
+                self._stream = StreamText(self._cap)
+                self._outputs.append({"output_type": "stream", "name": name, "text": ""})
+            self._stream.append(str(message.get("text", "")))
+            return True
+        self._seal()
+        output = dict(message)
+        self._outputs.append(output)
+        display_id = (output.get("transient") or {}).get("display_id")
+        if display_id is not None:
+            self._displays.setdefault(display_id, []).append(output)
         return True
+
+    def _seal(self) -> None:
+        """The last stream stops growing: store its final text."""
+        if self._stream is not None:
+            self._outputs[-1]["text"] = self._stream.text
+            self._stream = None
+
+    def _clear(self) -> None:
+        self._outputs.clear()
+        self._displays.clear()
+        self._stream = None
 
     def _update_display(self, message: Output) -> bool:
         display_id = (message.get("transient") or {}).get("display_id")
-        changed = False
-        for output in self.outputs:
-            if (
-                display_id is not None
-                and (output.get("transient") or {}).get("display_id") == display_id
-            ):
-                output["data"] = message.get("data", {})
-                output["metadata"] = message.get("metadata", {})
-                changed = True
-        return changed
+        targets = self._displays.get(display_id, []) if display_id is not None else []
+        for output in targets:
+            output["data"] = message.get("data", {})
+            output["metadata"] = message.get("metadata", {})
+        return bool(targets)
 
 
 def for_storage(outputs: list[Output]) -> list[Output]:

@@ -92,8 +92,11 @@ class RunListener:
     def cell_started(self, index: int, run: int, position: int, total: int) -> None:
         pass
 
-    def cell_output(self, index: int, run: int, output: Output, outputs: Sequence[Output]) -> None:
-        pass
+    def cell_output(self, index: int, run: int, output: Output) -> None:
+        """Every output message of a running cell, in order, as docs/protocol.md
+        describes them (``clear_output`` with ``wait`` and ``update_display_data``
+        included). The cell's accumulated outputs come with ``cell_finished``:
+        handing them over per message would make streaming quadratic."""
 
     def cell_finished(self, outcome: CellOutcome) -> None:
         pass
@@ -328,7 +331,11 @@ class NotebookRunner:
         first_run = await asyncio.to_thread(self._reserve_run_ids, len(plan))
         records: list[CellRecord | None] = list(snapshot.records)
         committer = _Committer(
-            lambda batch: self._commit(snapshot.notebook, batch, getattr(kernel, "python", "")),
+            lambda batch: self._commit(
+                snapshot.notebook,
+                batch,
+                KernelInfo(getattr(kernel, "python", ""), getattr(kernel, "language", "")),
+            ),
             self.listener.records_committed,
         )
         try:
@@ -370,11 +377,13 @@ class NotebookRunner:
         cell = snapshot.notebook.cells[index]
         inputs = record_inputs(snapshot.graph, records, index)
         self.listener.cell_started(index, run_id, position, total)
-        accumulator = OutputAccumulator()
+        # Capped as the sidecar will cap it, so a cell that prints for hours
+        # holds at most the cap per stream (and counts what it left out).
+        accumulator = OutputAccumulator(cap=self.store.output_cap)
 
         def on_output(message: Output) -> None:
-            if accumulator.add(message):
-                self.listener.cell_output(index, run_id, message, accumulator.outputs)
+            accumulator.add(message)
+            self.listener.cell_output(index, run_id, message)
 
         started = datetime.now(UTC).replace(microsecond=0)
         clock = time.perf_counter()
@@ -463,7 +472,7 @@ class NotebookRunner:
         return first
 
     def _commit(
-        self, notebook: Notebook, new_records: dict[int, CellRecord], python: str
+        self, notebook: Notebook, new_records: dict[int, CellRecord], kernel: KernelInfo
     ) -> SidecarData:
         """Store new records, keeping every other record that still matches a current cell."""
 
@@ -477,7 +486,8 @@ class NotebookRunner:
                     kept.append(record)
             data.cells = kept
             data.run_counter = max([data.run_counter, *(r.run for r in new_records.values())])
-            if python:
-                data.kernel = KernelInfo(python=python, language=data.kernel.language)
+            # What ran this time, not what an imported .ipynb said ("python 3.9.2").
+            if kernel.python:
+                data.kernel = KernelInfo(python=kernel.python, language=kernel.language)
 
         return self.store.update(change)

@@ -14,6 +14,7 @@ nothing is over the cap, which is the common case).
 from __future__ import annotations
 
 import dataclasses
+import re
 from typing import Any
 
 from sessions.records import CellRecord, Output
@@ -29,15 +30,69 @@ def is_binary_mime(mime: str) -> bool:
     return mime.startswith(_BINARY_PREFIXES) or mime in _BINARY_TYPES
 
 
+_MARKER = re.compile(
+    r"\[\.\.\. ([0-9,]+) characters omitted: output over the ([0-9,]+)-character cap \.\.\.\]\n"
+)
+
+
+def _marker(omitted: int, cap: int) -> str:
+    return f"[... {omitted:,} characters omitted: output over the {cap:,}-character cap ...]"
+
+
+def _join(head: str, omitted: int, tail: str, cap: int) -> str:
+    before = "" if head.endswith("\n") or not head else "\n"
+    return f"{head}{before}{_marker(omitted, cap)}\n{tail}"
+
+
+def _earlier_cut(text: str) -> tuple[int, int, int] | None:
+    """Where an earlier ``cap_text`` left its marker in ``text``: (start, end,
+    characters it omitted), the marker line and the newline it may have
+    added before it included. The marker sits right after its cap's head
+    (``cap // 2`` characters, one more when a newline was added), which tells
+    it from the same words printed by the cell itself."""
+    for match in _MARKER.finditer(text):
+        old_cap = int(match.group(2).replace(",", ""))
+        head = old_cap // 2
+        if match.start() == head or (match.start() == head + 1 and text[head] == "\n"):
+            return head, match.end(), int(match.group(1).replace(",", ""))
+    return None
+
+
 def cap_text(text: str, cap: int) -> str:
+    """``text`` within ``cap`` characters: its head and tail (half the cap each)
+    around a marker line that says exactly how many characters were left out.
+
+    The marker is not counted against the cap, and a text that already holds
+    one is measured without it, so capping is idempotent: the sidecar caps
+    every record on every write, and a capped output must keep the count its
+    first cut made (capping the capped text again used to report just the
+    marker's own 78 characters as omitted). Cut again under a smaller cap,
+    the earlier omission is added to the new count.
+    """
     if len(text) <= cap:
         return text
-    head = text[: cap // 2]
-    tail = text[len(text) - (cap - cap // 2) :]
-    omitted = len(text) - len(head) - len(tail)
-    marker = f"[... {omitted:,} characters omitted: output over the {cap:,}-character cap ...]"
-    before = "" if head.endswith("\n") or not head else "\n"
-    return f"{head}{before}{marker}\n{tail}"
+    earlier = _earlier_cut(text) if "characters omitted" in text else None
+    if earlier is None:
+        head = text[: cap // 2]
+        tail = text[len(text) - (cap - cap // 2) :]
+        return _join(head, len(text) - len(head) - len(tail), tail, cap)
+    start, end, omitted = earlier
+    if len(text) - (end - start) <= cap:
+        return text
+    return cap_parts(text[:start], omitted, text[end:], cap)
+
+
+def cap_parts(head: str, omitted: int, tail: str, cap: int) -> str:
+    """``cap_text`` of a text known as its ``head``, then ``omitted`` characters
+    already left out, then its ``tail``: what a stream that is capped while it
+    arrives keeps (``outputs.StreamText``). Callers keep at least ``cap // 2``
+    characters of head and the rest of the cap of tail, so the result is the
+    one ``cap_text`` gives for the whole text."""
+    if omitted <= 0:
+        return cap_text(head + tail, cap)
+    keep_head, keep_tail = cap // 2, cap - cap // 2
+    omitted += max(0, len(head) - keep_head) + max(0, len(tail) - keep_tail)
+    return _join(head[:keep_head], omitted, tail[max(0, len(tail) - keep_tail) :], cap)
 
 
 def _omitted_marker(mime: str, size: int, cap: int) -> str:

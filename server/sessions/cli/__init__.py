@@ -41,6 +41,15 @@ def build_parser() -> argparse.ArgumentParser:
         description="Reactive notebooks kept as plain .py files with # %% cells.",
     )
     parser.add_argument("--version", action="version", version=f"sessions {__version__}")
+    # Also before the verb (`sessions -q run NB`), as people type it; a
+    # separate dest, since a subparser's own default would overwrite it.
+    parser.add_argument(
+        "--quiet",
+        "-q",
+        dest="quiet_before_verb",
+        action="store_true",
+        help="for run and watch: do not echo cell outputs (a failed cell's error still shows)",
+    )
     verbs = parser.add_subparsers(dest="verb", metavar="COMMAND")
     verbs.required = True
     session_verbs = (start, ls, console, stop, restart, clone)
@@ -52,6 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.quiet_before_verb and hasattr(args, "quiet"):
+        args.quiet = True
     command: Command = args.run
     try:
         return command(args)

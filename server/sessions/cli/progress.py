@@ -1,7 +1,9 @@
 """Progress of a run in a terminal: a live line on a TTY, plain lines otherwise.
 
 Cell outputs are echoed below each cell's line (text streams, the
-``text/plain`` of results, a placeholder for images) unless ``quiet``.
+``text/plain`` of results, a placeholder for images) unless ``quiet``; a
+failed cell's error (``KeyError: 'k'``) is shown even then, since it says
+why the run stopped.
 """
 
 from __future__ import annotations
@@ -104,11 +106,12 @@ class TerminalProgress(RunListener):
         line = f"{paint(mark, color, self.color)} [{position + 1}/{total}] {self._label(outcome.index)}  {duration:.2f}s"
         prefix = "\r\x1b[2K" if self.live else ""
         self.out.write(prefix + line + "\n")
-        if not self.quiet:
-            for output in outcome.record.outputs:
-                text = output_text(output)
-                if text:
-                    self.out.write("".join(f"    {ln}\n" for ln in text.split("\n")))
+        for output in outcome.record.outputs:
+            if self.quiet and output.get("output_type") != "error":
+                continue
+            text = output_text(output)
+            if text:
+                self.out.write("".join(f"    {ln}\n" for ln in text.split("\n")))
         self.out.flush()
 
     def cells_skipped(self, indexes: Sequence[int], reason: str) -> None:

@@ -24,6 +24,9 @@ from jupyter_client.connect import KernelConnectionInfo, write_connection_file
 from jupyter_core.paths import jupyter_runtime_dir
 
 WATCHDOG_SCRIPT = Path(__file__).with_name("watchdog.py")
+IOPUB_CONFIG = Path(__file__).with_name("iopub_config.py")
+"""Loaded by the kernel (``--config``): a deeper IOPub queue, so a client that
+falls behind gets every output late instead of losing some (see the file)."""
 WATCHDOG_PREFIX = "[sessions watchdog]"
 
 Transport = Literal["ipc", "tcp"]
@@ -144,6 +147,7 @@ class KernelProcess:
             "ipykernel_launcher",
             "-f",
             str(connection.path),
+            f"--config={IOPUB_CONFIG}",
         ]
         process = await asyncio.create_subprocess_exec(
             *command,

@@ -8,6 +8,20 @@ top.
 
 Messages are read by two long-lived tasks, one per channel (IOPub, shell),
 and routed by the request they answer, so several requests may be in flight.
+IOPub is read losslessly and in bulk: our SUB socket has no high-water mark
+(zmq's default of 1,000 queued messages made a busy reader lose outputs; the
+kernel's own send queue is deepened by ``iopub_config.py``), and the reader
+takes the messages already queued in batches, without an await for each.
+
+A request ends when its ``execute_reply`` (shell) and its closing ``idle``
+status (IOPub, after its last output) have both arrived. The wait for
+``idle`` after the reply is bounded: if the request's IOPub stream stays
+silent for ``idle_timeout`` seconds after the reply (silent meaning nothing
+of it read *and* nothing left unread in the socket, so a reader that is
+merely behind is waited for), the request ends without it and a note says
+so in its outputs. Outputs the kernel publishes for it after that are not
+part of its result; they are counted and logged.
+
 A third task waits for the kernel process: when it exits unasked, every
 pending ``execute`` returns ``"dead"`` at once (no timeout involved) and the
 state becomes ``"dead"``. A dead kernel is not restarted behind the caller's
@@ -45,6 +59,7 @@ from sessions.kernel.launcher import (
     write_connection,
 )
 from sessions.kernel.outputs import output_from_message
+from sessions.kernel.wire import decode
 from sessions.records import Output
 
 log = logging.getLogger(__name__)
@@ -63,6 +78,17 @@ MessageCallback = Callable[[dict[str, Any]], None]
 # give the IOPub reader this long to deliver it before reporting the death.
 _DEATH_DRAIN_SECONDS = 0.05
 
+# The IOPub reader handles at most this many queued messages in a row before
+# it lets the event loop run other tasks (LSP requests, timers).
+_READ_BATCH = 256
+
+# Requests that ended without their ``idle``, remembered to count late outputs.
+_ENDED_WITHOUT_IDLE_KEPT = 32
+
+_OUTPUT_MESSAGES = frozenset(
+    {"stream", "display_data", "update_display_data", "execute_result", "error", "clear_output"}
+)
+
 
 @dataclass(slots=True)
 class ExecuteResult:
@@ -74,12 +100,15 @@ class ExecuteResult:
     started: datetime | None = None
     duration: float = 0.0
     """Seconds from sending the request to the end of its outputs."""
+    idle_missing: bool = False
+    """The closing ``idle`` did not arrive within ``idle_timeout`` of the reply."""
 
 
 @dataclass(slots=True, eq=False)
 class _Execution:
     """An execute request in flight: done when both its reply (shell) and its
-    closing ``idle`` status (IOPub, after the last output) have arrived."""
+    closing ``idle`` status (IOPub, after the last output) have arrived, or
+    when IOPub stayed silent for it for ``idle_timeout`` after the reply."""
 
     on_output: OutputCallback
     done: asyncio.Future[None]
@@ -88,6 +117,9 @@ class _Execution:
     interrupt_requested: bool = False
     ended_as: ExecuteStatus | None = None
     """Set when the kernel went away before answering."""
+    last_heard: float = 0.0
+    """``time.monotonic()`` of the reply or of the request's last IOPub message."""
+    idle_missing: bool = False
 
     def check_done(self) -> None:
         if self.reply is not None and self.idle and not self.done.done():
@@ -114,6 +146,7 @@ class KernelSession:
         runtime_folder: Path | None = None,
         startup_timeout: float = 60.0,
         shutdown_timeout: float = 2.0,
+        idle_timeout: float = 3.0,
         owner_cleanup: Sequence[Path] = (),
     ) -> None:
         self.python = python
@@ -124,6 +157,10 @@ class KernelSession:
         self._runtime_folder = runtime_folder
         self.startup_timeout = startup_timeout
         self.shutdown_timeout = shutdown_timeout
+        self.idle_timeout = idle_timeout
+        """Seconds of IOPub silence after a reply before a request ends without its ``idle``."""
+        self.late_outputs = 0
+        """Outputs that arrived for requests that had already ended without their ``idle``."""
         self.owner_cleanup = list(owner_cleanup)
         """Files the watchdog removes if this process dies without shutting
         the kernel down (the session's registry entry)."""
@@ -141,6 +178,8 @@ class KernelSession:
         self._client: AsyncKernelClient | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._pending: dict[str, _Execution] = {}
+        self._ended_without_idle: dict[str, int] = {}
+        """msg_id -> late outputs counted for it (the last few such requests)."""
         self._quiet = asyncio.Event()
         self._quiet.set()
         self._lifecycle = asyncio.Lock()
@@ -189,6 +228,14 @@ class KernelSession:
     @property
     def connection_file(self) -> Path | None:
         return self._connection.path if self._connection is not None else None
+
+    @property
+    def language(self) -> str:
+        """``"python 3.11.7"``: the kernel's language and version, from its
+        ``kernel_info`` (empty before the kernel answered)."""
+        info = self.kernel_info.get("language_info") or {}
+        name, version = str(info.get("name") or ""), str(info.get("version") or "")
+        return f"{name} {version}".strip()
 
     def on_state(self, callback: StateCallback) -> Callable[[], None]:
         """Call ``callback(state)`` on every state change; returns an unsubscribe."""
@@ -368,12 +415,33 @@ class KernelSession:
     # -- reading messages ------------------------------------------------------
 
     async def _read_iopub(self, client: AsyncKernelClient) -> None:
+        channel = client.iopub_channel
+        socket: zmq.asyncio.Socket = channel.socket
+        # A synchronous view of the same socket: queued messages are taken
+        # without an await (and a future) each, which is most of the cost of
+        # reading a flood of small stream messages.
+        queued: zmq.Socket[bytes] = zmq.Socket.shadow(socket.underlying)
+        session = client.session
         while True:
-            msg = await client.get_iopub_msg()
-            try:
-                self._handle_iopub(msg)
-            except Exception:
-                log.exception("could not handle IOPub message %s", msg.get("msg_type"))
+            await socket.poll()
+            for _ in range(_READ_BATCH):
+                try:
+                    frames = queued.recv_multipart(zmq.NOBLOCK)
+                except zmq.Again:
+                    break
+                try:
+                    self._handle_iopub(decode(session, frames))
+                except Exception:
+                    log.exception("could not handle an IOPub message")
+            else:
+                await asyncio.sleep(0)  # still more queued: let other tasks in first
+
+    def _iopub_queued(self) -> bool:
+        """Whether IOPub messages wait in our socket, not read yet."""
+        client = self._client
+        if client is None or client.iopub_channel.socket is None:
+            return False
+        return bool(client.iopub_channel.socket.getsockopt(zmq.EVENTS) & zmq.POLLIN)
 
     def _handle_iopub(self, msg: dict[str, Any]) -> None:
         for callback in list(self._message_callbacks):
@@ -383,7 +451,10 @@ class KernelSession:
                 log.exception("IOPub message callback failed")
         msg_type: str = msg["msg_type"]
         content: dict[str, Any] = msg["content"]
-        execution = self._pending.get(msg["parent_header"].get("msg_id", ""))
+        parent_id = msg["parent_header"].get("msg_id", "")
+        execution = self._pending.get(parent_id)
+        if execution is not None:
+            execution.last_heard = time.monotonic()
         if msg_type == "status":
             execution_state = content.get("execution_state")
             if execution_state in ("busy", "idle") and self._state in ("busy", "idle"):
@@ -393,6 +464,8 @@ class KernelSession:
                 execution.check_done()
             return
         if execution is None:
+            if parent_id in self._ended_without_idle:
+                self._count_late_output(parent_id, msg_type)
             return
         output = output_from_message(msg_type, content)
         if output is not None:
@@ -401,13 +474,61 @@ class KernelSession:
             except Exception:
                 log.exception("output callback failed")
 
+    def _count_late_output(self, parent_id: str, msg_type: str) -> None:
+        if msg_type not in _OUTPUT_MESSAGES:
+            return
+        self.late_outputs += 1
+        self._ended_without_idle[parent_id] += 1
+        count = self._ended_without_idle[parent_id]
+        # The first one is worth a warning; a flood of them is worth a count.
+        log.log(
+            logging.WARNING if count == 1 else logging.DEBUG,
+            "output (%s) of request %s arrived after it ended without its idle status "
+            "(%d so far); it is not in the request's result",
+            msg_type,
+            parent_id,
+            count,
+        )
+
     async def _read_shell(self, client: AsyncKernelClient) -> None:
         while True:
             msg = await client.get_shell_msg()
             execution = self._pending.get(msg["parent_header"].get("msg_id", ""))
             if execution is not None and msg["msg_type"] == "execute_reply":
                 execution.reply = msg["content"]
+                execution.last_heard = time.monotonic()
                 execution.check_done()
+                if not execution.done.done():
+                    self._await_idle(msg["parent_header"]["msg_id"], execution)
+
+    def _await_idle(self, msg_id: str, execution: _Execution) -> None:
+        """Bound the wait for ``idle`` once the reply is in: end the request
+        when IOPub has been silent for it for ``idle_timeout`` seconds."""
+        loop = asyncio.get_running_loop()
+
+        def check() -> None:
+            if execution.done.done():
+                return
+            silent_for = time.monotonic() - execution.last_heard
+            if silent_for < self.idle_timeout or self._iopub_queued():
+                # Heard from it lately, or the reader is behind (messages
+                # queued unread may be its own): look again later.
+                loop.call_later(max(self.idle_timeout - silent_for, 0.05), check)
+                return
+            log.warning(
+                "no idle status for request %s %.1f s after its reply; ending it",
+                msg_id,
+                silent_for,
+            )
+            execution.idle_missing = True
+            self._ended_without_idle[msg_id] = 0
+            while len(self._ended_without_idle) > _ENDED_WITHOUT_IDLE_KEPT:
+                del self._ended_without_idle[next(iter(self._ended_without_idle))]
+            with contextlib.suppress(Exception):
+                execution.on_output(_idle_missing_note(self.idle_timeout))
+            execution.done.set_result(None)
+
+        loop.call_later(self.idle_timeout, check)
 
     async def _watch_process(self, process: KernelProcess) -> None:
         await process.wait()
@@ -462,6 +583,7 @@ class KernelSession:
             if not self._pending:
                 self._quiet.set()
         result = _result_of(execution)
+        result.idle_missing = execution.idle_missing
         result.started = started
         result.duration = time.perf_counter() - clock
         return result
@@ -508,13 +630,31 @@ def _result_of(execution: _Execution) -> ExecuteResult:
     return result
 
 
+def _idle_missing_note(idle_timeout: float) -> Output:
+    return {
+        "output_type": "stream",
+        "name": "stderr",
+        "text": (
+            f"\n[sessions: the kernel's end-of-output message did not arrive within "
+            f"{idle_timeout:g} s of its reply; output published after that is not shown here]\n"
+        ),
+    }
+
+
 _context: zmq.asyncio.Context | None = None
 
 
 def _shared_context() -> zmq.asyncio.Context:
     """One zmq context (one I/O thread) for all kernels of this process,
-    instead of one per client that restarts would leak."""
+    instead of one per client that restarts would leak.
+
+    Its sockets queue without limit on receipt (``RCVHWM`` 0): with zmq's
+    default of 1,000 messages, a SUB socket whose reader falls behind a
+    kernel printing flushed lines silently drops outputs, and may drop the
+    ``idle`` that ends a request. The messages are the cell's output, which
+    the runner keeps anyway (capped, see ``outputs.StreamText``)."""
     global _context
     if _context is None or _context.closed:
         _context = zmq.asyncio.Context()
+        _context.setsockopt(zmq.RCVHWM, 0)
     return _context

@@ -49,8 +49,8 @@ class NotebookListener(RunListener):
                 {"uri": self.state.uri, "cell": index, "run": run, "output": output},
             )
 
-    def cell_output(self, index: int, run: int, output: Output, outputs: Sequence[Output]) -> None:
-        self._forwarder.feed(output, outputs)
+    def cell_output(self, index: int, run: int, output: Output) -> None:
+        self._forwarder.feed(output)
         if not self._forwarder.only_streams_pending:
             self._flush()
         elif self._flush_handle is None:

@@ -1,5 +1,5 @@
 // code-server (the browser build of VS Code) for the end-to-end test:
-// installed by ../shared/tools/install-code-server, started on a free port in
+// installed by scripts/install-code-server, started on a free port in
 // its own process group, stopped by killing that group.
 
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
@@ -15,18 +15,20 @@ export interface Tools {
 
 /**
  * Runs the installer (idempotent) and reads the paths it prints as KEY=VALUE lines.
- * The project's shared copy beside the checkout wins; a plain clone uses the one in scripts/.
+ * Always the checkout's scripts/install-code-server: that is what a fresh clone runs, so
+ * that is what the suite (and CI) must exercise. The tools go to $SESSIONS_E2E_TOOLS when
+ * set (.ci/run under CI=true: an empty temporary folder, so CI proves the fresh install),
+ * else the installer's default, ~/.cache/sessions-e2e, reused from run to run.
  */
 export function installTools(repoRoot: string): Tools {
-  const candidates = [
-    path.resolve(repoRoot, "..", "shared", "tools", "install-code-server"),
-    path.resolve(repoRoot, "scripts", "install-code-server"),
-  ];
-  const installer = candidates.find((candidate) => fs.existsSync(candidate));
-  if (installer === undefined) {
-    throw new Error(`install-code-server not found (looked at ${candidates.join(", ")})`);
-  }
-  const output = execFileSync(installer, [], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
+  const installer = path.resolve(repoRoot, "scripts", "install-code-server");
+  if (!fs.existsSync(installer)) throw new Error(`install-code-server not found at ${installer}`);
+  const dir = process.env.SESSIONS_E2E_TOOLS;
+  const args = dir ? [path.resolve(dir)] : [];
+  // No environment filtering here: the installer itself drops the npm_config_* and other
+  // npm/node settings inherited from `npm run test:e2e`, so it behaves the same when run
+  // by hand or from any other npm script.
+  const output = execFileSync(installer, args, { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
   const values = new Map(
     output
       .split("\n")
@@ -84,6 +86,9 @@ export class CodeServer {
         "--auth", "none",
         "--disable-telemetry",
         "--disable-update-check",
+        // Not ~/.config/code-server/config.yaml, which an earlier run (or the user) left
+        // behind and which could turn on a password or TLS.
+        "--config", path.join(options.userDataDir, "code-server.yaml"),
         ...(options.workspaceTrust ? [] : ["--disable-workspace-trust"]),
         "--user-data-dir", options.userDataDir,
         "--extensions-dir", options.extensionsDir,

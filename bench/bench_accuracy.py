@@ -146,7 +146,11 @@ def evaluate_edit(
         i for i in edited.touched if not same_meaning(_code(original[i]), codes.get(i, ""))
     }
     codes_before = {i: _code(c) for i, c in original.items() if i is not None}
-    why = reachable(first, after_run, codes_before, changed_code, bodies)
+    # Cells are named by the engine's index where it has one, so that the
+    # causes printed here and the engine's reasons speak of the same cells.
+    shown = {p: (predicted[p].index if p in predicted else p) for p in range(len(edited.chunks))}
+    positions = {c.ident: shown[i] for i, c in enumerate(edited.chunks) if c.ident is not None}
+    why = reachable(first, after_run, codes_before, changed_code, bodies, positions)
     for position, chunk in enumerate(edited.chunks):
         code_after = _code(chunk)
         if not code_after:
@@ -168,7 +172,7 @@ def evaluate_edit(
         touched = ident in edited.touched
         verdict = Verdict(
             ident=ident,
-            index=position,
+            index=shown[position],
             title=_title(code_after),
             status=status.status if status else "unmapped",
             reason=status.reason if status else "",
@@ -192,7 +196,7 @@ def evaluate_edit(
             status.status == "error" and chunk.ident in failing_for_real
         ):
             continue
-        result.unconverged.append(f"{position}:{status.status}")
+        result.unconverged.append(f"{status.index}:{status.status}")
     result.converged = not result.unconverged
     result.seconds = time.perf_counter() - started
     return result

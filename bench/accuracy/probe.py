@@ -19,9 +19,10 @@ What a digest can see:
   in the working directory (zip archives such as ``.npz`` by their members, so
   their timestamps do not count).
 
-What it cannot see: matplotlib artists (figures, axes, lines) are reduced to
-their type because their pickles drag in the whole figure; what they draw is
-compared through the image outputs instead. Objects that neither pickle nor
+What it cannot see: matplotlib objects (figures, axes, lines, norms,
+containers) are reduced to their type, because their pickles drag in the
+whole figure and drawing updates them lazily; what they draw is compared
+through the image outputs instead. Objects that neither pickle nor
 have a stable ``repr`` (open files, generators, C-extension handles) are
 compared by ``repr`` with memory addresses removed, which may miss changes.
 Names starting with ``_`` (IPython's ``_``, ``_i3``, ``Out``-like caches and
@@ -75,8 +76,11 @@ def _is_main(obj: object) -> bool:
 
 
 def _is_artist(obj: object) -> bool:
+    # Every matplotlib object, not only artists: norms, containers and
+    # transforms are updated lazily when a figure is drawn or closed, after
+    # the cell that made them.
     module = type(obj).__module__ or ""
-    return module.startswith(("matplotlib.", "mpl_toolkits.")) and hasattr(obj, "get_figure")
+    return module.startswith(("matplotlib.", "mpl_toolkits."))
 
 
 class _Pickler(pickle.Pickler):
@@ -201,16 +205,20 @@ class Probe:
 
     def __init__(self, namespace: dict[str, Any]) -> None:
         self.namespace = namespace
-        self.snapshots: dict[str, dict[str, str]] = {}
+        self.snapshots: dict[str, dict[str, Any]] = {}
 
     def snap(self, key: int) -> None:
         state: dict[str, str] = {}
+        # Identities tell a rebinding from a mutation, and see a rebinding to
+        # an equal value (a new figure's axes digest like the old one's).
+        identities: dict[str, int] = {}
         for name, value in list(self.namespace.items()):
             if name.startswith("_") or name in _IPYTHON_NAMES:
                 continue
             state[name] = digest(value)
+            identities[name] = id(value)
         state.update(_hidden_state())
-        self.snapshots[str(key)] = state
+        self.snapshots[str(key)] = {"values": state, "ids": identities}
 
     def dump(self, path: str) -> None:
         with open(path, "w", encoding="utf-8") as handle:

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from accuracy.truth import Run
 
 _HIDDEN_HINTS = {
-    "<numpy.random>": re.compile(r"random|rng|shuffle|permutation|sample"),
+    "<numpy.random>": re.compile(r"random|rng|shuffle|permutation|\.sample\("),
     "<random>": re.compile(r"random"),
     "<matplotlib.rcParams>": re.compile(r"plt\.|matplotlib|mpl\.|\.plot|\.hist|subplots|figure"),
     "<pandas.options>": re.compile(r"pd\.|DataFrame|Series|\.head|\.describe"),
@@ -141,6 +141,19 @@ def _binders(run: Run) -> dict[int, dict[str, int]]:
     return seen
 
 
+# What a statement must contain to change a hidden state (an import that
+# adds warning filters does not count: it is the same in every run).
+_WRITE_HINTS = {
+    "<numpy.random>": re.compile(r"random|rng|shuffle|permutation"),
+    "<random>": re.compile(r"random"),
+    "<matplotlib.rcParams>": re.compile(r"rc\(|rcParams|style\.use|rcdefaults|rc_file"),
+    "<pandas.options>": re.compile(r"set_option|reset_option|pd\.options"),
+    "<sklearn.config>": re.compile(r"set_config"),
+    "<warnings.filters>": re.compile(r"filterwarnings|simplefilter|resetwarnings"),
+    "<cwd>": re.compile(r"chdir"),
+    "<sys.path>": re.compile(r"sys\.path"),
+}
+
 # Hidden state that only changes how results are shown, not the values
 # computed: a change reaches the outputs of cells that read it, never their
 # names.
@@ -187,20 +200,23 @@ def _statements(code: str, bodies: dict[str, set[str]], imported: set[str]) -> l
                         base = base.value
                     if isinstance(base, ast.Name):
                         stores.add(base.id)
-                elif (
-                    isinstance(node, ast.Call)
-                    and isinstance(node.func, ast.Attribute)
-                    and isinstance(node.func.value, ast.Name)
-                    and node.func.value.id not in imported
-                ):
-                    # A method call may change its object (imported modules excepted).
-                    stores.add(node.func.value.id)
         if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             stores.add(stmt.name)
+        last = position == len(tree.body) - 1
+        call = stmt.value if isinstance(stmt, ast.Expr) else None
+        if (
+            isinstance(call, ast.Call)
+            and isinstance(call.func, ast.Attribute)
+            and isinstance(call.func.value, ast.Name)
+            and call.func.value.id not in imported
+            and not last
+        ):
+            # `x.method(...)` as a statement may change x (DESIGN §4); not on a
+            # module, and not the cell's last line, which is there to be shown.
+            stores.add(call.func.value.id)
         for name in list(loads):
             loads |= bodies.get(name, set())
         segment = ast.get_source_segment(code, stmt) or ""
-        last = position == len(tree.body) - 1
         found.append(_Statement(loads, stores, segment, last and isinstance(stmt, ast.Expr)))
     return found
 
@@ -238,9 +254,16 @@ def _imported(codes: Iterable[str]) -> set[str]:
 def _hidden_read(name: str, stmt: _Statement) -> bool:
     if name.startswith("<file:"):
         return name[6:-1].rsplit("/", 1)[-1] in stmt.source
-    if stmt.displays and name in (_RENDER | {"<sklearn.config>"}):
-        return True
+    if stmt.displays and name in ("<pandas.options>", "<sklearn.config>"):
+        return True  # how a shown value is rendered
     hint = _HIDDEN_HINTS.get(name)
+    return hint is not None and hint.search(stmt.source) is not None
+
+
+def _hidden_write(name: str, stmt: _Statement) -> bool:
+    if name.startswith("<file:"):
+        return name[6:-1].rsplit("/", 1)[-1] in stmt.source
+    hint = _WRITE_HINTS.get(name)
     return hint is not None and hint.search(stmt.source) is not None
 
 
@@ -250,6 +273,7 @@ def reachable(
     codes_before: dict[int, str],
     changed_code: set[int],
     bodies: dict[str, set[str]],
+    positions: dict[int, int],
 ) -> dict[int, str]:
     """Cells an ideal static analysis must call stale, with the dependency that makes them so.
 
@@ -264,6 +288,11 @@ def reachable(
     turns out unchanged is false stale no static analysis can avoid.
     """
     imported = _imported(edited.codes.values())
+
+    def cell(key: int) -> str:
+        # Causes name cells by their place in the edited file, like the table.
+        return "the new cell" if key < 0 else f"cell {positions.get(key, key)}"
+
     why: dict[int, str] = {}
     tainted_by: dict[int, set[str]] = {}
     before_o, before_e = _binders(original), _binders(edited)
@@ -283,8 +312,14 @@ def reachable(
         tainted: dict[str, str] = {}
         for name, provider in visible.items():
             if name in tainted_by.get(provider, set()):
-                tainted[name] = f"reads `{name}` from changed cell {provider}"
+                tainted[name] = f"reads `{name}` from changed {cell(provider)}"
             elif key >= 0 and provider != before_o.get(key, {}).get(name):
+                # Hidden state first appears with whichever import comes first:
+                # a new provider of an equal value is no change.
+                if name.startswith("<") and original.before(key).get(name) == edited.before(
+                    key
+                ).get(name):
+                    continue
                 tainted[name] = f"`{name}` now comes from another cell"
         hidden_changes = {n for n in edited.changed(key) if n.startswith("<")}
         out: set[str] = set()
@@ -303,10 +338,10 @@ def reachable(
             if position in direct or cause is not None:
                 if cause is not None:
                     why.setdefault(key, cause)
-                hit = stmt.stores | {h for h in hidden_changes if _hidden_read(h, stmt)}
+                hit = stmt.stores | {h for h in hidden_changes if _hidden_write(h, stmt)}
                 out |= hit
                 for name in hit:
-                    tainted.setdefault(name, f"reads `{name}` from changed cell {key}")
+                    tainted.setdefault(name, f"reads `{name}` from changed {cell(key)}")
             else:
                 # Rebound by code that reads nothing changed: a fresh version again
                 # (a mutation also reads its object, so it keeps the taint).
@@ -322,7 +357,7 @@ class Verdict:
     """One cell of one edit."""
 
     ident: int
-    index: int  # position of the cell's chunk in the edited file
+    index: int  # the engine's index of the cell in the edited file (else our chunk position)
     title: str
     status: str
     reason: str

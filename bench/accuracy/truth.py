@@ -66,6 +66,7 @@ class Run:
     outputs: dict[int, list[str]]
     # State after each executed chunk; key -1 is the state before the first.
     states: dict[int, dict[str, str]]
+    identities: dict[int, dict[str, int]]
     order: list[int]
     errors: set[int]
     seconds: float
@@ -78,9 +79,25 @@ class Run:
         return self.states[self.order[position - 1] if position else -1]
 
     def changed(self, ident: int) -> set[str]:
-        """Names (and hidden states) whose digest the chunk changed, added or removed."""
+        """Names (and hidden states) the chunk bound, changed or removed.
+
+        A name counts only when the chunk's code mentions it (or lists the
+        namespace, ``%who``): objects that fill caches lazily would otherwise
+        seem to be changed by whichever later cell happened to trigger that.
+        """
         after, before = self.states[ident], self.before(ident)
-        return {n for n in after.keys() | before.keys() if after.get(n) != before.get(n)}
+        ids_after = self.identities[ident]
+        position = self.order.index(ident)
+        ids_before = self.identities[self.order[position - 1] if position else -1]
+        code = self.codes.get(ident, "")
+        everything = "%who" in code
+        words = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", code))
+        return {
+            n
+            for n in after.keys() | before.keys()
+            if (after.get(n) != before.get(n) or ids_after.get(n) != ids_before.get(n))
+            and (n.startswith("<") or everything or n in words)
+        }
 
 
 def _text(value: Any) -> str:
@@ -201,8 +218,9 @@ async def _execute(chunks: list[Chunk], workdir: Path, sockets: Path, timeout: i
         if any(line.startswith("error:") for line in produced):
             errors.add(ident)
     raw = json.loads(dump.read_text(encoding="utf-8"))
-    states = {int(k): v for k, v in raw.items()}
-    return Run(outputs, states, order, errors, seconds, codes)
+    states = {int(k): v["values"] for k, v in raw.items()}
+    identities = {int(k): v["ids"] for k, v in raw.items()}
+    return Run(outputs, states, identities, order, errors, seconds, codes)
 
 
 def execute(chunks: list[Chunk], data: list[Path], timeout: int = 300) -> Run:

@@ -8,7 +8,7 @@ from sessions.graph import build_graph
 from sessions.identity import match_records
 from sessions.notebook import Notebook, parse
 from sessions.records import CellRecord, RunStatus
-from sessions.staleness import compute_statuses, record_inputs
+from sessions.staleness import compute_statuses, failed_versions, record_versions
 
 
 class History:
@@ -30,12 +30,16 @@ class History:
         for index in cells:
             cell = self.notebook.cells[index]
             self.run_counter += 1
+            inputs, provides = record_versions(self.notebook, graph, self.records, index)
+            if status != "ok":
+                provides = failed_versions(provides, self.run_counter)
             self.records[index] = CellRecord(
                 hash=cell.hash,
                 index=index,
                 run=self.run_counter,
                 status=status,
-                inputs=record_inputs(graph, self.records, index),
+                inputs=inputs,
+                provides=provides,
                 code=cell.code,
             )
 

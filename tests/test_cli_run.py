@@ -297,7 +297,15 @@ def test_json_summary(tmp_path: Path) -> None:
     assert result.returncode == 1
     payload = json.loads(result.stdout)  # stdout is only the JSON; progress went to stderr
     assert "✗ [2/3] cell 1 boom" in result.stderr
-    assert set(payload) == {"notebook", "planned", "cells", "skipped", "stopped_because", "ok"}
+    assert set(payload) == {
+        "notebook",
+        "planned",
+        "cells",
+        "skipped",
+        "blocked",
+        "stopped_because",
+        "ok",
+    }
     assert payload["notebook"] == "nb.py"
     assert payload["planned"] == [0, 1, 2]
     assert payload["skipped"] == [2]
@@ -346,8 +354,9 @@ def test_sidecar_holds_run_ids_inputs_and_outputs(tmp_path: Path) -> None:
     assert runs == sorted(runs) and len(set(runs)) == 3
     assert data["run_counter"] >= runs[-1]
     assert records[0].get("inputs", {}) == {}
-    assert records[1]["inputs"] == {"x": records[0]["run"]}
-    assert records[3]["inputs"] == {"y": records[1]["run"]}
+    # Each input is the version key the provider's run gave the name.
+    assert records[1]["inputs"] == {"x": records[0]["provides"]["x"]}
+    assert records[3]["inputs"] == {"y": records[1]["provides"]["y"]}
     assert records[0]["outputs"] == [
         {"output_type": "stream", "name": "stdout", "text": "x is 1\n"}
     ]
@@ -360,7 +369,8 @@ def test_sidecar_holds_run_ids_inputs_and_outputs(tmp_path: Path) -> None:
     assert cli("run", path.name, "--cell", "3", cwd=tmp_path).returncode == 0
     again = {c["index"]: c for c in sidecar(path)["cells"]}
     assert again[3]["run"] > again[1]["run"] > runs[-1]  # upstream re-ran in the new kernel
-    assert again[3]["inputs"] == {"y": again[1]["run"]}
+    # Same code, same inputs: the re-run gives the same keys.
+    assert again[3]["inputs"] == {"y": again[1]["provides"]["y"]} == records[3]["inputs"]
 
 
 def test_a_finished_cell_is_in_the_sidecar_while_later_cells_still_run(tmp_path: Path) -> None:

@@ -192,7 +192,7 @@ def test_check_exit_codes_and_json(tmp_path: Path) -> None:
     result = cli("check", broken.name, "--json", cwd=tmp_path)
     assert result.returncode == 1
     payload = json.loads(result.stdout)
-    assert set(payload) == {"notebook", "diagnostics", "errors"}
+    assert set(payload) == {"notebook", "diagnostics", "errors", "hidden"}
     assert payload["notebook"] == "broken.py"
     assert payload["errors"] == 1
     (diagnostic,) = [d for d in payload["diagnostics"] if d["severity"] == "error"]
@@ -206,6 +206,23 @@ def test_check_exit_codes_and_json(tmp_path: Path) -> None:
     assert payload["errors"] == 0
     assert [d["code"] for d in payload["diagnostics"]] == ["undefined-name"]
     assert payload["diagnostics"][0]["range"]["start"] == {"line": 4, "character": 9}
+
+
+def test_check_lists_hints_only_when_asked(tmp_path: Path) -> None:
+    """4,030 ``redefined`` hints on one real 35k-line notebook buried the warnings."""
+    path = tmp_path / "redef.py"
+    path.write_text("# %%\nx = 1\n\n# %%\nx = 2\n\n# %%\nprint(x, missing)\n")
+    default = cli("check", path.name, cwd=tmp_path)
+    assert default.returncode == 0
+    assert "redefined" not in default.stdout
+    assert "warning[undefined-name]" in default.stdout
+    assert "(1 below warning not shown: --severity hint lists them)" in default.stdout
+    everything = cli("check", path.name, "--severity", "hint", cwd=tmp_path)
+    assert "hint[redefined]" in everything.stdout and "not shown" not in everything.stdout
+    errors_only = json.loads(
+        cli("check", path.name, "--severity", "error", "--json", cwd=tmp_path).stdout
+    )
+    assert errors_only["diagnostics"] == [] and errors_only["hidden"] == 2
 
 
 def test_check_reports_a_run_error_after_a_failed_run(tmp_path: Path) -> None:
@@ -262,22 +279,24 @@ def test_usage_error_is_exit_2(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr and "notebook" in result.stderr
 
 
-def test_a_corrupt_sidecar_is_moved_aside_and_reported(ran: Path) -> None:
+def test_a_corrupt_sidecar_is_reported_and_left_for_the_next_run(ran: Path) -> None:
+    """``status`` is read-only: it never renames or rewrites the sidecar (issue 10)."""
     sidecar = ran.with_name("tally.sessions.toml")
     garbage = "this is [not toml\n"
     sidecar.write_text(garbage)
     result = cli("status", ran.name, "--json", cwd=ran.parent)
     assert result.returncode == 0
     payload = json.loads(result.stdout)
-    backup = ran.with_name("tally.sessions.toml.bak")
-    assert backup.read_text() == garbage
-    assert not sidecar.exists()
+    assert sidecar.read_text() == garbage
+    assert not ran.with_name("tally.sessions.toml.bak").exists()
     assert [c["status"] for c in payload["cells"]][2:] == ["never-run"] * 3
     (problem,) = payload["problems"]
-    assert "moved to tally.sessions.toml.bak" in problem
+    assert "The next run moves it to tally.sessions.toml.bak" in problem
     assert result.stderr.strip() == f"sessions: {problem}"
     assert "Traceback" not in result.stderr
 
-    again = cli("status", ran.name, cwd=ran.parent)  # the problem was dealt with once
+    assert cli("run", ran.name, cwd=ran.parent).returncode == 0  # a write moves it aside
+    assert ran.with_name("tally.sessions.toml.bak").read_text() == garbage
+    again = cli("status", ran.name, cwd=ran.parent)
     assert again.returncode == 0 and again.stderr == ""
-    assert "○ never-run" in again.stdout
+    assert "○ never-run" not in again.stdout

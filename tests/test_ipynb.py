@@ -98,8 +98,12 @@ def test_import_writes_percent_text_and_sidecar(tmp_path: Path) -> None:
     records = {r.index: r for r in loaded.data.cells}
     assert sorted(records) == [1, 2, 3]
     assert [records[i].run for i in (1, 2, 3)] == [1, 2, 3]
-    assert records[2].inputs == {"rows": 1}
-    assert records[3].inputs == {"math": 1, "total": 2}
+    # As if run top to bottom: each input is the key its provider's record gave it.
+    assert records[2].inputs == {"rows": records[1].provides["rows"]}
+    assert records[3].inputs == {
+        "math": records[1].provides["math"],
+        "total": records[2].provides["total"],
+    }
     assert records[3].status == "error"
     assert records[2].outputs[0]["data"]["image/png"] == PNG
 
@@ -176,7 +180,7 @@ def test_export_validates_and_contains_cached_outputs(tmp_path: Path) -> None:
             index=1,
             run=2,
             execution_count=2,
-            inputs={"json": 1},
+            inputs={"json": "k1"},
             outputs=[{"output_type": "stream", "name": "stdout", "text": "[1, 2]\n"}],
         ),
     ]

@@ -137,7 +137,9 @@ async def test_corrupt_sidecar(client: LanguageClient, folder: Path) -> None:
     await wait_until(
         lambda: any("corrupt.sessions.toml" in w for w in warnings(client)), what="warning"
     )
-    assert list(folder.glob("corrupt.sessions.toml.bak*"))
+    # Opening is reading: the file stays where it is until a run writes the cache.
+    assert not list(folder.glob("corrupt.sessions.toml.bak*"))
+    assert (folder / "corrupt.sessions.toml").read_bytes().startswith(b"\x00\xff")
     await still_answers(client)
 
 

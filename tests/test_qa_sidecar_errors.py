@@ -58,23 +58,26 @@ def test_status_with_a_directory_in_place_of_the_sidecar_does_not_advise_chmod(
     assert "chmod" not in problem
 
 
-def test_watch_reports_a_corrupt_sidecar_moved_aside_at_start_and_mid_session(
+def test_watch_reports_a_corrupt_sidecar_at_start_and_mid_session_and_leaves_it(
     tmp_path: Path, watches: Callable[..., Watch]
 ) -> None:
+    """A watch without --autorun only reads: it says what is wrong and renames nothing."""
     env = cli_env(tmp_path)
     (tmp_path / "nb.py").write_text(NOTEBOOK)
     (tmp_path / "nb.sessions.toml").write_text("not [[ toml\n")
 
     watch = watches(tmp_path, env, "nb.py")
     before = watch.expect(r"^watching nb\.py")
-    assert any("moved to nb.sessions.toml.bak " in line for line in before), before
+    assert any("nb.sessions.toml could not be used" in line for line in before), before
 
     (tmp_path / "nb.sessions.toml").write_text("still not [[ toml\n")
-    watch.expect(r"moved to nb\.sessions\.toml\.bak\.1 ")
+    watch.expect(r"nb\.sessions\.toml could not be used")
     code, _rest = watch.stop()
     assert code == 0
-    assert (tmp_path / "nb.sessions.toml.bak").read_text() == "not [[ toml\n"
-    assert (tmp_path / "nb.sessions.toml.bak.1").read_text() == "still not [[ toml\n"
+    assert sorted(p.name for p in tmp_path.iterdir() if "sessions.toml" in p.name) == [
+        "nb.sessions.toml"
+    ]
+    assert (tmp_path / "nb.sessions.toml").read_text() == "still not [[ toml\n"
 
 
 def test_watch_autorun_keeps_watching_when_the_sidecar_cannot_be_written(

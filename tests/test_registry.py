@@ -68,8 +68,12 @@ def test_folder_is_private_and_entries_round_trip(registry: Registry, tmp_path: 
     assert len(entry.key) == 8 and int(entry.key, 16) >= 0
     assert registry.read(entry.key) == entry
     assert registry.entries() == [entry]
-    # Atomic writes leave no temporary files behind.
-    assert [p.name for p in registry.folder.iterdir()] == [f"{entry.key}.json"]
+    # Atomic writes leave no temporary files behind; the executed log is its own file.
+    assert sorted(p.name for p in registry.folder.iterdir()) == [
+        f"{entry.key}.executed",
+        f"{entry.key}.json",
+    ]
+    assert "executed" not in (registry.folder / f"{entry.key}.json").read_text()
     assert stat.S_IMODE((registry.folder / f"{entry.key}.json").stat().st_mode) == 0o600
 
 

@@ -89,8 +89,8 @@ async def test_run_all_writes_records_and_makes_everything_fresh(
     data = load_sidecar(sidecar_path(path), path.name).data
     by_index = {r.index: r for r in data.cells}
     assert by_index[2].outputs == [{"output_type": "stream", "name": "stdout", "text": "z is 20\n"}]
-    assert by_index[2].inputs == {"y": by_index[1].run}
-    assert by_index[1].inputs == {"x": by_index[0].run}
+    assert by_index[2].inputs == {"y": by_index[1].provides["y"]}
+    assert by_index[1].inputs == {"x": by_index[0].provides["x"]}
     assert len({r.run for r in data.cells}) == 3 and data.run_counter >= 3
     assert data.kernel.python
 
@@ -154,11 +154,15 @@ async def test_lazy_leaves_downstream_stale_and_autorun_runs_it(
     path = write(tmp_path, CHAIN)
     lazy = make_runner(path)
     await lazy.run("all")
+    await lazy.run("cell", [0])  # the same code again: nothing downstream changes
+    assert statuses(lazy) == ["fresh"] * 4
+    path.write_text(path.read_text().replace("x = 1", "x = 2"))
     await lazy.run("cell", [0])
     assert statuses(lazy) == ["fresh", "upstream", "upstream", "fresh"]
     await lazy.shutdown()
     auto = make_runner(path, on_run="autorun")
     await auto.run("all")
+    path.write_text(path.read_text().replace("x = 2", "x = 3"))
     summary = await auto.run("cell", [0])
     assert [o.index for o in summary.outcomes] == [0, 1, 2]
     assert statuses(auto) == ["fresh"] * 4

@@ -39,7 +39,8 @@ def rich_record() -> CellRecord:
         execution_count=5,
         started=STARTED,
         duration=0.123,
-        inputs={"df": 9, "np": 2, "données": 4, "a.b": 1},
+        inputs={"df": "3f9a1c2b4d5e6f70", "np": "00000000000000a2", "données": "4", "a.b": "1"},
+        provides={"df": "77aa00bb11cc22dd", "rng:numpy": "0123456789abcdef"},
         id="load",
         code="import pandas as pd\ndf = pd.read_csv('x.csv')",
         outputs=[
@@ -130,9 +131,15 @@ def test_file_has_the_documented_shape(tmp_path: Path) -> None:
     assert rich["status"] == "error"
     assert rich["started"] == STARTED
     assert rich["duration"] == 0.123
-    assert rich["inputs"] == {"df": 9, "np": 2, "données": 4, "a.b": 1}
+    assert rich["inputs"] == {
+        "df": "3f9a1c2b4d5e6f70",
+        "np": "00000000000000a2",
+        "données": "4",
+        "a.b": "1",
+    }
+    assert rich["provides"] == {"df": "77aa00bb11cc22dd", "rng:numpy": "0123456789abcdef"}
     assert "started = 2026-11-21T10:00:00.123456Z" in text
-    assert "inputs = { df = 9, np = 2," in text
+    assert 'inputs = { df = "3f9a1c2b4d5e6f70", np = "00000000000000a2",' in text
     stream = rich["outputs"][0]
     assert stream == {"output_type": "stream", "name": "stdout", "text": "hello\nworld\n"}
     assert "[[cells.outputs]]" in text
@@ -199,7 +206,8 @@ def test_awkward_strings_round_trip_in_every_text_field(tmp_path: Path, text: st
         run=1,
         id=text,
         code=text,
-        inputs={text or "k": 1},
+        inputs={text or "k": text or "v"},
+        provides={text or "k": text or "v"},
         outputs=[
             {"output_type": "stream", "name": "stdout", "text": text},
             {
@@ -386,30 +394,35 @@ def test_empty_file_is_an_empty_cache_not_a_corrupt_one(tmp_path: Path, content:
         (b"format = 1\nnotebook = \xff\xfe\n", "UTF-8"),
     ],
 )
-def test_unusable_file_is_moved_to_bak_and_reported(
+def test_unusable_file_is_reported_on_read_and_moved_to_bak_on_write(
     tmp_path: Path, content: bytes, why: str
 ) -> None:
     path = tmp_path / "c.sessions.toml"
     path.write_bytes(content)
-    result = load_sidecar(path, "c.py")
+    store = SidecarStore(path, "c.py")
+    result = store.load()
     assert result.data == SidecarData(notebook="c.py")
     (problem,) = result.problems
     assert why in problem
     assert "c.sessions.toml" in problem and "c.sessions.toml.bak" in problem
-    assert not path.exists()
+    # Reading (``sessions status``) renames and rewrites nothing.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.sessions.toml"]
+    assert path.read_bytes() == content
+    assert store.load().problems == []  # reported once, not on every read
+    store.update(lambda data: None)
     assert (tmp_path / "c.sessions.toml.bak").read_bytes() == content
+    assert load_sidecar(path, "c.py").problems == []
 
 
 def test_existing_backups_are_never_overwritten(tmp_path: Path) -> None:
     path = tmp_path / "c.sessions.toml"
     for version in range(3):
         path.write_bytes(f"broken {version} [[".encode())
-        problems = load_sidecar(path, "c.py").problems
-        assert len(problems) == 1
+        assert len(load_sidecar(path, "c.py").problems) == 1
+        update_sidecar(path, "c.py", lambda data: None)
     assert (tmp_path / "c.sessions.toml.bak").read_bytes() == b"broken 0 [["
     assert (tmp_path / "c.sessions.toml.bak.1").read_bytes() == b"broken 1 [["
     assert (tmp_path / "c.sessions.toml.bak.2").read_bytes() == b"broken 2 [["
-    assert "c.sessions.toml.bak.2" in problems[0]
 
 
 def test_update_after_a_corrupt_file_starts_fresh_and_keeps_the_backup(tmp_path: Path) -> None:
@@ -437,7 +450,7 @@ GOOD_RECORD = 'hash = "h1"\nindex = 0\nrun = 1\n'
         ('hash = "h2"\nindex = true\nrun = 2\n', "'index'"),
         ('hash = "h2"\nindex = 1\nrun = 2\nstatus = "great"\n', "'status'"),
         ('hash = "h2"\nindex = 1\nrun = 2\nstarted = 2026-01-01\n', "'started'"),
-        ('hash = "h2"\nindex = 1\nrun = 2\ninputs = { x = "a" }\n', "input 'x'"),
+        ('hash = "h2"\nindex = 1\nrun = 2\ninputs = { x = 1.5 }\n', "inputs 'x'"),
         ('hash = "h2"\nindex = 1\nrun = 2\n[[cells.outputs]]\nname = "stdout"\n', "output_type"),
         (
             'hash = "h2"\nindex = 1\nrun = 2\n[[cells.outputs]]\noutput_type = "display_data"\n'
@@ -687,5 +700,46 @@ def test_corrupt_file_in_a_read_only_folder_is_reported_not_raised(tmp_path: Pat
     result = load_sidecar(path, "c.py")
     assert result.data.cells == []
     (problem,) = result.problems
-    assert "nor moved aside" in problem
+    assert "could not be used" in problem
     assert path.read_bytes() == b"broken ["
+    with pytest.raises(OSError):
+        update_sidecar(path, "c.py", lambda data: None)  # cannot lock: nothing destroyed
+    assert path.read_bytes() == b"broken ["
+
+
+def test_merge_conflict_markers_show_both_sides_records(tmp_path: Path) -> None:
+    """A committed sidecar changed on two branches: ``status`` must still show outputs."""
+    path = tmp_path / "m.sessions.toml"
+    header = 'format = 1\nnotebook = "m.py"\n'
+    path.write_text(
+        header
+        + "<<<<<<< HEAD\nrun_counter = 4\n=======\nrun_counter = 7\n>>>>>>> other\n"
+        + '[[cells]]\nhash = "h0"\nindex = 0\nrun = 1\n'
+        + "<<<<<<< HEAD\n"
+        + '[[cells]]\nhash = "h1"\nindex = 1\nrun = 4\n'
+        + "||||||| base\n"
+        + '[[cells]]\nhash = "h1"\nindex = 1\nrun = 2\n'
+        + "=======\n"
+        + '[[cells]]\nhash = "h2"\nindex = 1\nrun = 7\n'
+        + ">>>>>>> other\n"
+    )
+    original = path.read_bytes()
+    result = load_sidecar(path, "m.py")
+    assert [(r.hash, r.run) for r in result.data.cells] == [("h0", 1), ("h1", 4), ("h2", 7)]
+    assert result.data.run_counter == 7
+    assert any("merge-conflict markers" in p for p in result.problems)
+    assert path.read_bytes() == original  # reading changes nothing
+    written = update_sidecar(path, "m.py", lambda data: None)
+    assert len(written.cells) == 3
+    assert (tmp_path / "m.sessions.toml.bak").read_bytes() == original
+    assert "<<<<<<<" not in path.read_text()
+    assert load_sidecar(path, "m.py").problems == []
+
+
+def test_deeply_nested_values_are_a_corrupt_file_not_a_crash(tmp_path: Path) -> None:
+    path = tmp_path / "d.sessions.toml"
+    path.write_text("format = 1\nx = " + "[" * 100_000 + "]" * 100_000 + "\n")
+    (problem,) = load_sidecar(path, "d.py").problems
+    assert "too deeply" in problem
+    update_sidecar(path, "d.py", lambda data: None)
+    assert (tmp_path / "d.sessions.toml.bak").exists()

@@ -30,7 +30,7 @@ def version(tag: str) -> SidecarData:
             execution_count=i + 1,
             started=datetime(2026, 1, 1, 0, 0, i % 60, tzinfo=UTC),
             duration=0.5,
-            inputs={"x": i},
+            inputs={"x": f"{i:016x}"},
             outputs=[{"output_type": "stream", "name": "stdout",
                       "text": f"{tag} cell {i} line\n" * 800}],
         )

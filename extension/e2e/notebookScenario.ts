@@ -21,6 +21,7 @@ import type { Workspace } from "./workspace";
 import { LONG, openFile, runCommand, editCellContaining, waitForCellStatus, waitForTextAnywhere } from "./workbench";
 
 const LIVE_TEXT = "e2e-live-output";
+const EDIT = `trips.pop(); print("${LIVE_TEXT}")`;
 
 export async function notebookScenario(page: Page, { notebook, original }: Workspace): Promise<void> {
   // 1. Text editor: the server's code lenses.
@@ -44,10 +45,12 @@ export async function notebookScenario(page: Page, { notebook, original }: Works
   );
   await shot(page, "notebook-restored", true);
 
-  // 3. Edit the Clean cell (defines `trips`): it turns edited, its dependents upstream-stale.
+  // 3. Edit the Clean cell (defines `trips`) so that `trips` changes: it turns
+  //    edited, its dependents upstream-stale. (A print alone would change no
+  //    value the dependents read, and leave them fresh.)
   await editCellContaining(page, "MIN_MINUTES");
   await page.keyboard.press("Enter");
-  await page.keyboard.type(`print("${LIVE_TEXT}")`, { delay: 10 });
+  await page.keyboard.type(`${EDIT}`, { delay: 10 });
   await page.keyboard.press("Escape"); // close any suggestion widget
   await page.keyboard.press("Escape"); // leave the cell editor (command mode)
   for (let step = 0; step < 2; step++) await page.keyboard.press("ArrowDown"); // reveal dependents
@@ -98,7 +101,7 @@ export async function notebookScenario(page: Page, { notebook, original }: Works
   await page.keyboard.press("Control+S");
   const expected = original.replace(
     "len(trips)\n\n# %% Speed",
-    `len(trips)\nprint("${LIVE_TEXT}")\n\n# %% Speed`,
+    `len(trips)\n${EDIT}\n\n# %% Speed`,
   );
   const deadline = Date.now() + 30_000;
   let saved = fs.readFileSync(notebook, "utf8");

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import dataclasses
 import re
 import threading
 import warnings
@@ -21,8 +22,9 @@ from types import MappingProxyType
 from typing import Any
 
 from .cell_python import cell_python
+from .file_access import normalize_path
 from .hashing import code_hash
-from .scopes import NameFacts, Position, collect_names
+from .scopes import BindKind, NameFacts, Position, StatementFacts, collect_names
 
 BUILTIN_NAMES = frozenset(dir(builtins)) | {"__builtins__", "__name__", "__file__", "__doc__"}
 """Names every kernel namespace provides; never a cell's *use* (see ``builtin_uses``)."""
@@ -71,6 +73,9 @@ class SyntaxProblem:
 
 
 _EMPTY_REFS: Mapping[str, tuple[NameRef, ...]] = MappingProxyType({})
+_EMPTY_KINDS: Mapping[str, str] = MappingProxyType({})
+_EMPTY_DEFERRED: Mapping[str, frozenset[str]] = MappingProxyType({})
+_EMPTY_CALLS: Mapping[str, tuple[str, ...]] = MappingProxyType({})
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +94,26 @@ class CellAnalysis:
     builtin_uses: frozenset[str] = frozenset()
     """Builtin names the cell reads freely: they come from a cell only when one
     above redefines them (``id = ...``), which the notebook graph checks."""
+    statements: tuple[StatementFacts, ...] = ()
+    """Per top-level statement: binds, reads, mutations, calls (read-only)."""
+    deferred_only: frozenset[str] = frozenset()
+    """Uses that happen only inside function bodies: resolved where the function
+    is called, not here (``def f(): return Thing()`` does not use ``Thing`` yet)."""
+    call_mutates: frozenset[str] = frozenset()
+    """Names in ``mutates`` only because of a ``name.method(...)`` statement:
+    not a mutation when ``name`` turns out to be a module or a class."""
+    kinds: Mapping[str, BindKind] = dataclasses.field(default_factory=lambda: _EMPTY_KINDS)
+    """How the cell's last binding of each defined name binds it."""
+    imports: Mapping[str, str] = dataclasses.field(default_factory=lambda: _EMPTY_KINDS)
+    """Defined names whose last binding is an import -> what they are (``np`` -> ``numpy``)."""
+    deferred: Mapping[str, frozenset[str]] = dataclasses.field(
+        default_factory=lambda: _EMPTY_DEFERRED
+    )
+    """Defined name -> the names its body reads when it is called."""
+    deferred_calls: Mapping[str, tuple[str, ...]] = dataclasses.field(
+        default_factory=lambda: _EMPTY_CALLS
+    )
+    """Defined name -> the dotted calls its body makes when it is called."""
 
 
 EMPTY_ANALYSIS = CellAnalysis(
@@ -151,10 +176,35 @@ def _from_facts(facts: NameFacts, syntax_error: SyntaxProblem | None) -> CellAna
     reads = facts.reads
     if len(uses) + len(builtin_uses) != len(reads):
         reads = {name: reads[name] for name in (*uses, *builtin_uses)}
+    kinds: dict[str, BindKind] = {}
+    imports: dict[str, str] = {}
+    deferred: dict[str, frozenset[str]] = {}
+    deferred_calls: dict[str, tuple[str, ...]] = {}
+    for statement in facts.statements:
+        for name, kind in statement.binds.items():
+            kinds[name] = kind
+            target = statement.imports.get(name)
+            if target is not None:
+                imports[name] = target
+            else:
+                imports.pop(name, None)
+            if statement.deferred or statement.deferred_calls:
+                deferred[name] = frozenset(statement.deferred)
+                deferred_calls[name] = tuple(statement.deferred_calls)
+            else:
+                deferred.pop(name, None)
+                deferred_calls.pop(name, None)
+    certain = frozenset(facts.mutates)
+    # A method called on a module, class or function bound in this cell is no mutation.
+    by_call = {
+        name
+        for name in facts.method_calls
+        if kinds.get(name, "value") == "value" and name not in certain
+    }
     return CellAnalysis(
         defines=defines,
         uses=frozenset(uses),
-        mutates=frozenset(facts.mutates).difference(defines),
+        mutates=(certain | by_call).difference(defines),
         use_refs=_Refs(reads),
         define_refs=_Refs(facts.defines),
         star_imports=tuple(
@@ -162,6 +212,13 @@ def _from_facts(facts: NameFacts, syntax_error: SyntaxProblem | None) -> CellAna
         ),
         syntax_error=syntax_error,
         builtin_uses=frozenset(builtin_uses),
+        statements=tuple(facts.statements),
+        deferred_only=frozenset(facts.deferred_only).intersection(uses),
+        call_mutates=frozenset(by_call).difference(defines),
+        kinds=MappingProxyType(kinds) if kinds else _EMPTY_KINDS,
+        imports=MappingProxyType(imports) if imports else _EMPTY_KINDS,
+        deferred=MappingProxyType(deferred) if deferred else _EMPTY_DEFERRED,
+        deferred_calls=MappingProxyType(deferred_calls) if deferred_calls else _EMPTY_CALLS,
     )
 
 
@@ -218,10 +275,24 @@ def _parse_prefix(text: str, error_line: int) -> ast.Module | None:
     return None
 
 
+def _non_python(code: str, magic: tuple[str, str] | None) -> CellAnalysis:
+    """A cell whose body is not Python (``%%bash``...): it binds no names, but
+    ``%%writefile PATH`` writes a file that other cells may read or import."""
+    if magic is None or magic[0] not in ("writefile", "file"):
+        return EMPTY_ANALYSIS
+    words = [word for word in magic[1].split() if not word.startswith("-")]
+    path = normalize_path(words[0].strip("'\"")) if words else None
+    if path is None:
+        return EMPTY_ANALYSIS
+    last = code.count("\n")
+    statement = StatementFacts(0, last, file_writes=[path])
+    return dataclasses.replace(EMPTY_ANALYSIS, statements=(statement,))
+
+
 def _analyze(code: str) -> CellAnalysis:
     python = cell_python(code)
     if python.text is None:
-        return EMPTY_ANALYSIS
+        return _non_python(code, python.cell_magic)
     text = python.text
     lines = code.split("\n")
     ascii_only = code.isascii()

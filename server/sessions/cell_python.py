@@ -43,6 +43,8 @@ class CellPython:
     is not Python for this kernel's namespace (``%%bash``, ``%%html``...)."""
     magic_binds: tuple[tuple[str, int, int], ...] = ()
     """Names a cell magic assigns (``%%capture out``): (name, line, column)."""
+    cell_magic: tuple[str, str] | None = None
+    """The cell magic on the first line, as (name, arguments), when there is one."""
 
 
 def _parses(text: str) -> bool:
@@ -91,18 +93,17 @@ def cell_python(code: str) -> CellPython:
     binds: list[tuple[str, int, int]] = []
     changed = False
     first = next((i for i, line in enumerate(lines) if line.strip()), None)
-    if first is not None:
-        cell_magic = _CELL_MAGIC.match(lines[first])
-        if cell_magic:
-            name, args = cell_magic.group(1), cell_magic.group(2)
-            if name not in _PYTHON_CELL_MAGICS:
-                return CellPython(None)
-            if name == "capture":
-                # ``%%capture [--no-stderr ...] out`` binds ``out`` in the namespace.
-                for word in _CAPTURE_NAME.finditer(args):
-                    binds.append((word.group(1), first, cell_magic.start(2) + word.start(1)))
-            lines[first] = ""
-            changed = True
+    cell_magic = _CELL_MAGIC.match(lines[first]) if first is not None else None
+    if first is not None and cell_magic:
+        name, args = cell_magic.group(1), cell_magic.group(2)
+        if name not in _PYTHON_CELL_MAGICS:
+            return CellPython(None, cell_magic=(name, args.strip()))
+        if name == "capture":
+            # ``%%capture [--no-stderr ...] out`` binds ``out`` in the namespace.
+            for word in _CAPTURE_NAME.finditer(args):
+                binds.append((word.group(1), first, cell_magic.start(2) + word.start(1)))
+        lines[first] = ""
+        changed = True
     mask = magic_line_mask(code)
     original = code.split("\n")
     for index, line in enumerate(original):
@@ -120,4 +121,5 @@ def cell_python(code: str) -> CellPython:
             changed = True
     if not changed:
         return CellPython(code)
-    return CellPython("\n".join(lines), tuple(binds))
+    magic = (cell_magic.group(1), cell_magic.group(2).strip()) if cell_magic else None
+    return CellPython("\n".join(lines), tuple(binds), magic)

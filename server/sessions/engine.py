@@ -77,7 +77,7 @@ class Snapshot:
             "causes": list(state.causes),
             "defines": sorted(analysis.defines) if analysis else [],
             "uses": sorted(analysis.uses) if analysis else [],
-            "mutates": sorted(analysis.mutates) if analysis else [],
+            "mutates": sorted(self.graph.mutates(index)),
             "run": record.run if record else None,
             "duration": record.duration if record else None,
         }

@@ -13,6 +13,7 @@ order, and each use is a binary search in that list.
 from __future__ import annotations
 
 import heapq
+import sys
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -21,22 +22,36 @@ from types import MappingProxyType
 
 from .analysis import CellAnalysis, NameRef, analyze_code
 from .diagnostics import Diagnostic, Severity
+from .hidden_state import (
+    assignment_state,
+    call_effects,
+    file_state,
+    is_state_name,
+    package_config,
+)
 from .notebook import Cell, Notebook
 
 
-def _bits(mask: int) -> Iterator[int]:
-    """Indices of the set bits of ``mask``, lowest first."""
-    while mask:
-        low = mask & -mask
-        yield low.bit_length() - 1
-        mask ^= low
+@dataclass(frozen=True, slots=True)
+class StatementFlow:
+    """One top-level statement after notebook-level resolution (hidden state included)."""
+
+    provides: frozenset[str]
+    """Names it binds or mutates and state names it changes."""
+    reads: frozenset[str]
+    """Names and state names it reads, from this cell or from outside."""
+    external: frozenset[str]
+    """The reads that come from outside the cell (the cell's inputs)."""
 
 
-def _mask(cells: Iterable[int]) -> int:
-    mask = 0
-    for cell in cells:
-        mask |= 1 << cell
-    return mask
+@dataclass(frozen=True, slots=True)
+class CellFlow:
+    statements: tuple[StatementFlow, ...]
+    provides: frozenset[str]
+    inputs: frozenset[str]
+
+
+_NO_FLOW = CellFlow((), frozenset(), frozenset())
 
 
 @dataclass(frozen=True)
@@ -44,13 +59,15 @@ class NotebookGraph:
     analyses: tuple[CellAnalysis | None, ...]
     """Per cell; ``None`` for markdown and raw cells."""
     providers: tuple[Mapping[str, int], ...]
-    """Per cell: used name -> index of the cell that provides it."""
+    """Per cell: input name (a Python name or a state name) -> the cell providing it."""
     diagnostics: tuple[Diagnostic, ...]
-    _dependencies: tuple[frozenset[int], ...] = field(repr=False, compare=False)
-    _dependents: tuple[frozenset[int], ...] = field(repr=False, compare=False)
-    _component: tuple[int, ...] = field(repr=False, compare=False)
+    flows: tuple[CellFlow, ...] = field(repr=False, compare=False, default=())
+    """Per cell: what each statement provides and reads (for per-name versions)."""
+    _dependencies: tuple[frozenset[int], ...] = field(repr=False, compare=False, default=())
+    _dependents: tuple[frozenset[int], ...] = field(repr=False, compare=False, default=())
+    _component: tuple[int, ...] = field(repr=False, compare=False, default=())
     """Strongly connected component id per cell (cells in one cycle share it)."""
-    _component_order: tuple[tuple[int, ...], ...] = field(repr=False, compare=False)
+    _component_order: tuple[tuple[int, ...], ...] = field(repr=False, compare=False, default=())
     """Components, each listed after every component it depends on."""
 
     def dependencies(self, cell: int) -> frozenset[int]:
@@ -61,76 +78,89 @@ class NotebookGraph:
         """Cells that directly use a name ``cell`` provides."""
         return self._dependents[cell]
 
+    def mutates(self, cell: int) -> frozenset[str]:
+        """Python names ``cell`` changes in place (calls on modules and classes excluded)."""
+        analysis = self.analyses[cell]
+        if analysis is None:
+            return frozenset()
+        provided = self.flows[cell].provides if self.flows else frozenset()
+        return frozenset(name for name in analysis.mutates if name in provided)
+
     @cached_property
-    def _closures(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
-        """(ancestors, descendants) of every cell as bit masks, through any path."""
-        count = len(self.analyses)
-        ancestors = [0] * count
-        for members in self._component_order:  # dependencies come first
-            reach = 0
-            for cell in members:
-                for provider in self._dependencies[cell]:
-                    reach |= (1 << provider) | ancestors[provider]
-            for cell in members:
-                ancestors[cell] = reach
-        descendants = [0] * count
-        for members in reversed(self._component_order):
-            reach = 0
-            for cell in members:
-                for user in self._dependents[cell]:
-                    reach |= (1 << user) | descendants[user]
-            for cell in members:
-                descendants[cell] = reach
-        return tuple(ancestors), tuple(descendants)
+    def topological_order(self) -> tuple[int, ...]:
+        """Every cell, providers before users (cells of one cycle in file order)."""
+        return tuple(cell for members in self._component_order for cell in members)
+
+    def _reach(self, cells: Iterable[int], edges: tuple[frozenset[int], ...]) -> frozenset[int]:
+        """Cells reachable from ``cells`` through ``edges`` (not ``cells`` themselves
+        unless reached again). Iterative: chains of any length."""
+        seen: set[int] = set()
+        todo = [nxt for cell in cells for nxt in edges[cell]]
+        while todo:
+            cell = todo.pop()
+            if cell not in seen:
+                seen.add(cell)
+                todo.extend(nxt for nxt in edges[cell] if nxt not in seen)
+        return frozenset(seen)
 
     def upstream_closure(self, cells: Iterable[int]) -> frozenset[int]:
         """Every cell the given cells depend on, transitively.
 
         A given cell is included only when another given cell (or itself,
-        through a cycle) depends on it.
+        through a cycle) depends on it. Linear in cells + edges.
         """
-        ancestors = self._closures[0]
-        mask = 0
-        for cell in cells:
-            mask |= ancestors[cell]
-        return frozenset(_bits(mask))
+        return self._reach(cells, self._dependencies)
 
     def downstream_closure(self, cells: Iterable[int]) -> frozenset[int]:
         """Every cell that depends on the given cells, transitively."""
-        descendants = self._closures[1]
-        mask = 0
-        for cell in cells:
-            mask |= descendants[cell]
-        return frozenset(_bits(mask))
-
-    @cached_property
-    def _component_masks(self) -> tuple[int, ...]:
-        by_component: dict[int, int] = {}
-        for cell, component in enumerate(self._component):
-            by_component[component] = by_component.get(component, 0) | (1 << cell)
-        return tuple(by_component[component] for component in self._component)
+        return self._reach(cells, self._dependents)
 
     def execution_order(self, cells: Iterable[int]) -> list[int]:
         """The given cells in an order that runs providers before users.
 
         Ordering counts paths through cells outside the selection too. Ties go
-        to file order; cells in one cycle run in file order.
+        to file order; cells in one cycle run in file order. Near-linear: each
+        cell learns its nearest selected ancestors from its providers, in
+        topological order, and a heap keyed by file position does the rest.
         """
-        chosen = sorted(set(cells))
-        selected = _mask(chosen)
-        ancestors, descendants = self._closures
-        same = self._component_masks
-        waiting = {cell: (ancestors[cell] & ~same[cell] & selected).bit_count() for cell in chosen}
-        ready = [cell for cell, count in waiting.items() if count == 0]
+        chosen = set(cells)
+        if not chosen:
+            return []
+        component = self._component
+        # Nearest selected ancestors of each component, through unselected ones.
+        nearest: dict[int, frozenset[int]] = {}
+        members_of: dict[int, list[int]] = {}
+        for members in self._component_order:
+            number = component[members[0]]
+            found: set[int] = set()
+            for cell in members:
+                for provider in self._dependencies[cell]:
+                    other = component[provider]
+                    if other == number:
+                        continue
+                    if other in members_of:
+                        found.add(other)
+                    else:
+                        found |= nearest.get(other, frozenset())
+            picked = [cell for cell in members if cell in chosen]
+            if picked:
+                members_of[number] = picked
+            nearest[number] = frozenset(found)
+        waiting = {number: len(nearest[number]) for number in members_of}
+        users: dict[int, list[int]] = {}
+        for number in members_of:
+            for ancestor in nearest[number]:
+                users.setdefault(ancestor, []).append(number)
+        ready = [(members_of[n][0], n) for n, count in waiting.items() if count == 0]
         heapq.heapify(ready)
         order: list[int] = []
         while ready:
-            cell = heapq.heappop(ready)
-            order.append(cell)
-            for user in _bits(descendants[cell] & ~same[cell] & selected):
+            _, number = heapq.heappop(ready)
+            order.extend(members_of[number])
+            for user in users.get(number, ()):
                 waiting[user] -= 1
                 if waiting[user] == 0:
-                    heapq.heappush(ready, user)
+                    heapq.heappush(ready, (members_of[user][0], user))
         return order
 
 
@@ -264,6 +294,149 @@ def _cell_list(cells: Iterable[int]) -> str:
     return ", ".join(str(cell) for cell in ordered[:-1]) + f" and {ordered[-1]}"
 
 
+_CALLABLE_KINDS = frozenset({"import", "def", "class"})
+_STDLIB = frozenset(sys.stdlib_module_names)
+
+
+class _Binders:
+    """Which cell binds (defines) a name last before a given cell: the binding a
+    cell sees, used to tell modules and classes from values and to qualify calls."""
+
+    def __init__(self, analyses: list[CellAnalysis | None]) -> None:
+        self.analyses = analyses
+        self.defining: dict[str, list[int]] = {}
+        for index, analysis in enumerate(analyses):
+            if analysis is not None:
+                for name in analysis.defines:
+                    self.defining.setdefault(name, []).append(index)
+
+    def before(self, name: str, index: int) -> CellAnalysis | None:
+        cells = self.defining.get(name)
+        if not cells:
+            return None
+        at = bisect_left(cells, index)
+        return self.analyses[cells[at - 1]] if at else None
+
+
+class _CellFlowBuilder:
+    """Turns one cell's per-statement facts into flows, resolving what depends
+    on other cells: whether a ``name.method()`` receiver is a module, what a
+    call is once its module is known (hidden state), what a called function
+    of another cell reads."""
+
+    def __init__(self, index: int, analysis: CellAnalysis, binders: _Binders) -> None:
+        self.index = index
+        self.analysis = analysis
+        self.binders = binders
+        self.local_kinds: dict[str, str] = {}
+        self.local_imports: dict[str, str] = {}
+
+    def _qualify(self, root: str) -> str | None:
+        """What ``root`` is when it names a module or an imported object, else None."""
+        if root in self.local_kinds:
+            return self.local_imports.get(root)
+        binder = self.binders.before(root, self.index)
+        if binder is None or binder.kinds.get(root) != "import":
+            return None
+        return binder.imports.get(root)
+
+    def _kind(self, root: str) -> str:
+        if root in self.local_kinds:
+            return self.local_kinds[root]
+        binder = self.binders.before(root, self.index)
+        return binder.kinds.get(root, "value") if binder is not None else "value"
+
+    def _call(self, path: str, reads: set[str], provides: set[str]) -> None:
+        root, dot, rest = path.partition(".")
+        qualified = self._qualify(root)
+        if qualified is None:
+            return
+        for effect in call_effects(qualified + dot + rest):
+            if effect.reads:
+                reads.add(effect.state)
+            if effect.changes:
+                provides.add(effect.state)
+
+    def _expand(self, name: str, reads: set[str], provides: set[str], seen: set[str]) -> None:
+        """A function of another cell, read here, may be called: what it reads
+        and calls when called counts here (resolved from this cell)."""
+        pending = [name]
+        while pending:
+            current = pending.pop()
+            if current in seen:
+                continue
+            seen.add(current)
+            if current in self.local_kinds:
+                source: CellAnalysis | None = self.analysis
+            else:
+                source = self.binders.before(current, self.index)
+            if source is None:
+                continue
+            for path in source.deferred_calls.get(current, ()):
+                self._call(path, reads, provides)
+            for read in source.deferred.get(current, ()):
+                if read not in seen:
+                    reads.add(read)
+                    pending.append(read)
+
+    def build(self) -> CellFlow:
+        analysis = self.analysis
+        direct_inputs = analysis.uses | analysis.builtin_uses
+        flows: list[StatementFlow] = []
+        produced: set[str] = set()  # provided by earlier statements of this cell
+        inputs: set[str] = set()
+        for statement in analysis.statements:
+            provides = set(statement.binds)
+            reads = set(statement.reads)
+            external = {name for name in reads if name in direct_inputs and name not in produced}
+            for path in statement.assigned:
+                root, dot, rest = path.partition(".")
+                qualified = self._qualify(root)
+                if qualified is None:
+                    provides.add(root)
+                else:  # ``plt.rcParams[k] = v``: configuration, not a new ``plt``
+                    state = assignment_state(qualified + dot + rest)
+                    reads.add(state)
+                    provides.add(state)
+            for name in statement.method_calls:
+                if self._kind(name) not in _CALLABLE_KINDS:
+                    provides.add(name)
+            for path in statement.calls:
+                self._call(path, reads, provides)
+            seen: set[str] = set()
+            for name in statement.reads:
+                if name in self.local_kinds or (name in direct_inputs and name not in produced):
+                    self._expand(name, reads, provides, seen)
+                qualified = self._qualify(name)
+                if qualified is not None:
+                    reads.add(package_config(qualified.split(".", 1)[0]))
+            for module in statement.imports.values():
+                if module.split(".", 1)[0] not in _STDLIB:
+                    reads.add("env:sys.path")
+            if statement.file_reads or statement.file_writes:
+                reads.add("env:cwd")
+                reads.update(file_state(path) for path in statement.file_reads)
+                provides.update(file_state(path) for path in statement.file_writes)
+            for name in reads:
+                if (
+                    name not in produced
+                    and name not in external
+                    and (is_state_name(name) or name in seen)
+                ):
+                    external.add(name)
+            for name, kind in statement.binds.items():
+                self.local_kinds[name] = kind
+                target = statement.imports.get(name)
+                if target is not None:
+                    self.local_imports[name] = target
+                else:
+                    self.local_imports.pop(name, None)
+            produced |= provides
+            inputs |= external
+            flows.append(StatementFlow(frozenset(provides), frozenset(reads), frozenset(external)))
+        return CellFlow(tuple(flows), frozenset(produced), frozenset(inputs))
+
+
 def build_graph(notebook: Notebook) -> NotebookGraph:
     """Analyse every code cell (cached per cell) and resolve every use."""
     cells = notebook.cells
@@ -274,19 +447,20 @@ def build_graph(notebook: Notebook) -> NotebookGraph:
     ]
     positions = [_Positions(cell) for cell in cells]
     diagnostics: list[Diagnostic] = []
+    binders = _Binders(analyses)
+    flows = [
+        _NO_FLOW if analysis is None else _CellFlowBuilder(index, analysis, binders).build()
+        for index, analysis in enumerate(analyses)
+    ]
 
-    # Index, per name, the cells that provide it (define or mutate), and the
-    # cells that define it, both in file order.
+    # Index, per name, the cells that provide it (define, mutate or change a
+    # state), in file order.
     providing: dict[str, list[int]] = {}
-    defining: dict[str, list[int]] = {}
     unknown_from = count  # first cell after which names may come from nowhere we can see
     for index, analysis in enumerate(analyses):
         if analysis is None:
             continue
-        for name in analysis.defines:
-            providing.setdefault(name, []).append(index)
-            defining.setdefault(name, []).append(index)
-        for name in analysis.mutates:
+        for name in flows[index].provides:
             providing.setdefault(name, []).append(index)
         problem = analysis.syntax_error
         if problem is not None:
@@ -323,7 +497,8 @@ def build_graph(notebook: Notebook) -> NotebookGraph:
             providers.append(MappingProxyType({}))
             continue
         resolved: dict[str, int] = {}
-        for name in analysis.uses:
+        direct = analysis.uses - analysis.deferred_only
+        for name in flows[index].inputs:
             sources = providing.get(name)
             above = below = None
             if sources is not None:
@@ -335,10 +510,11 @@ def build_graph(notebook: Notebook) -> NotebookGraph:
                     below = sources[after]
             if above is not None:
                 resolved[name] = above
-                continue
-            ref = _first_ref(analysis.use_refs, name)
-            if below is not None:
+            elif below is not None and name in direct:
+                # Only a name the cell reads itself looks below (Jupyter would
+                # need that cell to have run); state and called functions' reads do not.
                 resolved[name] = below
+                ref = _first_ref(analysis.use_refs, name)
                 if ref is not None:
                     diagnostics.append(
                         positions[index].at_ref(
@@ -350,7 +526,13 @@ def build_graph(notebook: Notebook) -> NotebookGraph:
                             ref,
                         )
                     )
-            elif index < unknown_from and ref is not None:
+        for name in analysis.uses:
+            if name in resolved or index >= unknown_from:
+                continue
+            if any(cell != index for cell in providing.get(name, ())):
+                continue  # used only in a function body, and some cell provides it
+            ref = _first_ref(analysis.use_refs, name)
+            if ref is not None:
                 diagnostics.append(
                     positions[index].at_ref(
                         index,
@@ -361,15 +543,8 @@ def build_graph(notebook: Notebook) -> NotebookGraph:
                         ref,
                     )
                 )
-        for name in analysis.builtin_uses:
-            # A builtin comes from a cell only when a cell above shadows it.
-            sources = providing.get(name)
-            if sources is not None:
-                at = bisect_left(sources, index)
-                if at:
-                    resolved[name] = sources[at - 1]
         for name in analysis.defines:
-            earlier = defining[name]
+            earlier = binders.defining[name]
             if earlier[0] == index:
                 continue
             at = bisect_left(earlier, index)
@@ -387,6 +562,7 @@ def build_graph(notebook: Notebook) -> NotebookGraph:
                 )
         providers.append(MappingProxyType(resolved))
         dependencies[index].update(resolved.values())
+        dependencies[index].discard(index)
 
     dependents: list[set[int]] = [set() for _ in range(count)]
     for index, upstream in enumerate(dependencies):
@@ -405,6 +581,7 @@ def build_graph(notebook: Notebook) -> NotebookGraph:
         analyses=tuple(analyses),
         providers=tuple(providers),
         diagnostics=tuple(diagnostics),
+        flows=tuple(flows),
         _dependencies=tuple(frozenset(d) for d in dependencies),
         _dependents=tuple(frozenset(d) for d in dependents),
         _component=tuple(component_of),

@@ -28,7 +28,7 @@ from .magics import comment_magics
 from .markdown import encode_markdown
 from .notebook import Cell, CellKind, HeaderError, Notebook, make_header, parse
 from .records import CellRecord, KernelInfo, Output, RunStatus, SidecarData
-from .staleness import record_inputs
+from .staleness import record_versions
 
 NBFORMAT = 4
 NBFORMAT_MINOR = 5
@@ -397,9 +397,10 @@ def _sidecar(
             code=cell.code,
         )
     graph = build_graph(notebook)
+    # As if the outputs came from running the cells top to bottom.
     for index, record in enumerate(records):
         if record is not None:
-            record.inputs = record_inputs(graph, records, index)
+            record.inputs, record.provides = record_versions(notebook, graph, records, index)
     return SidecarData(
         notebook=notebook_name,
         run_counter=run,

@@ -30,8 +30,11 @@ class CellRecord:
     execution_count: int | None = None
     started: datetime | None = None
     duration: float | None = None
-    inputs: dict[str, int] = field(default_factory=dict)
-    """Name -> run id of the cell that provided it when this cell ran."""
+    inputs: dict[str, str] = field(default_factory=dict)
+    """Input name (a Python name or a state name such as ``rng:numpy``) -> the
+    version key its provider had when this cell ran (``versions.py``)."""
+    provides: dict[str, str] = field(default_factory=dict)
+    """Name this cell provides -> the version key this run gave it."""
     outputs: list[Output] = field(default_factory=list)
     id: str | None = None
     """Explicit ``id="..."`` from the cell header, when it has one."""

@@ -16,6 +16,7 @@ from typing import Literal, get_args
 
 from .graph import NotebookGraph
 from .notebook import Notebook
+from .records import CellRecord
 from .staleness import CellState, has_code_to_run
 
 RunMode = Literal["cell", "stale", "all", "above", "below", "downstream"]
@@ -32,6 +33,39 @@ def _check_cells(notebook: Notebook, cells: Sequence[int]) -> None:
             raise PlanError(
                 f"no cell {index}: the notebook has {len(notebook.cells)} cells (0-based indexes 0–{len(notebook.cells) - 1})"
             )
+
+
+def blocked_by_syntax_errors(
+    graph: NotebookGraph, plan: Sequence[int], records: Sequence[CellRecord | None]
+) -> dict[int, int]:
+    """Planned cells that cannot run usefully: those that do not parse (the
+    kernel would only report the ``SyntaxError`` the analysis already shows)
+    and those that depend on one — through what it defines now, or what its
+    last run defined (a half-typed cell no longer shows its names, but the
+    cells below still need them). Maps each to the broken cell it waits for."""
+    broken = [i for i in plan if (a := graph.analyses[i]) is not None and a.syntax_error]
+    if not broken:
+        return {}
+    planned = set(plan)
+    blocked = {cell: cell for cell in broken}
+    for cell in broken:
+        record = records[cell]
+        names = set(record.provides) if record is not None else set()
+        waiting = {cell}
+        for user in planned:
+            analysis = graph.analyses[user]
+            if user <= cell or analysis is None:
+                continue
+            providers = graph.providers[user]
+            if any(
+                name in names and providers.get(name, -1) < cell
+                for name in analysis.uses | set(providers)
+            ):
+                waiting.add(user)
+        for user in waiting | set(graph.downstream_closure(waiting)):
+            if user in planned:
+                blocked.setdefault(user, cell)
+    return blocked
 
 
 def plan_run(

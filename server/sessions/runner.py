@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,9 +26,9 @@ from .identity import match_records
 from .notebook import Notebook, parse
 from .outputs import OutputAccumulator, for_storage
 from .records import CellRecord, KernelInfo, Output, RunStatus, SidecarData
-from .run_plan import plan_run
+from .run_plan import blocked_by_syntax_errors, plan_run
 from .sidecar import SidecarStore, sidecar_path
-from .staleness import record_inputs
+from .staleness import failed_versions, record_versions
 
 OnRun = Literal["lazy", "autorun"]
 
@@ -77,10 +77,16 @@ class RunSummary:
     outcomes: list[CellOutcome] = field(default_factory=list)
     skipped: list[int] = field(default_factory=list)
     stopped_because: str | None = None
+    blocked: dict[int, int] = field(default_factory=dict)
+    """Stale cells not run because they (or a cell they need) do not parse: cell -> broken cell."""
 
     @property
     def ok(self) -> bool:
-        return self.stopped_because is None and all(o.record.status == "ok" for o in self.outcomes)
+        return (
+            self.stopped_because is None
+            and not self.blocked
+            and all(o.record.status == "ok" for o in self.outcomes)
+        )
 
 
 class RunListener:
@@ -227,9 +233,26 @@ class NotebookRunner:
         return analyze(self.path, self._read_notebook(), loaded.data, loaded.problems)
 
     def loaded_cells(self, snapshot: Snapshot) -> set[int]:
-        return {
+        """Cells whose current code ran in the current kernel process: by this
+        runner, or — on a shared kernel — by any client (the registry's log)."""
+        loaded = {
             i for i, r in enumerate(snapshot.records) if r is not None and r.run in self.loaded_runs
         }
+        codes = self._kernel_codes()
+        if codes:
+            loaded.update(
+                i
+                for i, cell in enumerate(snapshot.notebook.cells)
+                if cell.kind == "code" and cell.hash in codes
+            )
+        return loaded
+
+    def _kernel_codes(self) -> frozenset[str] | None:
+        kernel = self.kernel
+        if kernel is None or getattr(kernel, "state", "idle") in ("dead", "stopped"):
+            return None
+        source = getattr(kernel, "loaded_codes", None)
+        return source() if callable(source) else None
 
     @property
     def busy(self) -> bool:
@@ -304,6 +327,7 @@ class NotebookRunner:
                 )
                 summary.outcomes += follow.outcomes
                 summary.skipped += follow.skipped
+                summary.blocked.update(follow.blocked)
                 summary.stopped_because = follow.stopped_because
             return summary
 
@@ -311,19 +335,45 @@ class NotebookRunner:
         self, mode: str, cells: Sequence[int], *, only_downstream_of: Sequence[int] | None = None
     ) -> RunSummary:
         snapshot = self.snapshot()
-        plan = plan_run(
-            snapshot.notebook,
-            snapshot.graph,
-            snapshot.states,
-            mode,
-            cells,
-            loaded=self.loaded_cells(snapshot),
-            run_upstream=self.settings.run_upstream,
-        )
+
+        def planned(loaded: Collection[int]) -> list[int]:
+            return plan_run(
+                snapshot.notebook,
+                snapshot.graph,
+                snapshot.states,
+                mode,
+                cells,
+                loaded=loaded,
+                run_upstream=self.settings.run_upstream,
+            )
+
+        if self.kernel is None and mode in ("stale", "cell"):
+            # What a kernel holds decides which fresh upstream cells must run
+            # again, and a shared kernel says so only once attached to; but a
+            # run with nothing stale must not start a kernel to find that out.
+            if not planned(range(len(snapshot.notebook.cells))):
+                summary = RunSummary(planned=[])
+                self.listener.run_planned([])
+                return summary
+            await self.ensure_kernel()
+        plan = planned(self.loaded_cells(snapshot))
         if only_downstream_of is not None:
             allowed = snapshot.graph.downstream_closure(only_downstream_of)
             plan = [i for i in plan if i in allowed]
-        summary = RunSummary(planned=plan)
+        blocked = (
+            blocked_by_syntax_errors(snapshot.graph, plan, snapshot.records)
+            if mode == "stale"
+            else {}
+        )
+        if blocked:
+            plan = [i for i in plan if i not in blocked]
+            broken = sorted(set(blocked.values()))
+            listed = ", ".join(map(str, broken))
+            self.listener.cells_skipped(
+                sorted(blocked),
+                f"cell {listed} has a syntax error (fix it to run it and what depends on it)",
+            )
+        summary = RunSummary(planned=plan, blocked=blocked)
         self.listener.run_planned(plan)
         if not plan:
             return summary
@@ -375,7 +425,7 @@ class NotebookRunner:
         total: int,
     ) -> CellOutcome:
         cell = snapshot.notebook.cells[index]
-        inputs = record_inputs(snapshot.graph, records, index)
+        inputs, provides = record_versions(snapshot.notebook, snapshot.graph, records, index)
         self.listener.cell_started(index, run_id, position, total)
         # Capped as the sidecar will cap it, so a cell that prints for hours
         # holds at most the cap per stream (and counts what it left out).
@@ -423,6 +473,8 @@ class NotebookRunner:
             self.loaded_runs.clear()
         if kernel_status != "dead":
             self.loaded_runs.add(run_id)
+        if status != "ok":
+            provides = failed_versions(provides, run_id)
         record = CellRecord(
             hash=cell.hash,
             index=index,
@@ -432,6 +484,7 @@ class NotebookRunner:
             started=started,
             duration=duration,
             inputs=inputs,
+            provides=provides,
             outputs=for_storage(accumulator.outputs),
             id=cell.id,
             code=cell.code,

@@ -8,12 +8,20 @@ The cell is treated as a module executed top to bottom:
 * a read inside a function or lambda body runs later, so it is a use only when
   it is free in every enclosing function and the cell binds it nowhere;
 * bindings at the top level (and ``global`` ones inside functions) are
-  *defines*; ``x.append(...)``, ``x[i] = v``, ``x.a = v``, ``del x[i]`` at the
-  top level are *mutations* of ``x`` (the method-call rule is a documented
-  heuristic: any ``name.method(...)`` statement counts, except the well-known
-  read-only accessors of ``READ_ONLY_METHODS`` such as ``df.head()``, which a
-  notebook calls to *show* a value);
-* ``del x`` reads ``x`` (it must exist) and defines a new version of it.
+  *defines*; ``x[i] = v``, ``x.a = v``, ``del x[i]`` at the top level are
+  *mutations* of ``x``; a ``name.method(...)`` statement is a *candidate*
+  mutation (a documented heuristic: not for the read-only accessors of
+  ``READ_ONLY_METHODS`` such as ``df.head()``, which a notebook calls to *show*
+  a value, and not when ``name`` is a module or a class — which the notebook
+  graph decides, since the import may be in another cell);
+* ``del x`` reads ``x`` (it must exist) and defines a new version of it;
+* ``except E as err`` binds ``err`` only inside the handler (Python unbinds it).
+
+Besides the cell-level sets, the walk keeps per top-level statement what it
+binds, reads, mutates and calls (:class:`StatementFacts`), so that the
+versions of a cell's names can depend on just the statements that produce
+them (``dataflow.py``), and reads inside function bodies are kept apart as
+*deferred*: they happen when the function is called, in the caller's cell.
 
 This is the hot path of notebook analysis (DESIGN §9 budget: at most half of
 ``ast.parse``'s own time on top of it), so the walk dispatches on exact node
@@ -25,9 +33,12 @@ from __future__ import annotations
 
 import ast
 import re
+from bisect import bisect_left
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from .file_access import FILE_METHODS, file_access
 
 Position = tuple[int, int, int]
 
@@ -84,14 +95,19 @@ Drawing methods (``plot``, ``hist``) stay mutations: they change figure state.""
 
 
 class _Function:
-    __slots__ = ("globals", "locals", "nonlocals", "parent", "reads")
+    __slots__ = ("deferred", "globals", "locals", "nonlocals", "parent", "reads", "statement")
 
-    def __init__(self, parent: _Scope) -> None:
+    def __init__(self, parent: _Scope, statement: int, deferred: bool) -> None:
         self.parent = parent
         self.locals: set[str] = set()
         self.globals: set[str] = set()
         self.nonlocals: set[str] = set()
         self.reads: list[ast.Name] = []
+        self.statement = statement
+        """Index of the top-level statement the function is created in."""
+        self.deferred = deferred
+        """Its body runs when it is called (a ``def``, or a lambda bound to a
+        name), not while its statement runs (a lambda passed to a call)."""
 
 
 class _Class:
@@ -115,15 +131,54 @@ _Scope = _Function | _Class | _Comprehension | None
 """``None`` is the cell's own (module) scope."""
 
 
+BindKind = str
+"""How a statement binds a name: ``import``, ``def``, ``class`` or ``value``."""
+
+
+@dataclass(slots=True)
+class StatementFacts:
+    """What one top-level statement of a cell does with names, when it runs."""
+
+    first_line: int
+    last_line: int
+    """0-based lines of the cell's code the statement spans."""
+    binds: dict[str, BindKind] = field(default_factory=dict)
+    reads: set[str] = field(default_factory=set)
+    """Every name read while the statement runs, also those bound earlier in the cell."""
+    mutates: set[str] = field(default_factory=set)
+    """Roots of ``x[i] = v``, ``x.a = v``, ``del x[i]``: certain mutations."""
+    method_calls: set[str] = field(default_factory=set)
+    """Roots of ``x.method(...)`` statements: mutations unless ``x`` is a module or class."""
+    deferred: set[str] = field(default_factory=set)
+    """Names read when a function created here is called (its free globals)."""
+    calls: list[str] = field(default_factory=list)
+    """Dotted paths of the calls made while it runs (``np.random.seed``)."""
+    deferred_calls: list[str] = field(default_factory=list)
+    """Dotted paths of the calls made inside the functions it creates."""
+    assigned: list[str] = field(default_factory=list)
+    """Dotted paths of assigned attributes/subscripts (``plt.rcParams`` for ``plt.rcParams[k] = v``)."""
+    imports: dict[str, str] = field(default_factory=dict)
+    """Name bound by an import -> what it is (``np`` -> ``numpy``, ``seed`` -> ``numpy.random.seed``)."""
+    file_reads: list[str] = field(default_factory=list)
+    file_writes: list[str] = field(default_factory=list)
+    """Files read/written by literal path (``pd.read_csv("x.csv")``, ``open("o", "w")``)."""
+
+
 @dataclass
 class NameFacts:
     """Raw result of walking one cell; :mod:`analysis` turns it into a CellAnalysis."""
 
     defines: dict[str, list[Position]] = field(default_factory=dict)
     reads: dict[str, list[Position]] = field(default_factory=dict)
-    """Free reads: names the cell needs from outside (builtins not yet removed)."""
+    """Free reads: names the cell needs from outside (builtins not yet removed),
+    including those read only inside function bodies (see ``deferred_only``)."""
     mutates: dict[str, list[Position]] = field(default_factory=dict)
+    method_calls: dict[str, list[Position]] = field(default_factory=dict)
+    """Roots of ``x.method(...)`` statements (candidate mutations)."""
     star_imports: list[tuple[str, Position]] = field(default_factory=list)
+    statements: list[StatementFacts] = field(default_factory=list)
+    deferred_only: set[str] = field(default_factory=set)
+    """Free reads that happen only inside function bodies, never while the cell runs."""
 
 
 _DEF_NAME = re.compile(r"(?:async\s+)?(?:def|class)\s+")
@@ -141,6 +196,17 @@ class _Walker:
         self.bound: set[str] = set()  # names bound at the top level so far
         self.scope: _Scope = None
         self.functions: list[_Function] = []
+        self.current = StatementFacts(0, 0)
+        """The top-level statement being walked."""
+        self.statement = 0
+        self._kind: BindKind = "value"
+        """How the binding being walked binds (set by import/def/class)."""
+        self._deferred_depth = 0
+        """Inside how many deferred function bodies the walk is."""
+        self._assigned_lambda: ast.expr | None = None
+        self._immediate: set[str] = set()
+        """Free reads that happen while the cell runs (not only in function bodies)."""
+        self._deferred_positions: dict[str, list[Position]] = {}
 
     # ----------------------------------------------------------- positions
 
@@ -187,6 +253,7 @@ class _Walker:
 
     def _define(self, name: str, position: Position) -> None:
         self.bound.add(name)
+        self.current.binds[name] = self._kind
         refs = self.facts.defines.get(name)
         if refs is None:
             self.facts.defines[name] = [position]
@@ -234,17 +301,55 @@ class _Walker:
                 scope = scope.parent
                 while isinstance(scope, _Class):
                     scope = scope.parent
+        self.current.reads.add(name)
         if name not in self.bound:
+            self._immediate.add(name)
             self._record(self.facts.reads, name, self._name_position(node))
 
     def _mutate(self, node: ast.expr) -> None:
         """Record a top-level mutation of the root name of ``x.a[i].b``."""
         if self.scope is not None:
             return
+        path: list[str] = []
         while type(node) in (ast.Attribute, ast.Subscript):
+            if type(node) is ast.Attribute:
+                path.append(node.attr)
+            else:
+                path.clear()  # ``x.a[i].b``: the subscripted object is ``x.a``
             node = node.value  # type: ignore[attr-defined]
         if type(node) is ast.Name:
             self._record(self.facts.mutates, node.id, self._name_position(node))
+            self.current.mutates.add(node.id)
+            self.current.assigned.append(".".join([node.id, *reversed(path)]))
+
+    def _method_call(self, node: ast.expr) -> None:
+        """``x.method(...)`` as a statement: a candidate mutation of ``x``'s root."""
+        if self.scope is not None:
+            return
+        while type(node) in (ast.Attribute, ast.Subscript):
+            node = node.value  # type: ignore[attr-defined]
+        if type(node) is ast.Name:
+            self._record(self.facts.method_calls, node.id, self._name_position(node))
+            self.current.method_calls.add(node.id)
+
+    def _call(self, node: ast.Call) -> None:
+        """Record the dotted path of a call, and the file it reads or writes by literal path."""
+        func = node.func
+        parts: list[str] = []
+        while type(func) is ast.Attribute:
+            parts.append(func.attr)
+            func = func.value
+        if type(func) is ast.Name:
+            parts.append(func.id)
+            path = ".".join(reversed(parts))
+            if self._deferred_depth:
+                self.current.deferred_calls.append(path)
+                return
+            self.current.calls.append(path)
+        elif self._deferred_depth or not parts:
+            return
+        if parts[0] in FILE_METHODS:
+            file_access(node, parts[0], self.current)
 
     # ------------------------------------------------------------- targets
 
@@ -279,6 +384,7 @@ class _Walker:
                 self.expr(arg)
             for keyword in node.keywords:  # type: ignore[attr-defined]
                 self.expr(keyword.value)
+            self._call(node)  # type: ignore[arg-type]
         else:
             handler = _EXPRESSIONS.get(kind)
             if handler is not None:
@@ -366,7 +472,9 @@ class _Walker:
 
     def _lambda(self, node: ast.Lambda) -> None:
         self._defaults(node.args)
-        self._function_body(node.args, None, node.body)
+        # ``f = lambda: g()`` runs its body when ``f`` is called; a lambda
+        # passed to a call (``sorted(xs, key=lambda v: w[v])``) runs now.
+        self._function_body(node.args, None, node.body, deferred=node is self._assigned_lambda)
 
     def _comprehension(self, node: ast.ListComp | ast.SetComp | ast.GeneratorExp) -> None:
         self._comprehension_scope(node.generators, (node.elt,))
@@ -421,9 +529,15 @@ class _Walker:
             self.expr(node)
 
     def _function_body(
-        self, args: ast.arguments, body: list[ast.stmt] | None, expression: ast.expr | None
+        self,
+        args: ast.arguments,
+        body: list[ast.stmt] | None,
+        expression: ast.expr | None,
+        *,
+        deferred: bool = True,
     ) -> None:
-        scope = _Function(self.scope)
+        deferred = deferred or self._deferred_depth > 0
+        scope = _Function(self.scope, self.statement, deferred)
         self.functions.append(scope)
         for arg in args.posonlyargs:
             scope.locals.add(arg.arg)
@@ -437,6 +551,7 @@ class _Walker:
             scope.locals.add(args.kwarg.arg)
         outer = self.scope
         self.scope = scope
+        self._deferred_depth += deferred
         try:
             if body is not None:
                 self.body(body)
@@ -444,6 +559,7 @@ class _Walker:
                 self.expr(expression)
         finally:
             self.scope = outer
+            self._deferred_depth -= deferred
 
     def _function(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
         self._exprs(node.decorator_list)
@@ -453,7 +569,9 @@ class _Walker:
             if arg is not None:
                 self._annotation(arg.annotation)
         self._annotation(node.returns)
+        self._kind = "def"
         self._bind(node.name, self._search_position(node, _DEF_NAME, node.name))
+        self._kind = "value"
         self._function_body(args, node.body, None)
 
     def _class(self, node: ast.ClassDef) -> None:
@@ -467,7 +585,9 @@ class _Walker:
             self.body(node.body)
         finally:
             self.scope = outer
+        self._kind = "class"
         self._bind(node.name, self._search_position(node, _DEF_NAME, node.name))
+        self._kind = "value"
 
     # ---------------------------------------------------------- statements
 
@@ -487,9 +607,12 @@ class _Walker:
                 and type(value.func) is ast.Attribute
                 and value.func.attr not in READ_ONLY_METHODS
             ):
-                self._mutate(value.func.value)
+                self._method_call(value.func.value)
         elif kind is ast.Assign:
-            self.expr(node.value)  # type: ignore[attr-defined]
+            value = node.value  # type: ignore[attr-defined]
+            if type(value) is ast.Lambda:
+                self._assigned_lambda = value
+            self.expr(value)
             for target in node.targets:  # type: ignore[attr-defined]
                 self.target(target)
         else:
@@ -511,6 +634,8 @@ class _Walker:
     def _ann_assign(self, node: ast.AnnAssign) -> None:
         self._annotation(node.annotation)
         if node.value is not None:
+            if type(node.value) is ast.Lambda:
+                self._assigned_lambda = node.value
             self.expr(node.value)
             self.target(node.target)
         elif type(node.target) is ast.Name:
@@ -543,10 +668,21 @@ class _Walker:
         for handler in node.handlers:
             if handler.type is not None:
                 self.expr(handler.type)
-            if handler.name is not None:
-                position = self._search_position(handler, _AS_NAME, handler.name)
-                self._bind(handler.name, position)
-            self.body(handler.body)
+            name = handler.name
+            if name is None:
+                self.body(handler.body)
+            elif self.scope is None:
+                # Bound inside the handler only: Python deletes it at the end,
+                # so it is never a define of the cell, and reads of it inside
+                # the handler are not uses.
+                was_bound = name in self.bound
+                self.bound.add(name)
+                self.body(handler.body)
+                if not was_bound:
+                    self.bound.discard(name)
+            else:
+                self._bind(name, self._search_position(handler, _AS_NAME, name))
+                self.body(handler.body)
         self.body(node.orelse)
         self.body(node.finalbody)
 
@@ -583,12 +719,22 @@ class _Walker:
             self.expr(node.msg)
 
     def _import(self, node: ast.Import) -> None:
+        self._kind = "import"
         for alias in node.names:
             if alias.asname is not None:
-                self._bind(alias.asname, self._end_position(alias, alias.asname))
+                name, target = alias.asname, alias.name
+                self._bind(name, self._end_position(alias, name))
             else:
-                top = alias.name.split(".", 1)[0]
-                self._bind(top, self._start_position(alias, len(top)))
+                name = target = alias.name.split(".", 1)[0]
+                self._bind(name, self._start_position(alias, len(name)))
+            self._imported(name, target, alias.name)
+        self._kind = "value"
+
+    def _imported(self, name: str, target: str, module: str) -> None:
+        if self.scope is None:
+            self.current.imports[name] = target
+            # A module written by a cell (``%%writefile helper.py``) is a file this reads.
+            self.current.file_reads.append(module.replace(".", "/") + ".py")
 
     def _import_from(self, node: ast.ImportFrom) -> None:
         for alias in node.names:
@@ -603,7 +749,11 @@ class _Walker:
                 self.facts.star_imports.append((module, (line, col, end)))
             else:
                 name = alias.asname or alias.name
+                self._kind = "import"
                 self._bind(name, self._end_position(alias, name))
+                self._kind = "value"
+                if not node.level and node.module:
+                    self._imported(name, f"{node.module}.{alias.name}", node.module)
 
     def _global(self, node: ast.Global) -> None:
         if self.scope is not None and not isinstance(self.scope, _Comprehension):
@@ -661,17 +811,82 @@ class _Walker:
 
     # -------------------------------------------------------------- result
 
+    def walk(self, statements: list[ast.stmt]) -> None:
+        """Walk a cell's top-level statements, keeping facts per statement."""
+        for index, statement in enumerate(statements):
+            self.statement = index
+            self.current = StatementFacts(
+                statement.lineno - 1, (statement.end_lineno or statement.lineno) - 1
+            )
+            self.facts.statements.append(self.current)
+            self.stmt(statement)
+
     def finish(self) -> NameFacts:
         """Resolve reads inside function bodies, now that every binding is known."""
         facts = self.facts
         defines = facts.defines
+        statements = facts.statements
+        deferred_names: set[str] = set()
         for function in self.functions:
+            statement = statements[function.statement]
+            into = statement.deferred if function.deferred else statement.reads
             for node in function.reads:
                 name = node.id
-                if name in defines or not _is_global_read(function, name):
+                if not _is_global_read(function, name):
+                    continue
+                into.add(name)
+                if function.deferred:
+                    self._record(self._deferred_positions, name, self._name_position(node))
+                if name in defines:
                     continue
                 self._record(facts.reads, name, self._name_position(node))
+                if function.deferred:
+                    deferred_names.add(name)
+                else:
+                    self._immediate.add(name)
+        self._expand_local_calls()
+        facts.deferred_only = deferred_names - self._immediate
         return facts
+
+    def _expand_local_calls(self) -> None:
+        """A statement that reads a function defined earlier in the cell may
+        call it: what the function reads is read by that statement too."""
+        statements = self.facts.statements
+        if not any(statement.deferred for statement in statements):
+            return
+        binders: dict[str, list[int]] = {}
+        for index, statement in enumerate(statements):
+            for name in statement.binds:
+                binders.setdefault(name, []).append(index)
+
+        def binder_before(name: str, index: int) -> int | None:
+            found = binders.get(name)
+            if not found:
+                return None
+            at = bisect_left(found, index)
+            return found[at - 1] if at else None
+
+        for index, statement in enumerate(statements):
+            pending = [name for name in statement.reads if name in binders]
+            seen: set[str] = set()
+            while pending:
+                name = pending.pop()
+                if name in seen:
+                    continue
+                seen.add(name)
+                source = binder_before(name, index)
+                if source is None or not statements[source].deferred:
+                    continue
+                for read in statements[source].deferred:
+                    statement.reads.add(read)
+                    if binder_before(read, index) is None:
+                        # Not bound in this cell before the call: a use of the cell.
+                        self._immediate.add(read)
+                        if read not in self.facts.reads:
+                            for position in self._deferred_positions.get(read, ()):
+                                self._record(self.facts.reads, read, position)
+                    else:
+                        pending.append(read)
 
 
 def _is_global_read(function: _Function, name: str) -> bool:
@@ -759,5 +974,9 @@ def collect_names(
     walker = _Walker(lines, ascii_only)
     for name, line, col in magic_binds:
         walker._define(name, (line, col, col + len(name)))
-    walker.body(tree.body)
+    magic = walker.current
+    walker.walk(tree.body)
+    if magic.binds:
+        # ``%%capture out`` binds ``out`` before any statement runs.
+        walker.facts.statements.insert(0, magic)
     return walker.finish()

@@ -1,9 +1,13 @@
 """Reading and writing the sidecar cache ``NAME.sessions.toml`` (DESIGN §3).
 
-* Loading never raises for a bad file: a sidecar that cannot be used as a
-  whole is moved to ``NAME.sessions.toml.bak`` (``.bak.1``, ... if taken) and
-  reported in ``LoadResult.problems``; a bad record is dropped alone and
-  reported; an unreadable file is reported and left where it is.
+* Loading never raises for a bad file, and never renames or rewrites it:
+  reading is what read-only commands do (``sessions status``). A sidecar that
+  cannot be used as a whole is reported in ``LoadResult.problems`` and shows
+  no outputs; the first *write* moves it to ``NAME.sessions.toml.bak``
+  (``.bak.1``, ... if taken) before replacing it. A bad record is dropped
+  alone and reported; an unreadable file is reported and left where it is.
+  A file with git merge-conflict markers is read as both its sides
+  (``sidecar_conflicts``); the first write keeps a ``.bak`` copy of it.
 * Every write is atomic (``atomic.write_atomic``) and made under an advisory
   lock on ``NAME.sessions.toml.lock``; ``update_sidecar`` re-reads the file
   under that lock, so concurrent writers never lose each other's records.
@@ -34,6 +38,7 @@ from sessions.filelock import advisory_lock, lock_file_for
 from sessions.hashing import bytes_hash
 from sessions.records import CellRecord, SidecarData
 from sessions.sidecar_cap import cap_records
+from sessions.sidecar_conflicts import conflict_sides
 from sessions.sidecar_decode import SidecarFormatError, decode_sidecar
 from sessions.sidecar_toml import encode_header, encode_record, encode_sidecar
 
@@ -50,6 +55,8 @@ class LoadResult:
     data: SidecarData
     problems: list[str] = field(default_factory=list)
     """For a person: what was wrong and what was done or can be done about it."""
+    conflicted: bool = False
+    """The file holds git merge-conflict markers (both sides' records are in ``data``)."""
 
 
 class SidecarWriteError(OSError):
@@ -150,9 +157,45 @@ def _parse(raw: bytes, notebook_name: str, file_name: str) -> LoadResult:
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
-        raise SidecarFormatError(f"it is not valid TOML: {error}") from None
+        sides = conflict_sides(text)
+        if sides is None:
+            raise SidecarFormatError(f"it is not valid TOML: {error}") from None
+        return _parse_conflict(sides, notebook_name, file_name, error)
+    except RecursionError:
+        # A 100,000-deep array or inline table: tomllib recurses per level.
+        raise SidecarFormatError("it nests arrays or tables too deeply to read") from None
     data, problems = decode_sidecar(document, notebook_name, file_name)
     return LoadResult(data, problems)
+
+
+def _parse_conflict(
+    sides: tuple[str, str], notebook_name: str, file_name: str, error: Exception
+) -> LoadResult:
+    """Both sides of a merge conflict, their records together (duplicates once)."""
+    results: list[LoadResult] = []
+    for side in sides:
+        try:
+            data, problems = decode_sidecar(tomllib.loads(side), notebook_name, file_name)
+        except (tomllib.TOMLDecodeError, RecursionError, SidecarFormatError):
+            continue
+        results.append(LoadResult(data, problems))
+    if not results:
+        raise SidecarFormatError(f"it has merge-conflict markers and is not valid TOML: {error}")
+    merged = results[0].data
+    seen = {(r.hash, r.run, r.id) for r in merged.cells}
+    for other in results[1:]:
+        merged.run_counter = max(merged.run_counter, other.data.run_counter)
+        for record in other.data.cells:
+            if (record.hash, record.run, record.id) not in seen:
+                seen.add((record.hash, record.run, record.id))
+                merged.cells.append(record)
+    problems = [p for result in results for p in result.problems]
+    problems.append(
+        f"{file_name} has git merge-conflict markers; the records of both sides are shown. "
+        "The next run writes a clean file (keeping a .bak copy of this one); or resolve "
+        "the conflict by hand, or delete the file."
+    )
+    return LoadResult(merged, problems, conflicted=True)
 
 
 def _free_backup_name(path: Path) -> Path:
@@ -218,6 +261,7 @@ def _record_key(record: CellRecord) -> Hashable | None:
         record.started,
         _freeze(record.duration),
         _freeze(record.inputs),
+        _freeze(record.provides),
         record.code,
         tuple(_freeze(output) for output in record.outputs),
     )
@@ -256,12 +300,14 @@ class SidecarStore:
         self._fingerprint: tuple[int, int] | None = None
         """Size and CRC-32 of the file ``_data`` came from; None: there was no file."""
         self._chunks: dict[Hashable, bytes] = {}
+        self._unusable: tuple[int, int] | None = None
+        """Fingerprint of a file found unusable by a read (reported once, left as it is)."""
         self._mutex = threading.Lock()
 
     def load(self) -> LoadResult:
         """The current data; problems are reported when the file is (re-)read."""
         with self._mutex:
-            data, problems = self._refresh(locked=False, strict=False)
+            data, problems = self._refresh(strict=False)
             return LoadResult(data, problems)
 
     def update(self, change: Callable[[SidecarData], None]) -> SidecarData:
@@ -278,7 +324,7 @@ class SidecarStore:
 
     def _update(self, change: Callable[[SidecarData], None]) -> SidecarData:
         with self._mutex, advisory_lock(lock_path(self.path)):
-            data, problems = self._refresh(locked=True, strict=True)
+            data, problems = self._refresh(strict=True)
             for problem in problems:
                 log.warning("%s", problem)
             try:
@@ -298,8 +344,13 @@ class SidecarStore:
     def _keep(self, data: SidecarData | None, fingerprint: tuple[int, int] | None) -> None:
         self._data, self._fingerprint, self._chunks = data, fingerprint, {}
 
-    def _refresh(self, *, locked: bool, strict: bool) -> tuple[SidecarData, list[str]]:
-        """Make the working data match the file; also returns the problems met."""
+    def _refresh(self, *, strict: bool) -> tuple[SidecarData, list[str]]:
+        """Make the working data match the file; also returns the problems met.
+
+        ``strict`` is for a write, under the lock: a file that cannot be read
+        raises, and an unusable one is moved aside. Otherwise nothing on disk
+        changes, and a file already found unusable is not parsed again.
+        """
         name = self.path.name
         for _attempt in range(5):
             try:
@@ -323,21 +374,25 @@ class SidecarStore:
             fingerprint = _fingerprint(raw)
             if self._data is not None and fingerprint == self._fingerprint:
                 return self._data, []
+            if not strict and fingerprint == self._unusable:
+                return SidecarData(notebook=self.notebook_name), []
             try:
                 result = _parse(raw, self.notebook_name, name)
             except SidecarFormatError as error:
-                try:
-                    backup = self._move_aside(raw, locked=locked)
-                except OSError as move_error:
-                    if strict:
-                        raise  # writing now would destroy the file we could not back up
+                if not strict:
+                    # Reading must not rename or rewrite the user's file: say
+                    # what is wrong and leave the move aside to the next write.
                     self._keep(None, None)
+                    self._unusable = fingerprint
                     problem = (
-                        f"{name} could not be used ({error}) nor moved aside "
-                        f"({move_error.strerror}), so cached outputs are not shown. "
-                        "Fix or delete the file."
+                        f"{name} could not be used ({error}), so no cached outputs are shown. "
+                        f"The next run moves it to {name}.bak and starts a new cache; or fix "
+                        "or delete the file."
                     )
                     return SidecarData(notebook=self.notebook_name), [problem]
+                # Under the lock; an error here propagates: writing now would
+                # destroy the file we could not back up.
+                backup = _move_aside(self.path, raw)
                 if backup is None:
                     continue  # replaced meanwhile: read the new file
                 empty = SidecarData(notebook=self.notebook_name)
@@ -349,18 +404,22 @@ class SidecarStore:
                 )
                 self.last_problems = [problem]
                 return empty, [problem]
+            if result.conflicted:
+                if not strict:
+                    # Not kept: a write must see the conflict and back the file up first.
+                    self._keep(None, None)
+                    return result.data, result.problems
+                backup = _free_backup_name(self.path)
+                write_atomic(backup, raw, temp_path=_temp_path(backup))
+                result.problems.append(
+                    f"{name}: a copy of the conflicted file is in {backup.name}."
+                )
             self._keep(result.data, fingerprint)
             self.last_problems = result.problems
             return result.data, result.problems
         self._keep(None, None)
         problem = f"{name} kept changing while it was read; no cached outputs are shown for now."
         return SidecarData(notebook=self.notebook_name), [problem]
-
-    def _move_aside(self, raw: bytes, *, locked: bool) -> Path | None:
-        if locked:
-            return _move_aside(self.path, raw)
-        with advisory_lock(lock_path(self.path)):
-            return _move_aside(self.path, raw)
 
     def _encode(self, data: SidecarData) -> bytes:
         """The file's bytes, re-encoding only records not written before."""

@@ -116,6 +116,22 @@ def _as_tuple(kinds: type | tuple[type, ...]) -> tuple[type, ...]:
     return kinds if isinstance(kinds, tuple) else (kinds,)
 
 
+def _version_keys(table: dict[str, Any], key: str) -> dict[str, str]:
+    """A name -> version key table. Sidecars written before version keys
+    recorded run ids (integers): those read as keys that match nothing, so
+    the cells are ``upstream`` once and fresh again after one run."""
+    found = _field(table, key, dict, required=False) or {}
+    keys: dict[str, str] = {}
+    for name, value in found.items():
+        if isinstance(value, str):
+            keys[str(name)] = value
+        elif type(value) is int:
+            keys[str(name)] = f"run:{value}"
+        else:
+            raise _BadField(f"{key} {name!r} is {value!r}, expected a version key (text)")
+    return keys
+
+
 def decode_record(table: dict[str, Any]) -> CellRecord:
     status = table.get("status", "ok")
     if status not in _STATUSES:
@@ -124,10 +140,8 @@ def decode_record(table: dict[str, Any]) -> CellRecord:
     if started is not None and started.tzinfo is None:
         started = started.replace(tzinfo=UTC)
     duration = _field(table, "duration", (int, float), required=False)
-    inputs = _field(table, "inputs", dict, required=False) or {}
-    for name, run in inputs.items():
-        if type(run) is not int:
-            raise _BadField(f"input {name!r} has run {run!r}, expected an integer")
+    inputs = _version_keys(table, "inputs")
+    provides = _version_keys(table, "provides")
     outputs = _field(table, "outputs", list, required=False) or []
     return CellRecord(
         hash=_field(table, "hash", str, required=True),
@@ -137,7 +151,8 @@ def decode_record(table: dict[str, Any]) -> CellRecord:
         execution_count=_field(table, "execution_count", int, required=False),
         started=started,
         duration=None if duration is None else float(duration),
-        inputs=dict(inputs),
+        inputs=inputs,
+        provides=provides,
         outputs=[decode_output(output, number) for number, output in enumerate(outputs, 1)],
         id=_field(table, "id", str, required=False),
         code=_field(table, "code", str, required=False),

@@ -237,6 +237,12 @@ def encode_header(data: SidecarData) -> str:
     )
 
 
+def _key_table(keys: dict[str, str]) -> str:
+    """``{ df = "3f9a...", "rng:numpy" = "..." }``: names to version keys, on one line."""
+    pairs = ", ".join(f"{toml_key(name)} = {toml_string(key)}" for name, key in keys.items())
+    return f"{{ {pairs} }}" if pairs else "{}"
+
+
 def encode_record(record: CellRecord) -> str:
     """One ``[[cells]]`` table with its outputs, starting with a blank line."""
     lines = ["", "[[cells]]"]
@@ -252,10 +258,9 @@ def encode_record(record: CellRecord) -> str:
         lines.append(f"started = {toml_datetime(record.started)}")
     if record.duration is not None:
         lines.append(f"duration = {toml_float(record.duration)}")
-    inputs = ", ".join(
-        f"{toml_key(name)} = {toml_int(run, 'inputs')}" for name, run in record.inputs.items()
-    )
-    lines.append(f"inputs = {{ {inputs} }}" if inputs else "inputs = {}")
+    lines.append(f"inputs = {_key_table(record.inputs)}")
+    if record.provides:
+        lines.append(f"provides = {_key_table(record.provides)}")
     if record.code is not None:
         lines.append(f"code = {toml_string(record.code)}")
     for output in record.outputs:

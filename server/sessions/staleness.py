@@ -4,17 +4,27 @@
 kernel process is tracked separately by the runner. Wording matters: a fresh
 cell means "neither its code nor upstream code changed since this output", not
 that kernel state is consistent.
+
+A record says which version key each input had when the cell ran
+(``inputs``) and which keys the run gave the names the cell provides
+(``provides``). A cell is ``upstream`` when an input's provider now gives it
+another key — computed from the current code (``versions.py``) — so re-running
+unchanged code leaves its consumers fresh, and an edit reaches exactly the
+cells that read a name whose key it changed. Statuses are computed in one
+pass in dependency order (no recursion: chains of any length).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 from .graph import NotebookGraph
+from .hidden_state import describe_name
 from .notebook import Notebook
 from .records import CellRecord
+from .versions import UNKNOWN_INPUT, cell_meaning, name_keys
 
 Status = Literal["never-run", "edited", "upstream", "error", "fresh"]
 
@@ -53,39 +63,136 @@ def has_code_to_run(notebook: Notebook, graph: NotebookGraph, index: int) -> boo
     )
 
 
-def compute_statuses(
+def is_edited(record: CellRecord, code: str, code_hash: str) -> bool:
+    """Whether the code changed in meaning since ``record`` ran (comments and
+    layout do not count; without the record's code, any byte change does)."""
+    if record.hash == code_hash:
+        return False
+    if record.code is None:
+        return True
+    return cell_meaning(record.code) != cell_meaning(code)
+
+
+class VersionTable:
+    """The current version key of every name each cell provides, computed in
+    dependency order and only where some record needs it."""
+
+    def __init__(
+        self,
+        notebook: Notebook,
+        graph: NotebookGraph,
+        records: Sequence[CellRecord | None],
+    ) -> None:
+        self.notebook = notebook
+        self.graph = graph
+        self.records = records
+        self.keys: list[Mapping[str, str]] = [{} for _ in notebook.cells]
+        self.consistent: list[bool] = [False] * len(notebook.cells)
+        """The record's code and inputs are exactly as now: its keys are the current ones."""
+        recorded = [i for i, record in enumerate(records) if record is not None]
+        needed = set(recorded) | graph.upstream_closure(recorded)
+        for index in graph.topological_order:
+            if index in needed:
+                self._compute(index)
+
+    def inputs_now(self, index: int) -> dict[str, str]:
+        """Input name -> the key its provider gives it now."""
+        keys = self.keys
+        return {
+            name: keys[provider].get(name, UNKNOWN_INPUT)
+            for name, provider in self.graph.providers[index].items()
+            if provider != index
+        }
+
+    def _compute(self, index: int) -> None:
+        analysis = self.graph.analyses[index]
+        if analysis is None:
+            return
+        cell = self.notebook.cells[index]
+        flow = self.graph.flows[index]
+        inputs = self.inputs_now(index)
+        record = self.records[index]
+        if (
+            record is not None
+            and record.hash == cell.hash
+            and record.inputs == inputs
+            and flow.provides.issubset(record.provides)
+        ):
+            self.consistent[index] = True
+            self.keys[index] = record.provides
+            return
+        self.keys[index] = name_keys(cell.code, analysis, flow, inputs)
+
+
+def record_versions(
     notebook: Notebook,
     graph: NotebookGraph,
     records: Sequence[CellRecord | None],
-) -> list[CellState]:
-    """The status of every cell; ``records[i]`` is the record matched to cell ``i``."""
-    count = len(notebook.cells)
-    states: list[CellState | None] = [None] * count
-    visiting: set[int] = set()
+    index: int,
+) -> tuple[dict[str, str], dict[str, str]]:
+    """``(inputs, provides)`` for a record of cell ``index`` about to run.
 
-    def state_of(index: int) -> CellState:
-        known = states[index]
-        if known is not None:
-            return known
-        if index in visiting:  # a cycle: reported as a `cycle` diagnostic elsewhere
-            return CellState("upstream", "part of a dependency cycle", (index,))
-        visiting.add(index)
-        try:
-            result = _own_state(index)
-        finally:
-            visiting.discard(index)
-        states[index] = result
-        return result
+    Inputs are the keys the providers' own records gave the names — what the
+    kernel holds after they ran — not keys computed from the current code: a
+    provider edited but not re-run still holds its old value. An input whose
+    provider has no record is recorded as unknown, so the cell stays
+    ``upstream`` until that provider runs and this cell runs again.
+    """
+    inputs: dict[str, str] = {}
+    for name, provider in graph.providers[index].items():
+        if provider == index:
+            continue
+        provider_record = records[provider]
+        key = provider_record.provides.get(name) if provider_record is not None else None
+        inputs[name] = key if key is not None else UNKNOWN_INPUT
+    analysis = graph.analyses[index]
+    if analysis is None:
+        return inputs, {}
+    cell = notebook.cells[index]
+    return inputs, name_keys(cell.code, analysis, graph.flows[index], inputs)
 
-    def _own_state(index: int) -> CellState:
-        if not has_code_to_run(notebook, graph, index):
+
+def failed_versions(provides: Mapping[str, str], run: int) -> dict[str, str]:
+    """The keys a run that raised (or was interrupted) gives the cell's names.
+
+    What the names hold after a failed run is unknown (the error may have come
+    before or after their assignment), so the keys are the run's own: the
+    cell's consumers are ``upstream`` until it runs without error again —
+    which gives the keys of its code back, and them their freshness.
+    """
+    return {name: f"failed:{run}" for name in provides}
+
+
+class _Statuses:
+    """One pass over the cells in dependency order."""
+
+    def __init__(
+        self, notebook: Notebook, graph: NotebookGraph, records: Sequence[CellRecord | None]
+    ) -> None:
+        self.notebook = notebook
+        self.graph = graph
+        self.records = records
+        self.versions = VersionTable(notebook, graph, records)
+        self.states: list[CellState] = [FRESH] * len(notebook.cells)
+        self.syntax_errors = [
+            i for i, a in enumerate(graph.analyses) if a is not None and a.syntax_error is not None
+        ]
+
+    def run(self) -> list[CellState]:
+        for index in self.graph.topological_order:
+            self.states[index] = self._state(index)
+        return self.states
+
+    def _state(self, index: int) -> CellState:
+        if not has_code_to_run(self.notebook, self.graph, index):
             return NOTHING_TO_RUN
-        record = records[index]
+        record = self.records[index]
         if record is None:
             return CellState("never-run", "never run", (index,))
-        if record.hash != notebook.cells[index].hash:
+        cell = self.notebook.cells[index]
+        if is_edited(record, cell.code, cell.hash):
             return CellState("edited", "code changed since this output", (index,))
-        upstream = _upstream_state(index, record)
+        upstream = self._upstream(index, record)
         if upstream is not None:
             return upstream
         if record.status == "error":
@@ -94,69 +201,83 @@ def compute_statuses(
             return CellState("error", "last run was interrupted")
         return FRESH
 
-    def _upstream_state(index: int, record: CellRecord) -> CellState | None:
-        providers = graph.providers[index]
+    def _upstream(self, index: int, record: CellRecord) -> CellState | None:
+        providers = self.graph.providers[index]
+        now = self.versions.inputs_now(index)
         reasons: list[str] = []
         causes: list[int] = []
-        for name in sorted(set(providers) | set(record.inputs)):
+        for name in sorted(set(now) | set(record.inputs)):
+            recorded = record.inputs.get(name)
             provider = providers.get(name)
-            if provider is None:
-                # Recorded as an input when it ran, but nothing provides it now
-                # (its cell was deleted): the root cause is in this cell, so
-                # cells below can name it ("because of cell N").
-                reasons.append(f"`{name}` is no longer defined by any cell")
-                causes.append(index)
+            if provider is None or provider == index:
+                if recorded is not None and provider is None:
+                    # Recorded as an input when it ran, but nothing provides it
+                    # now (its cell was deleted): the root cause is in this cell.
+                    reasons.append(f"{describe_name(name)} is no longer defined by any cell")
+                    causes.append(index)
                 continue
-            provider_record = records[provider]
-            provider_state = state_of(provider)
-            if provider_record is None:
-                if provider_state.status == "fresh":
-                    continue  # e.g. a comment-only cell cannot provide anything
-                reasons.append(f"cell {provider} (`{name}`) never ran")
-                causes.append(provider)
-            elif provider_state.status in ("never-run", "edited", "upstream"):
-                reasons.append(_describe(provider, name, provider_state))
-                causes.extend(provider_state.causes or (provider,))
-            elif record.inputs.get(name) != provider_record.run:
-                reasons.append(f"cell {provider} (`{name}`) ran again since this output")
-                causes.append(provider)
+            if recorded == now[name]:
+                continue
+            reason, roots = self._explain(index, provider, name, record)
+            reasons.append(reason)
+            causes.extend(roots)
         if not reasons:
             return None
-        unique_causes = tuple(sorted(set(causes)))
         return CellState(
             "upstream",
             "upstream code changed since this output: " + "; ".join(reasons),
-            unique_causes,
+            tuple(sorted(set(causes))),
         )
 
-    return [state_of(i) for i in range(count)]
+    def _explain(
+        self, index: int, provider: int, name: str, record: CellRecord
+    ) -> tuple[str, tuple[int, ...]]:
+        """Why ``name`` from ``provider`` is not what cell ``index`` ran with:
+        the change that caused it, not merely the last hop."""
+        label = f"cell {provider} ({describe_name(name)})"
+        provider_record = self.records[provider]
+        state = self.states[provider]
+        if provider_record is None:
+            return f"{label} never ran", (provider,)
+        if provider_record.status != "ok" and state.status == "error":
+            return f"{label} failed in its last run", (provider,)
+        if not self.versions.consistent[provider] and provider_record.provides.get(
+            name
+        ) != self.versions.keys[provider].get(name):
+            if state.status == "edited":
+                return f"{label} was edited", (provider,)
+            if state.status == "upstream":
+                roots = state.causes or (provider,)
+                listed = ", ".join(str(c) for c in roots)
+                return f"{label} is stale because of cell {listed}", roots
+        broken = self._syntax_error_between(provider, index)
+        if broken is not None:
+            return f"cell {broken} has a syntax error and may define {describe_name(name)}", (
+                broken,
+            )
+        if record.inputs.get(name) is None or provider_record.run < record.run:
+            # The provider did not run after this cell: the name comes from
+            # another cell than it did (a cell was moved, inserted or deleted).
+            return f"{describe_name(name)} now comes from cell {provider}", (provider,)
+        return f"{label} ran again with other code or inputs since this output", (provider,)
+
+    def _syntax_error_between(self, provider: int, index: int) -> int | None:
+        """The nearest cell above ``index`` and below ``provider`` that does not
+        parse: it may define the name, but the analysis cannot see it."""
+        low, high = sorted((provider, index))
+        candidates = [i for i in self.syntax_errors if low < i < high]
+        return candidates[-1] if candidates else None
 
 
-def _describe(provider: int, name: str, state: CellState) -> str:
-    if state.status == "edited":
-        return f"cell {provider} (`{name}`) was edited"
-    if state.status == "never-run":
-        return f"cell {provider} (`{name}`) never ran"
-    roots = ", ".join(str(c) for c in state.causes) or "?"
-    return f"cell {provider} (`{name}`) is stale because of cell {roots}"
+def compute_statuses(
+    notebook: Notebook,
+    graph: NotebookGraph,
+    records: Sequence[CellRecord | None],
+) -> list[CellState]:
+    """The status of every cell; ``records[i]`` is the record matched to cell ``i``."""
+    return _Statuses(notebook, graph, records).run()
 
 
 def stale_cells(states: Sequence[CellState]) -> list[int]:
     """Indexes ``Run stale`` runs, in file order (the runner orders by dependencies)."""
     return [i for i, s in enumerate(states) if s.is_stale]
-
-
-def record_inputs(
-    graph: NotebookGraph, records: Sequence[CellRecord | None], index: int
-) -> dict[str, int]:
-    """The ``inputs`` of a record for cell ``index`` about to run: name -> provider's run id.
-
-    Names whose provider never ran are left out; the cell is then ``upstream``
-    until that provider runs and this cell runs again.
-    """
-    inputs: dict[str, int] = {}
-    for name, provider in graph.providers[index].items():
-        provider_record = records[provider]
-        if provider_record is not None and provider != index:
-            inputs[name] = provider_record.run
-    return inputs

@@ -93,6 +93,7 @@ def summary_json(
             for o in summary.outcomes
         ],
         "skipped": summary.skipped,
+        "blocked": {str(cell): broken for cell, broken in summary.blocked.items()},
         "stopped_because": summary.stopped_because,
         "ok": summary.ok,
     }
@@ -102,7 +103,8 @@ def summary_line(summary: RunSummary, sidecar_name: str) -> str:
     """``ran 3 cell(s), 1 failed, 1 skipped; outputs cached in nb.sessions.toml``."""
     failed = sum(1 for o in summary.outcomes if o.record.status != "ok")
     note = f", {failed} failed" if failed else ""
-    skipped = f", {len(summary.skipped)} skipped" if summary.skipped else ""
+    count = len(summary.skipped) + len(summary.blocked)
+    skipped = f", {count} skipped" if count else ""
     return f"ran {len(summary.outcomes)} cell(s){note}{skipped}; outputs cached in {sidecar_name}"
 
 

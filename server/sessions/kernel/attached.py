@@ -44,6 +44,7 @@ class AttachedKernel(KernelSession):
         self.entry = entry
         self.registry = registry
         self.connect_timeout = connect_timeout
+        self.executed_source = lambda: registry.executed(entry.key)
 
     @classmethod
     async def attach(

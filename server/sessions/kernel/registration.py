@@ -7,7 +7,8 @@ writer of the kernel's registry entry. ``Registration`` watches the owned
 - its IOPub stream, which carries every client's requests: an execute
   request's ``busy``/``idle`` status is *activity* (whoever sent it: another
   editor, a terminal, ``jupyter console``), and a code that ran without error
-  joins ``executed`` — the cells loaded in this kernel, which ``clone`` replays;
+  is appended to the entry's ``executed`` log — the cells loaded in this
+  kernel, which every client's ``run --stale`` trusts and ``clone`` replays;
 - its state: a restart clears ``executed`` and records the new connection
   file and kernel pid; a stop or death removes the entry;
 - the registry folder, every ``poll_interval``, for a restart request left by
@@ -94,6 +95,8 @@ class Registration:
     def begin(self) -> SessionEntry:
         """Write the entry and start following the session (call in its event loop)."""
         self.registry.write(self.entry)
+        key = self.entry.key
+        self.session.executed_source = lambda: self.registry.executed(key)
         self._unsubscribe = [
             self.session.on_iopub(self._on_message),
             self.session.on_state(self._on_state),
@@ -127,7 +130,7 @@ class Registration:
         if not self._ended:
             self._dirty = False
             self.entry.state = "busy" if self._running else self.session.state
-            self.registry.write(self.entry)
+            self.registry.write(self.entry, with_executed=False)
 
     def _on_message(self, msg: dict[str, Any]) -> None:
         msg_type = msg["msg_type"]
@@ -144,10 +147,10 @@ class Registration:
             elif state == "idle":
                 self._running.discard(msg_id)
                 code = self._codes.pop(msg_id, None)
-                if code is not None and code.strip():
-                    digest = code_hash(code)
-                    executed = [h for h in self.entry.executed if h != digest]
-                    self.entry.executed = [*executed, digest]
+                if code is not None and code.strip() and not self._ended:
+                    # At once, not with the next entry write: a client that
+                    # attaches right after this run must know the code is loaded.
+                    self.registry.append_executed(self.entry.key, code_hash(code))
             else:
                 return
             self.entry.last_activity = now_iso()
@@ -161,6 +164,7 @@ class Registration:
             return
         if state == "restarting":
             self.entry.executed = []
+            self.registry.set_executed(self.entry.key, [])
             self._codes.clear()
             self._running.clear()
         elif state in ("idle", "busy") and self.session.pid not in (None, self.entry.kernel_pid):

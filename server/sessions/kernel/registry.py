@@ -96,10 +96,15 @@ class SessionEntry:
     restarts: int = 0
     executed: list[str] = field(default_factory=list)
     """``code_hash`` of each code that ran without error in this kernel process,
-    ordered by its last run: the cells *loaded* in this kernel (see ``clone``)."""
+    ordered by its last run: the cells *loaded* in this kernel, whichever client
+    ran them (``run --stale`` does not re-run them; ``clone`` replays them).
+    Stored apart from the entry, in an append-only ``KEY.executed`` log, so
+    the entry stays the same size however long the kernel lives."""
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        del data["executed"]
+        return data
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> SessionEntry:
@@ -160,15 +165,52 @@ class Registry:
             if not self._path(key).exists():
                 return key
 
-    def write(self, entry: SessionEntry) -> None:
-        """Replace ``entry``'s file atomically. No fsync: this is runtime state
-        in a runtime folder, worthless after a reboot anyway."""
+    def write(self, entry: SessionEntry, *, with_executed: bool = True) -> None:
+        """Replace ``entry``'s file atomically (and its ``executed`` log, unless
+        ``with_executed`` is false: the owner keeps that log by appending). No
+        fsync: this is runtime state in a runtime folder, worthless after a
+        reboot anyway."""
         path = self._path(entry.key)
-        temp = path.with_name(f".{entry.key}.{os.getpid()}.tmp")
+        self._replace(path, json.dumps(entry.to_json(), indent=1))
+        if with_executed:
+            self.set_executed(entry.key, entry.executed)
+
+    def _replace(self, path: Path, text: str) -> None:
+        temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(entry.to_json(), handle, indent=1)
+            handle.write(text)
         os.replace(temp, path)
+
+    def _executed_path(self, key: str) -> Path:
+        return self.folder / f"{key}.executed"
+
+    def set_executed(self, key: str, hashes: Iterable[str]) -> None:
+        """Replace ``key``'s executed log (empty: no file)."""
+        listed = list(hashes)
+        path = self._executed_path(key)
+        if not listed:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+            return
+        self._replace(path, "".join(f"{digest}\n" for digest in listed))
+
+    def append_executed(self, key: str, digest: str) -> None:
+        """Add one code hash to ``key``'s log: one small append, whatever its length."""
+        fd = os.open(self._executed_path(key), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            os.write(fd, f"{digest}\n".encode())
+        finally:
+            os.close(fd)
+
+    def executed(self, key: str) -> list[str]:
+        """``key``'s executed code hashes, each once, ordered by its last run."""
+        try:
+            lines = self._executed_path(key).read_text(encoding="utf-8").split()
+        except OSError:
+            return []
+        latest = {digest: position for position, digest in enumerate(lines)}
+        return sorted(latest, key=latest.__getitem__)
 
     def remove(self, key: str) -> None:
         for path in (self._path(key), *self.folder.glob(f"{key}.*")):
@@ -179,9 +221,11 @@ class Registry:
         """The entry of ``key`` as stored (no liveness check), or ``None``."""
         try:
             data = json.loads(self._path(key).read_text(encoding="utf-8"))
-            return SessionEntry.from_json(data)
+            entry = SessionEntry.from_json(data)
         except (OSError, ValueError, TypeError):
             return None
+        entry.executed = self.executed(key)
+        return entry
 
     # -- reading with clean-up ---------------------------------------------
 

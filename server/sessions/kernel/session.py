@@ -172,6 +172,9 @@ class KernelSession:
         """Why the kernel is dead (``state == "dead"``), for the user."""
         self.kernel_info: dict[str, Any] = {}
         """Content of the last ``kernel_info_reply`` (language_info, banner...)."""
+        self.executed_source: Callable[[], Sequence[str]] | None = None
+        """Where the codes this kernel process ran are recorded, by every client:
+        the session registry, once the kernel is registered or attached to."""
 
         self._process: KernelProcess | None = None
         self._connection: ConnectionFile | None = None
@@ -228,6 +231,14 @@ class KernelSession:
     @property
     def connection_file(self) -> Path | None:
         return self._connection.path if self._connection is not None else None
+
+    def loaded_codes(self) -> frozenset[str] | None:
+        """``code_hash`` of every code that ran without error in this kernel
+        process, from any client (an editor, a terminal, a console); None
+        when the kernel is not registered, so only its own runs are known."""
+        if self.executed_source is None:
+            return None
+        return frozenset(self.executed_source())
 
     @property
     def language(self) -> str:

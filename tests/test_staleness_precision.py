@@ -142,14 +142,78 @@ def test_rcparams_assignment_is_configuration_not_a_new_pyplot() -> None:
     assert graph.mutates(1) == frozenset()
 
 
-def test_pandas_options_reach_pandas_users() -> None:
+def test_pandas_value_options_reach_pandas_users() -> None:
     text = cells(
         "import pandas as pd",
-        "pd.set_option('display.max_rows', 10)",
+        "pd.set_option('mode.copy_on_write', True)",
         "df = pd.DataFrame({'a': range(3)})",
         "n = 3",
     )
-    assert after_edit(text, "10)", "20)").stale() == [1, 2]
+    assert after_edit(text, "True)", "False)").stale() == [1, 2]
+
+
+def test_display_options_reach_the_cells_that_show_something_and_no_further() -> None:
+    text = cells(
+        "import pandas as pd\ndf = pd.DataFrame({'a': range(30)})",
+        "pd.set_option('display.max_rows', 10)",
+        "big = df * 2",  # computes, shows nothing
+        "big",  # shows a frame
+        "print(big.shape)",
+        "total = big.sum()",
+    )
+    history = after_edit(text, "max_rows', 10", "max_rows', 20")
+    assert history.stale() == [1, 3, 4]
+    assert "display option pandas.display.max_rows" in reasons(history)[3]
+
+
+def test_a_deleted_display_option_restales_what_it_showed() -> None:
+    text = cells(
+        "from sklearn import set_config\nfrom sklearn.linear_model import Ridge",
+        "set_config(display='text')",
+        "Ridge()",
+        "m = Ridge()",
+    )
+    history = after_edit(text, "set_config(display='text')\n\n# %%\n", "")
+    assert history.stale() == [1]  # the cell that showed the estimator, now cell 1
+
+
+def test_setting_one_option_does_not_depend_on_the_ones_set_before() -> None:
+    text = cells(
+        "import pandas as pd",
+        "pd.set_option('display.precision', 2)",
+        "pd.set_option('display.max_rows', 5)",
+        "pd.Series([1.2345])",
+    )
+    history = after_edit(text, "precision', 2", "precision', 3")
+    assert history.stale() == [1, 3]
+
+
+def test_a_draw_depends_on_the_call_not_on_the_rest_of_its_statement() -> None:
+    text = cells(
+        "import numpy as np\nnp.random.seed(0)",
+        "sig = 0.5\ny = sig * np.random.normal(size=5)",
+        "e = np.random.normal(size=5)",
+        "print(y)",
+    )
+    # ``sig`` scales the draw but does not change how many numbers are drawn.
+    assert after_edit(text, "sig = 0.5", "sig = 1.0").stale() == [1, 3]
+    assert after_edit(text, "size=5)\n\n# %%\ne", "size=6)\n\n# %%\ne").stale() == [1, 2, 3]
+
+
+def test_display_methods_that_return_new_objects_are_not_mutations() -> None:
+    text = cells(
+        "import pandas as pd\ndf = pd.DataFrame({'a': [2, 1]})", "df.sort_values('a')", "print(df)"
+    )
+    assert after_edit(text, "sort_values('a')", "sort_values('a', ascending=False)").stale() == [1]
+    inplace = cells(
+        "import pandas as pd\ndf = pd.DataFrame({'a': [2, 1]})",
+        "df.sort_values('a', inplace=True)",
+        "print(df)",
+    )
+    assert after_edit(inplace, "sort_values('a'", "sort_values('a', ascending=False").stale() == [
+        1,
+        2,
+    ]
 
 
 def test_pyplot_calls_in_two_cells_do_not_chain() -> None:
@@ -299,6 +363,23 @@ def test_numpy_save_and_load_and_open() -> None:
     )
     assert after_edit(text, "arange(3)", "arange(4)").stale() == [1, 2]
     assert after_edit(text, "write('x')", "write('y')").stale() == [3, 4]
+
+
+def test_a_shell_command_reads_the_file_it_names() -> None:
+    text = cells(
+        "import numpy as np",
+        "np.savetxt('out.csv', np.arange(3))",
+        "!head -n 2 out.csv",
+        "files = !ls data/",
+    )
+    assert after_edit(text, "arange(3)", "arange(4)").stale() == [1, 2]
+
+
+def test_whos_shows_every_name_defined_above() -> None:
+    text = cells("x = 1", "y = 2", "%whos", "z = 3")
+    assert after_edit(text, "y = 2", "y = 5").stale() == [1, 2]
+    history = after_edit(text, "y = 2\n\n# %%\n", "")
+    assert history.stale() == [1]
 
 
 # -- 8. reasons that name the change ---------------------------------------------------

@@ -10,6 +10,7 @@ the same values behind.
 What a digest can see:
 
 * values that pickle (arrays, frames, estimators, fitted results, containers),
+  and the arrays in a lazily loaded ``.npz`` (``np.load``),
   by the bytes of a pickle whose functions and classes defined in the notebook
   are replaced by a digest of their code, so an edited function body changes
   the digest of every value that holds it;
@@ -96,6 +97,10 @@ class _Pickler(pickle.Pickler):
         if _is_artist(obj):
             return str, (f"artist {type(obj).__qualname__}",)
         numpy = sys.modules.get("numpy")
+        if numpy is not None and type(obj).__name__ == "NpzFile" and hasattr(obj, "files"):
+            # np.load of an .npz reads lazily from an open zip: digest the arrays
+            # it holds, not its repr (which is the same whatever the file holds).
+            return str, (f"npz {digest({key: obj[key] for key in obj.files})}",)
         if numpy is not None and type(obj) is numpy.ndarray and obj.dtype.kind in "biufcmMSU":
             # Hash the buffer in place instead of copying it into the pickle.
             h = hashlib.blake2b(numpy.ascontiguousarray(obj).view(numpy.uint8), digest_size=16)

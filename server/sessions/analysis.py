@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from .cell_python import cell_python
+from .cell_python import CellPython, cell_python
 from .file_access import normalize_path
 from .hashing import code_hash
 from .scopes import BindKind, NameFacts, Position, StatementFacts, collect_names
@@ -308,9 +308,35 @@ def _analyze(code: str) -> CellAnalysis:
     except (RecursionError, MemoryError):
         return _from_facts(NameFacts(), too_deep)
     try:
-        return _from_facts(collect_names(tree, lines, ascii_only, python.magic_binds), None)
+        facts = collect_names(tree, lines, ascii_only, python.magic_binds)
     except RecursionError:
         return _from_facts(NameFacts(), too_deep)
+    _place_magic_facts(facts, python)
+    return _from_facts(facts, None)
+
+
+def _place_magic_facts(facts: NameFacts, python: CellPython) -> None:
+    """What shell escapes and ``%whos`` lines do, on the statement at their line
+    (the analysis sees them as ``pass``)."""
+    if not python.shell_files and not python.namespace_lines:
+        return
+
+    def statement_at(line: int) -> StatementFacts | None:
+        for statement in facts.statements:
+            if statement.first_line <= line <= statement.last_line:
+                return statement
+        return None
+
+    for line, word in python.shell_files:
+        statement = statement_at(line)
+        path = normalize_path(word.strip("'\""))
+        if statement is not None and path is not None:
+            statement.file_reads.append(path)
+    for line in python.namespace_lines:
+        statement = statement_at(line)
+        if statement is not None:
+            statement.reads_namespace = True
+            statement.displays = True
 
 
 _CACHE_SIZE = 4096

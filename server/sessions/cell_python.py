@@ -27,6 +27,10 @@ _ASSIGN_FROM_MAGIC = re.compile(
 _HELP = re.compile(r"\s*(?:\?{1,2}\s*[\w.*]+|[\w.]+\s*\?{1,2})\s*\Z")
 _CELL_MAGIC = re.compile(r"%%(\w+)(.*)\Z")
 _CAPTURE_NAME = re.compile(r"\s+([A-Za-z_]\w*)")
+_SHELL_COMMAND = re.compile(r"\s*(?:[A-Za-z_][\w, \t]*=\s*)?!(.*)\Z")
+_NAMESPACE_MAGIC = re.compile(r"\s*%(?:who|whos|who_ls)\b")
+# A shell word that names a file: no option dash, no shell expansion, a dot or a slash.
+_FILE_WORD = re.compile(r"[^-$`{}|&;<>*?][^$`{}|&;<>*?]*[./][^$`{}|&;<>*?]*\Z")
 # Cheap pre-check: could any line be a magic, a shell escape, an assignment from
 # one, or a help request? Most cells with ``%`` or ``!`` only use ``a % b``, ``!=``.
 _MAYBE_IPYTHON = re.compile(
@@ -45,6 +49,10 @@ class CellPython:
     """Names a cell magic assigns (``%%capture out``): (name, line, column)."""
     cell_magic: tuple[str, str] | None = None
     """The cell magic on the first line, as (name, arguments), when there is one."""
+    shell_files: tuple[tuple[int, str], ...] = ()
+    """(line, path) for each file a shell escape names (``!head data.csv``)."""
+    namespace_lines: tuple[int, ...] = ()
+    """Lines of ``%who``/``%whos``/``%who_ls``, which show every name defined so far."""
 
 
 def _parses(text: str) -> bool:
@@ -106,10 +114,18 @@ def cell_python(code: str) -> CellPython:
         changed = True
     mask = magic_line_mask(code)
     original = code.split("\n")
+    shell_files: list[tuple[int, str]] = []
+    namespace_lines: list[int] = []
     for index, line in enumerate(original):
         if index == first and changed:
             continue  # the cell magic, already handled
         if mask[index]:
+            shell = _SHELL_COMMAND.match(line)
+            if shell is not None:
+                words = shell.group(1).replace(">", " ").split()[1:]
+                shell_files.extend((index, word) for word in words if _FILE_WORD.match(word))
+            elif _NAMESPACE_MAGIC.match(line):
+                namespace_lines.append(index)
             # A magic's continuation line becomes blank: blank lines fit any indentation.
             continued = (
                 index > 0 and mask[index - 1] and original[index - 1].rstrip().endswith("\\")
@@ -122,4 +138,6 @@ def cell_python(code: str) -> CellPython:
     if not changed:
         return CellPython(code)
     magic = (cell_magic.group(1), cell_magic.group(2).strip()) if cell_magic else None
-    return CellPython("\n".join(lines), tuple(binds), magic)
+    return CellPython(
+        "\n".join(lines), tuple(binds), magic, tuple(shell_files), tuple(namespace_lines)
+    )

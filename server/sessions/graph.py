@@ -12,6 +12,7 @@ order, and each use is a binary search in that list.
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import sys
 from bisect import bisect_left
@@ -26,10 +27,12 @@ from .hidden_state import (
     assignment_state,
     call_effects,
     file_state,
+    is_display_state,
     is_state_name,
     package_config,
 )
 from .notebook import Cell, Notebook
+from .scopes import CallFact
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +45,11 @@ class StatementFlow:
     """Names and state names it reads, from this cell or from outside."""
     external: frozenset[str]
     """The reads that come from outside the cell (the cell's inputs)."""
+    effect_reads: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    """State name -> what its change depends on, when that is less than all
+    ``reads`` (the call ``np.random.normal(size=n)``, not the whole statement)."""
+    displays: bool = False
+    """It shows a value (see ``scopes.StatementFacts.displays``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -346,16 +354,26 @@ class _CellFlowBuilder:
         binder = self.binders.before(root, self.index)
         return binder.kinds.get(root, "value") if binder is not None else "value"
 
-    def _call(self, path: str, reads: set[str], provides: set[str]) -> None:
+    def _call(
+        self,
+        path: str,
+        reads: set[str],
+        provides: set[str],
+        fact: CallFact | None = None,
+        effect_reads: dict[str, frozenset[str]] | None = None,
+    ) -> None:
         root, dot, rest = path.partition(".")
         qualified = self._qualify(root)
         if qualified is None:
             return
-        for effect in call_effects(qualified + dot + rest):
+        for effect in call_effects(qualified + dot + rest, fact.hint if fact else ""):
             if effect.reads:
                 reads.add(effect.state)
             if effect.changes:
                 provides.add(effect.state)
+                if fact is not None and effect_reads is not None:
+                    own = fact.reads | {effect.state} if effect.reads else fact.reads
+                    effect_reads[effect.state] = effect_reads.get(effect.state, frozenset()) | own
 
     def _expand(self, name: str, reads: set[str], provides: set[str], seen: set[str]) -> None:
         """A function of another cell, read here, may be called: what it reads
@@ -389,6 +407,7 @@ class _CellFlowBuilder:
             provides = set(statement.binds)
             reads = set(statement.reads)
             external = {name for name in reads if name in direct_inputs and name not in produced}
+            effect_reads: dict[str, frozenset[str]] = {}
             for path in statement.assigned:
                 root, dot, rest = path.partition(".")
                 qualified = self._qualify(root)
@@ -396,13 +415,14 @@ class _CellFlowBuilder:
                     provides.add(root)
                 else:  # ``plt.rcParams[k] = v``: configuration, not a new ``plt``
                     state = assignment_state(qualified + dot + rest)
-                    reads.add(state)
+                    if not is_display_state(state):
+                        reads.add(state)  # one setting among others already made
                     provides.add(state)
             for name in statement.method_calls:
                 if self._kind(name) not in _CALLABLE_KINDS:
                     provides.add(name)
-            for path in statement.calls:
-                self._call(path, reads, provides)
+            for call in statement.calls:
+                self._call(call.path, reads, provides, call, effect_reads)
             seen: set[str] = set()
             for name in statement.reads:
                 if name in self.local_kinds or (name in direct_inputs and name not in produced):
@@ -417,6 +437,11 @@ class _CellFlowBuilder:
                 reads.add("env:cwd")
                 reads.update(file_state(path) for path in statement.file_reads)
                 provides.update(file_state(path) for path in statement.file_writes)
+            if statement.reads_namespace:
+                # ``%whos`` shows every name the cells above defined.
+                shown = {n for n, at in self.binders.defining.items() if at[0] < self.index}
+                reads |= shown
+                seen |= shown
             for name in reads:
                 if (
                     name not in produced
@@ -433,8 +458,44 @@ class _CellFlowBuilder:
                     self.local_imports.pop(name, None)
             produced |= provides
             inputs |= external
-            flows.append(StatementFlow(frozenset(provides), frozenset(reads), frozenset(external)))
+            flows.append(
+                StatementFlow(
+                    frozenset(provides),
+                    frozenset(reads),
+                    frozenset(external),
+                    effect_reads,
+                    statement.displays,
+                )
+            )
         return CellFlow(tuple(flows), frozenset(produced), frozenset(inputs))
+
+
+def _add_display_reads(flows: list[CellFlow]) -> None:
+    """Every statement that shows a value reads every display option some cell
+    sets (ordered resolution then keeps those above it)."""
+    options = frozenset(name for flow in flows for name in flow.provides if is_display_state(name))
+    if not options:
+        return
+    for index, flow in enumerate(flows):
+        if not any(statement.displays for statement in flow.statements):
+            continue
+        produced: set[str] = set()
+        statements = []
+        added: set[str] = set()
+        for statement in flow.statements:
+            if statement.displays:
+                extra = options - produced - statement.reads
+                if extra:
+                    statement = dataclasses.replace(
+                        statement,
+                        reads=statement.reads | extra,
+                        external=statement.external | extra,
+                    )
+                    added |= extra
+            produced |= statement.provides
+            statements.append(statement)
+        if added:
+            flows[index] = CellFlow(tuple(statements), flow.provides, flow.inputs | added)
 
 
 def build_graph(notebook: Notebook) -> NotebookGraph:
@@ -452,6 +513,7 @@ def build_graph(notebook: Notebook) -> NotebookGraph:
         _NO_FLOW if analysis is None else _CellFlowBuilder(index, analysis, binders).build()
         for index, analysis in enumerate(analyses)
     ]
+    _add_display_reads(flows)
 
     # Index, per name, the cells that provide it (define, mutate or change a
     # state), in file order.

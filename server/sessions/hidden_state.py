@@ -82,12 +82,7 @@ CONFIG_CALLS = {
     "seaborn.set_palette": "config:matplotlib",
     "seaborn.reset_defaults": "config:matplotlib",
     "seaborn.reset_orig": "config:matplotlib",
-    "pandas.set_option": "config:pandas",
-    "pandas.reset_option": "config:pandas",
-    "pandas.options.display.update": "config:pandas",
-    "numpy.set_printoptions": "config:numpy",
     "numpy.seterr": "config:numpy",
-    "sklearn.set_config": "config:sklearn",
     "os.chdir": "env:cwd",
     "os.putenv": "env:os.environ",
     "os.unsetenv": "env:os.environ",
@@ -140,8 +135,42 @@ class Effect:
     changes: bool
 
 
-def call_effects(qualified: str) -> tuple[Effect, ...]:
-    """What a call to ``qualified`` (``numpy.random.rand``) does to hidden state."""
+DISPLAY_PREFIX = "display:"
+"""Display options (``pd.set_option("display.max_rows", 10)``) change how values
+are shown, never the values: the cells that show something after them are
+stale, but not what those cells compute, so nothing downstream of them is."""
+
+
+def is_display_state(name: str) -> bool:
+    return name.startswith(DISPLAY_PREFIX)
+
+
+def _option_effects(qualified: str, hint: str) -> tuple[Effect, ...] | None:
+    """Option setters, split by option: setting ``display.max_rows`` fully decides
+    that one option, whatever was set before; other options are configuration."""
+    if qualified in ("pandas.set_option", "pandas.reset_option"):
+        if hint.startswith("display."):
+            return (Effect(f"{DISPLAY_PREFIX}pandas.{hint}", reads=False, changes=True),)
+        return (Effect("config:pandas", reads=True, changes=True),)
+    if qualified == "sklearn.set_config":
+        keywords = set(hint.split(",")) if hint else set()
+        effects = []
+        if "display" in keywords:
+            effects.append(Effect(f"{DISPLAY_PREFIX}sklearn.display", reads=False, changes=True))
+        if keywords - {"display"} or not keywords:
+            effects.append(Effect("config:sklearn", reads=True, changes=True))
+        return tuple(effects)
+    if qualified == "numpy.set_printoptions":
+        return (Effect(f"{DISPLAY_PREFIX}numpy", reads=True, changes=True),)
+    return None
+
+
+def call_effects(qualified: str, hint: str = "") -> tuple[Effect, ...]:
+    """What a call to ``qualified`` (``numpy.random.rand``) does to hidden state;
+    ``hint`` is the option an option setter sets (``scopes.CallFact.hint``)."""
+    options = _option_effects(qualified, hint)
+    if options is not None:
+        return options
     config = CONFIG_CALLS.get(qualified)
     if config is not None:
         return (Effect(config, reads=True, changes=True),)
@@ -170,6 +199,8 @@ def assignment_state(qualified: str) -> str:
     (monkey-patching) changes that package's configuration, which the cells
     using the package depend on.
     """
+    if qualified.startswith("pandas.options.display."):
+        return f"{DISPLAY_PREFIX}pandas.{qualified.removeprefix('pandas.options.')}"
     for target, state in CONFIG_TARGETS.items():
         if qualified == target or qualified.startswith(target + "."):
             return state
@@ -215,4 +246,6 @@ def describe_name(name: str) -> str:
         return f"file {rest}"
     if kind == "config":
         return f"{rest} settings"
+    if kind == "display":
+        return f"display option {rest}"
     return name

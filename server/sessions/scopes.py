@@ -85,6 +85,54 @@ READ_ONLY_METHODS = frozenset(
         "startswith",
         "endswith",
         "format",
+        # NumPy and pandas methods that return a new object (pandas ones change
+        # their own object only with ``inplace=True``, which is checked).
+        "round",
+        "astype",
+        "reshape",
+        "ravel",
+        "flatten",
+        "transpose",
+        "squeeze",
+        "dot",
+        "any",
+        "all",
+        "argmax",
+        "argmin",
+        "cumsum",
+        "prod",
+        "abs",
+        "to_frame",
+        "sort_values",
+        "sort_index",
+        "dropna",
+        "fillna",
+        "drop",
+        "drop_duplicates",
+        "rename",
+        "reset_index",
+        "set_index",
+        "groupby",
+        "agg",
+        "aggregate",
+        "pivot",
+        "pivot_table",
+        "melt",
+        "query",
+        "assign",
+        "replace",
+        "filter",
+        "where",
+        "mask",
+        "nlargest",
+        "nsmallest",
+        "corrwith",
+        "predict",
+        "predict_proba",
+        "score",
+        "transform",
+        "get_params",
+        "summary_frame",
     ]
 )
 """Methods that only read their object. Called as a statement they display a
@@ -135,6 +183,23 @@ BindKind = str
 """How a statement binds a name: ``import``, ``def``, ``class`` or ``value``."""
 
 
+@dataclass(frozen=True, slots=True)
+class CallFact:
+    """A call whose dotted path names what is called (``np.random.normal``)."""
+
+    path: str
+    reads: frozenset[str]
+    """Names read by the call's own expression (function and arguments): what a
+    hidden-state change it makes depends on, rather than the whole statement."""
+    hint: str = ""
+    """For option setters: the first literal argument or the keyword names
+    (``display.max_rows`` for ``pd.set_option("display.max_rows", 10)``)."""
+
+
+# Calls whose arguments say which option they set (see ``CallFact.hint``).
+_OPTION_SETTERS = frozenset({"set_option", "set_config", "reset_option"})
+
+
 @dataclass(slots=True)
 class StatementFacts:
     """What one top-level statement of a cell does with names, when it runs."""
@@ -151,8 +216,8 @@ class StatementFacts:
     """Roots of ``x.method(...)`` statements: mutations unless ``x`` is a module or class."""
     deferred: set[str] = field(default_factory=set)
     """Names read when a function created here is called (its free globals)."""
-    calls: list[str] = field(default_factory=list)
-    """Dotted paths of the calls made while it runs (``np.random.seed``)."""
+    calls: list[CallFact] = field(default_factory=list)
+    """The calls made while it runs (``np.random.seed(0)``)."""
     deferred_calls: list[str] = field(default_factory=list)
     """Dotted paths of the calls made inside the functions it creates."""
     assigned: list[str] = field(default_factory=list)
@@ -162,6 +227,10 @@ class StatementFacts:
     file_reads: list[str] = field(default_factory=list)
     file_writes: list[str] = field(default_factory=list)
     """Files read/written by literal path (``pd.read_csv("x.csv")``, ``open("o", "w")``)."""
+    displays: bool = False
+    """It shows a value: the cell's last statement is a bare expression, or it calls ``print``/``display``."""
+    reads_namespace: bool = False
+    """It shows every name defined so far (``%whos``)."""
 
 
 @dataclass
@@ -207,6 +276,8 @@ class _Walker:
         self._immediate: set[str] = set()
         """Free reads that happen while the cell runs (not only in function bodies)."""
         self._deferred_positions: dict[str, list[Position]] = {}
+        self._call_reads: list[set[str]] = []
+        """One set per call being walked: the names its expression reads."""
 
     # ----------------------------------------------------------- positions
 
@@ -302,6 +373,8 @@ class _Walker:
                 while isinstance(scope, _Class):
                     scope = scope.parent
         self.current.reads.add(name)
+        for frame in self._call_reads:
+            frame.add(name)
         if name not in self.bound:
             self._immediate.add(name)
             self._record(self.facts.reads, name, self._name_position(node))
@@ -332,7 +405,7 @@ class _Walker:
             self._record(self.facts.method_calls, node.id, self._name_position(node))
             self.current.method_calls.add(node.id)
 
-    def _call(self, node: ast.Call) -> None:
+    def _call(self, node: ast.Call, reads: set[str]) -> None:
         """Record the dotted path of a call, and the file it reads or writes by literal path."""
         func = node.func
         parts: list[str] = []
@@ -345,7 +418,10 @@ class _Walker:
             if self._deferred_depth:
                 self.current.deferred_calls.append(path)
                 return
-            self.current.calls.append(path)
+            hint = _option_hint(node) if parts[0] in _OPTION_SETTERS else ""
+            self.current.calls.append(CallFact(path, frozenset(reads), hint))
+            if len(parts) == 1 and path in ("print", "display"):
+                self.current.displays = True
         elif self._deferred_depth or not parts:
             return
         if parts[0] in FILE_METHODS:
@@ -379,12 +455,15 @@ class _Walker:
                 node = node.value
             self.expr(node)
         elif kind is ast.Call:
+            reads: set[str] = set()
+            self._call_reads.append(reads)
             self.expr(node.func)  # type: ignore[attr-defined]
             for arg in node.args:  # type: ignore[attr-defined]
                 self.expr(arg)
             for keyword in node.keywords:  # type: ignore[attr-defined]
                 self.expr(keyword.value)
-            self._call(node)  # type: ignore[arg-type]
+            self._call_reads.pop()
+            self._call(node, reads)  # type: ignore[arg-type]
         else:
             handler = _EXPRESSIONS.get(kind)
             if handler is not None:
@@ -605,7 +684,7 @@ class _Walker:
             if (
                 type(value) is ast.Call
                 and type(value.func) is ast.Attribute
-                and value.func.attr not in READ_ONLY_METHODS
+                and (value.func.attr not in READ_ONLY_METHODS or _in_place(value))
             ):
                 self._method_call(value.func.value)
         elif kind is ast.Assign:
@@ -693,9 +772,15 @@ class _Walker:
     def _delete_target(self, node: ast.expr) -> None:
         kind = type(node)
         if kind is ast.Name:
-            # ``del x`` needs an existing ``x`` and leaves a new version of it.
+            # ``del x`` needs an existing ``x`` (a use, for diagnostics) and
+            # leaves a new version of it; what that version is does not depend
+            # on the old value, so the statement's own reads leave it out.
+            name = node.id  # type: ignore[attr-defined]
+            read_before = name in self.current.reads
             self._load(node)  # type: ignore[arg-type]
-            self._bind(node.id, node)  # type: ignore[attr-defined, arg-type]
+            if not read_before and self.scope is None:
+                self.current.reads.discard(name)
+            self._bind(name, node)  # type: ignore[arg-type]
         elif kind is ast.Tuple or kind is ast.List:
             for element in node.elts:  # type: ignore[attr-defined]
                 self._delete_target(element)
@@ -820,6 +905,9 @@ class _Walker:
             )
             self.facts.statements.append(self.current)
             self.stmt(statement)
+        last = statements[-1] if statements else None
+        if isinstance(last, ast.Expr) and not _returns_nothing(last.value):
+            self.current.displays = True  # IPython shows the value of a last expression
 
     def finish(self) -> NameFacts:
         """Resolve reads inside function bodies, now that every binding is known."""
@@ -887,6 +975,35 @@ class _Walker:
                                 self._record(self.facts.reads, read, position)
                     else:
                         pending.append(read)
+
+
+def _returns_nothing(value: ast.expr) -> bool:
+    """A call known to return None (an option setter): nothing to show."""
+    if not isinstance(value, ast.Call):
+        return False
+    func = value.func
+    name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+    return name in _OPTION_SETTERS
+
+
+def _in_place(call: ast.Call) -> bool:
+    """``df.dropna(inplace=True)``: a method that otherwise returns a new object changes its own."""
+    return any(
+        keyword.arg == "inplace"
+        and not (isinstance(keyword.value, ast.Constant) and not keyword.value.value)
+        for keyword in call.keywords
+    )
+
+
+def _option_hint(call: ast.Call) -> str:
+    """``display.max_rows`` for ``set_option("display.max_rows", 10)``; the sorted
+    keyword names for ``set_config(display="text")``."""
+    if call.args:
+        first = call.args[0]
+        if isinstance(first, ast.Constant) and isinstance(first.value, str):
+            return first.value
+        return "?"
+    return ",".join(sorted(keyword.arg or "**" for keyword in call.keywords))
 
 
 def _is_global_read(function: _Function, name: str) -> bool:

@@ -32,6 +32,7 @@ from .analysis import CellAnalysis, analyze_code
 from .cell_python import cell_python
 from .graph import CellFlow
 from .hashing import code_hash
+from .hidden_state import is_display_state
 from .magics import magic_line_mask
 
 KEY_CHARS = 16
@@ -141,19 +142,29 @@ def name_keys(
         return {}
     statement_meanings = meanings(code, analysis).statements
     current: dict[str, str] = {}
-    for statement, meaning in zip(flow.statements, statement_meanings, strict=True):
-        if not statement.provides:
-            continue
+
+    def key_of(meaning: str, reads: frozenset[str], external: frozenset[str]) -> str:
         parts = [meaning]
-        for name in sorted(statement.reads):
+        for name in sorted(reads):
+            if is_display_state(name):
+                continue  # how values are shown is not what they are
             key = current.get(name)
-            if key is None and name in statement.external:
+            if key is None and name in external:
                 key = inputs.get(name, "")
             if key is not None:
                 parts.append(f"{name}={key}")
-        key = _digest(*parts)
+        return _digest(*parts)
+
+    for statement, meaning in zip(flow.statements, statement_meanings, strict=True):
+        if not statement.provides:
+            continue
+        whole = key_of(meaning, statement.reads, statement.external)
+        narrow = {
+            state: key_of(meaning, reads, statement.external)
+            for state, reads in statement.effect_reads.items()
+        }
         for name in statement.provides:
-            current[name] = key
+            current[name] = narrow.get(name, whole)
     return current
 
 

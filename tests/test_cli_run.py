@@ -535,3 +535,39 @@ def test_quiet_hides_outputs_but_not_why_a_cell_failed(
     failed = next(i for i, line in enumerate(lines) if line.startswith("✗ [2/3] cell 1 boom"))
     assert lines[failed + 1] == "    ValueError: boom"
     assert "noise" not in result.stdout
+
+
+def test_a_run_keeps_the_records_another_process_wrote_meanwhile(tmp_path: Path) -> None:
+    """Issue 11: run A (a slow cell) must not drop the record that run B, in
+    another terminal, wrote for a cell added while A ran."""
+    path = write(
+        tmp_path, "# %% slow\nimport time\ntime.sleep(8)\nslow = 1\n\n# %% other\nprint('other')\n"
+    )
+    first = subprocess.Popen(
+        command("run", path.name),
+        cwd=tmp_path,
+        env=cli_env(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        sidecar_file = tmp_path / "nb.sessions.toml"
+        deadline = time.monotonic() + 60
+        while not sidecar_file.exists():  # A reserved its run ids: it is running
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        path.write_text(path.read_text() + "\n# %% new\nprint('added by B')\n")
+        second = cli("run", path.name, "--cell", "2", "--no-upstream", "--fresh", cwd=tmp_path)
+        assert second.returncode == 0, second.stderr
+        assert first.poll() is None, "A finished too early for the test to mean anything"
+        _, err = first.communicate(timeout=120)
+        assert first.returncode == 0, err
+    finally:
+        if first.poll() is None:
+            first.kill()
+    records = {r["index"]: r for r in sidecar(path)["cells"]}
+    assert sorted(records) == [0, 1, 2]
+    assert records[2]["outputs"][0]["text"] == "added by B\n"
+    status = json.loads(cli("status", path.name, "--json", cwd=tmp_path).stdout)
+    assert [c["status"] for c in status["cells"]] == ["fresh", "fresh", "fresh"]

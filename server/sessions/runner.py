@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-from .engine import Snapshot, analyze, read_notebook_text
+from .engine import NotebookReadError, Snapshot, analyze, read_notebook_text
 from .identity import match_records
 from .notebook import Notebook, parse
 from .outputs import OutputAccumulator, for_storage
@@ -385,6 +385,7 @@ class NotebookRunner:
                 snapshot.notebook,
                 batch,
                 KernelInfo(getattr(kernel, "python", ""), getattr(kernel, "language", "")),
+                known_runs=first_run - 1,
             ),
             self.listener.records_committed,
         )
@@ -508,6 +509,17 @@ class NotebookRunner:
 
     # -- sidecar ------------------------------------------------------------
 
+    def _notebook_now(self, fallback: Notebook) -> Notebook:
+        """The notebook as it is at write time, or ``fallback`` when it cannot
+        be read (or has not changed, so records keep their indexes)."""
+        try:
+            current = self._read_notebook()
+        except (OSError, NotebookReadError):
+            return fallback
+        if [c.raw for c in current.cells] == [c.raw for c in fallback.cells]:
+            return fallback
+        return current
+
     def _reserve_run_ids(self, count: int) -> int:
         """Reserve ``count`` run ids under the sidecar lock; returns the first one.
 
@@ -525,18 +537,64 @@ class NotebookRunner:
         return first
 
     def _commit(
-        self, notebook: Notebook, new_records: dict[int, CellRecord], kernel: KernelInfo
+        self,
+        notebook: Notebook,
+        new_records: dict[int, CellRecord],
+        kernel: KernelInfo,
+        *,
+        known_runs: int,
     ) -> SidecarData:
-        """Store new records, keeping every other record that still matches a current cell."""
+        """Store new records and keep every record this run did not supersede.
+
+        Called under the sidecar lock with what is on disk *now*: another
+        process (a terminal, the editor) may have written records since this
+        run started, for cells this run has never seen. The records are
+        matched to the notebook as it is now; each cell keeps its newest
+        record; a record that matches no cell is dropped only if it was
+        already there when this run started (``known_runs``: run ids up to
+        it existed then) — one written meanwhile is not ours to judge.
+        """
 
         def change(data: SidecarData) -> None:
-            matched = match_records(data.cells, notebook.cells)
+            current = self._notebook_now(notebook)
+            cells = current.cells
+            if current is notebook:
+                placed_new = dict(new_records)
+            else:  # the file changed during the run: find where the ran cells are now
+                ordered = sorted(new_records.items())
+                found = match_records([record for _, record in ordered], cells)
+                placed_new = {i: record for i, record in enumerate(found) if record is not None}
+            on_disk = match_records(data.cells, cells)
+            placed_ids = {id(record) for record in on_disk if record is not None}
             kept: list[CellRecord] = []
-            for index, current in enumerate(matched):
-                record = new_records.get(index, current)
+            for index, disk in enumerate(on_disk):
+                new = placed_new.get(index)
+                record = new if disk is None or (new is not None and new.run >= disk.run) else disk
                 if record is not None:
                     record.index = index
                     kept.append(record)
+            kept_ids = {id(record) for record in kept}
+            superseded = {
+                id(record)
+                for index, record in enumerate(match_records(data.cells, notebook.cells))
+                if record is not None and index in new_records
+            }
+            for record in data.cells:
+                if (
+                    id(record) not in placed_ids
+                    and id(record) not in kept_ids
+                    and id(record) not in superseded
+                    and record.run > known_runs
+                ):
+                    kept.append(record)  # another process's, for a cell we cannot see
+            placed_new_ids = {id(record) for record in placed_new.values()}
+            for index, record in new_records.items():
+                if id(record) not in kept_ids and id(record) not in placed_new_ids:
+                    # Its cell is gone from the file: keep it where it ran, so the
+                    # outputs survive until the cell's fate is clear.
+                    record.index = index
+                    kept.append(record)
+            kept.sort(key=lambda record: record.index)
             data.cells = kept
             data.run_counter = max([data.run_counter, *(r.run for r in new_records.values())])
             # What ran this time, not what an imported .ipynb said ("python 3.9.2").

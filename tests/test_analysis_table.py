@@ -14,6 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sessions.analysis import NameRef, analyze_code
+from sessions.graph import build_graph
+from sessions.notebook import parse
 
 D = str  # defines, space-separated
 U = str  # uses
@@ -534,3 +536,24 @@ def test_warnings_about_the_users_code_are_not_raised_by_the_analysis() -> None:
     )
     assert completed.returncode == 0, completed.stderr
     assert completed.stdout == "['x']\n"
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        pytest.param("x = " + "-" * 2000 + "1", id="2000-unary"),
+        pytest.param(
+            "x = " + " ".join(f"{i} if c else" for i in range(1500)) + " 0", id="ifexp-chain"
+        ),
+        pytest.param("f = " + "lambda: " * 1200 + "y", id="nested-lambdas"),
+    ],
+)
+def test_valid_deeply_nested_code_is_analysed_not_called_a_syntax_error(code: str) -> None:
+    """Python runs these; a QA sweep found them flagged "syntax error... cannot run"."""
+    compile(code, "<cell>", "exec")  # valid
+    result = analyze_code(code)
+    assert result.syntax_error is None
+    assert result.defines == {code.split(" ")[0]}
+    graph = build_graph(parse(f"# %%\n{code}\n\n# %%\nprint({code.split(' ')[0]})\n"))
+    assert graph.providers[1] == {code.split(" ")[0]: 0}
+    assert [d for d in graph.diagnostics if d.code == "syntax-error"] == []

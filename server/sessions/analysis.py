@@ -310,9 +310,39 @@ def _analyze(code: str) -> CellAnalysis:
     try:
         facts = collect_names(tree, lines, ascii_only, python.magic_binds)
     except RecursionError:
-        return _from_facts(NameFacts(), too_deep)
+        # Valid code nested deeper than the walker's recursion allows (2,000
+        # unary minuses, a long if-else chain): Python runs it, so it is no
+        # syntax error. A scope-blind iterative pass gives what it binds and reads.
+        facts = _shallow_facts(tree)
     _place_magic_facts(facts, python)
     return _from_facts(facts, None)
+
+
+def _shallow_facts(tree: ast.Module) -> NameFacts:
+    """Defines and uses of each top-level statement from an iterative walk that
+    ignores nested scopes: every stored name binds, every loaded name not
+    bound before the statement is read. Coarser than the walker, never recursive."""
+    facts = NameFacts()
+    bound: set[str] = set()
+    for statement in tree.body:
+        current = StatementFacts(statement.lineno - 1, (statement.end_lineno or 1) - 1)
+        stores: list[ast.Name] = []
+        for node in ast.walk(statement):
+            if type(node) is ast.Name:
+                if isinstance(node.ctx, ast.Load):
+                    current.reads.add(node.id)
+                    if node.id not in bound:
+                        position = (node.lineno - 1, node.col_offset, node.end_col_offset or 0)
+                        facts.reads.setdefault(node.id, []).append(position)
+                else:
+                    stores.append(node)
+        for node in stores:
+            current.binds[node.id] = "value"
+            position = (node.lineno - 1, node.col_offset, node.end_col_offset or 0)
+            facts.defines.setdefault(node.id, []).append(position)
+            bound.add(node.id)
+        facts.statements.append(current)
+    return facts
 
 
 def _place_magic_facts(facts: NameFacts, python: CellPython) -> None:

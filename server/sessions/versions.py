@@ -93,7 +93,11 @@ def _compute_meanings(code: str, analysis: CellAnalysis) -> Meanings:
         # is what it means (``%matplotlib inline`` vs ``widget``).
         magic = [lines[i].strip() for i in magic_lines if first <= i <= last]
         covered.update(range(first, last + 1))
-        meanings.append(_digest(ast.dump(tree), *magic))
+        try:
+            dumped = ast.dump(tree)
+        except RecursionError:  # nested too deeply to dump: its exact lines then
+            dumped = "\n".join(lines[first : last + 1])
+        meanings.append(_digest(dumped, *magic))
     extra = [lines[i].strip() for i in magic_lines if i not in covered]
     if len(analysis.statements) == len(meanings) + 1:
         # ``%%capture out``: the analysis adds a statement for the magic's binding.

@@ -15,7 +15,9 @@ from __future__ import annotations
 import dataclasses
 import heapq
 import sys
+import threading
 from bisect import bisect_left
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -338,12 +340,22 @@ class _CellFlowBuilder:
         self.binders = binders
         self.local_kinds: dict[str, str] = {}
         self.local_imports: dict[str, str] = {}
+        self.looked_up: dict[str, CellAnalysis | None] = {}
+        """Every binding of another cell the flow depends on: it stays valid while
+        each of these names is bound by the same analysis (see ``cell_flow``)."""
+        self.cacheable = True
+
+    def _binder(self, name: str) -> CellAnalysis | None:
+        found = self.looked_up.get(name, _MISSING)
+        if found is _MISSING:
+            found = self.looked_up[name] = self.binders.before(name, self.index)
+        return found  # type: ignore[return-value]
 
     def _qualify(self, root: str) -> str | None:
         """What ``root`` is when it names a module or an imported object, else None."""
         if root in self.local_kinds:
             return self.local_imports.get(root)
-        binder = self.binders.before(root, self.index)
+        binder = self._binder(root)
         if binder is None or binder.kinds.get(root) != "import":
             return None
         return binder.imports.get(root)
@@ -351,7 +363,7 @@ class _CellFlowBuilder:
     def _kind(self, root: str) -> str:
         if root in self.local_kinds:
             return self.local_kinds[root]
-        binder = self.binders.before(root, self.index)
+        binder = self._binder(root)
         return binder.kinds.get(root, "value") if binder is not None else "value"
 
     def _call(
@@ -387,7 +399,7 @@ class _CellFlowBuilder:
             if current in self.local_kinds:
                 source: CellAnalysis | None = self.analysis
             else:
-                source = self.binders.before(current, self.index)
+                source = self._binder(current)
             if source is None:
                 continue
             for path in source.deferred_calls.get(current, ()):
@@ -438,6 +450,7 @@ class _CellFlowBuilder:
                 reads.update(file_state(path) for path in statement.file_reads)
                 provides.update(file_state(path) for path in statement.file_writes)
             if statement.reads_namespace:
+                self.cacheable = False  # depends on every cell above
                 # ``%whos`` shows every name the cells above defined.
                 shown = {n for n, at in self.binders.defining.items() if at[0] < self.index}
                 reads |= shown
@@ -468,6 +481,40 @@ class _CellFlowBuilder:
                 )
             )
         return CellFlow(tuple(flows), frozenset(produced), frozenset(inputs))
+
+
+_MISSING: object = object()
+_FLOW_CACHE_SIZE = 8192
+_flow_cache: OrderedDict[str, tuple[CellAnalysis, dict[str, CellAnalysis | None], CellFlow]] = (
+    OrderedDict()
+)
+_flow_lock = threading.Lock()
+
+
+def cell_flow(index: int, cell_hash: str, analysis: CellAnalysis, binders: _Binders) -> CellFlow:
+    """The flow of one cell, reused from the last build while the cell's code
+    and every binding of another cell it looked up are unchanged (an edit then
+    rebuilds only the flows it can affect, not all 250 of them). Keyed by code
+    alone: after a cell is inserted above, the cells below still reuse theirs."""
+    key = cell_hash
+    with _flow_lock:
+        cached = _flow_cache.get(key)
+    if cached is not None:
+        cached_analysis, looked_up, flow = cached
+        if cached_analysis is analysis and all(
+            binders.before(name, index) is binder for name, binder in looked_up.items()
+        ):
+            with _flow_lock:
+                _flow_cache.move_to_end(key)
+            return flow
+    builder = _CellFlowBuilder(index, analysis, binders)
+    flow = builder.build()
+    if builder.cacheable:
+        with _flow_lock:
+            _flow_cache[key] = (analysis, builder.looked_up, flow)
+            if len(_flow_cache) > _FLOW_CACHE_SIZE:
+                _flow_cache.popitem(last=False)
+    return flow
 
 
 def _add_display_reads(flows: list[CellFlow]) -> None:
@@ -510,7 +557,7 @@ def build_graph(notebook: Notebook) -> NotebookGraph:
     diagnostics: list[Diagnostic] = []
     binders = _Binders(analyses)
     flows = [
-        _NO_FLOW if analysis is None else _CellFlowBuilder(index, analysis, binders).build()
+        _NO_FLOW if analysis is None else cell_flow(index, cells[index].hash, analysis, binders)
         for index, analysis in enumerate(analyses)
     ]
     _add_display_reads(flows)

@@ -22,18 +22,19 @@ from typing import Annotated, Any, Literal, TypeVar
 
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import ToolAnnotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from . import __version__
 from .anchors import CellAddressError
 from .api import AsyncNotebook, ConcurrentEditError, NotebookDocument
-from .discovery import find_notebooks
 from .edits import EditError
 from .engine import NotebookReadError
 from .kernel.errors import KernelError, KernelSetupError
 from .run_plan import PlanError
 from .runner import RunSummary
 from .views import CellView, outputs_text
+from .workspace_scope import OutsideScopeError, WorkspaceScope, real_path
 
 INSTRUCTIONS = """\
 Sessions notebooks are plain .py files with `# %%` cell markers; outputs are cached in
@@ -51,11 +52,39 @@ CellArg = Annotated[
     ),
 ]
 NotebookArg = Annotated[
-    str, Field(description="path of the notebook .py file, relative to the server's folder")
+    str,
+    Field(
+        description="path of the notebook .py file, relative to the server's folder (paths "
+        "that lead outside it are refused)"
+    ),
 ]
 ToolFunction = TypeVar("ToolFunction", bound=Callable[..., Awaitable[str]])
 OUTPUT_LIMIT = 4_000
 """Characters of output text per cell in tool results (head and tail kept)."""
+
+# What each tool does to the user's environment (MCP tool annotations), so a
+# client can ask before it lets an agent change files or run code. The
+# "world" of the file tools is the root folder; code that runs reaches
+# anything the user can.
+READS = ToolAnnotations(read_only_hint=True, open_world_hint=False)
+ADDS = ToolAnnotations(
+    read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=False
+)
+CREATES = ToolAnnotations(
+    read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=False
+)
+REPLACES = ToolAnnotations(
+    read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=False
+)
+REWRITES = ToolAnnotations(
+    read_only_hint=False, destructive_hint=True, idempotent_hint=False, open_world_hint=False
+)
+EXECUTES = ToolAnnotations(
+    read_only_hint=False, destructive_hint=True, idempotent_hint=False, open_world_hint=True
+)
+STOPS = ToolAnnotations(
+    read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=False
+)
 
 
 class EditOp(BaseModel):
@@ -80,19 +109,24 @@ class EditOp(BaseModel):
 
 
 class NotebookPool:
-    """The notebooks this server has touched, one kernel each, keyed by absolute path."""
+    """The notebooks this server has touched, one kernel each, keyed by real path.
+
+    Every path a tool names goes through :class:`WorkspaceScope` first: only
+    regular ``.py`` files inside the root, symbolic links resolved. The
+    notebook is opened at its resolved path, so edits and the output cache
+    land on the file that was checked, never through a link.
+    """
 
     def __init__(self, root: Path, python: str | None = None) -> None:
-        self.root = root
+        self.scope = WorkspaceScope.at(root)
+        self.root = self.scope.root
         self.python = python
         self._open: dict[Path, AsyncNotebook] = {}
 
-    def path(self, notebook: str) -> Path:
-        path = Path(notebook).expanduser()
-        return (path if path.is_absolute() else self.root / path).absolute()
-
     def get(self, notebook: str) -> AsyncNotebook:
-        path = self.path(notebook)
+        # Checked on every call, not only on first open: a link may have been
+        # re-pointed, or the file replaced by a link, since.
+        path = self.scope.notebook(notebook)
         found = self._open.get(path)
         if found is None:
             found = AsyncNotebook.open(path, python=self.python, workspace_root=self.root)
@@ -112,9 +146,7 @@ class NotebookPool:
         ]
 
     def display(self, path: Path) -> str:
-        with contextlib.suppress(ValueError):
-            return str(path.relative_to(self.root))
-        return str(path)
+        return self.scope.display(path)
 
     async def close(self) -> None:
         notebooks, self._open = list(self._open.values()), {}
@@ -137,6 +169,8 @@ class FixableErrors:
     ) -> None:
         if exc is None or isinstance(exc, ToolError):
             return
+        if isinstance(exc, OutsideScopeError):
+            raise ToolError(str(exc)) from exc
         if isinstance(exc, CellAddressError | EditError | PlanError | ConcurrentEditError):
             raise ToolError(str(exc)) from exc
         if isinstance(exc, NotebookReadError):
@@ -232,27 +266,38 @@ def build_server(pool: NotebookPool) -> MCPServer[Any]:
         "sessions", instructions=INSTRUCTIONS, version=__version__, log_level="WARNING"
     )
 
-    def tool(description: str) -> Callable[[ToolFunction], ToolFunction]:
-        return server.tool(description=description, structured_output=False)
+    def tool(
+        description: str, annotations: ToolAnnotations
+    ) -> Callable[[ToolFunction], ToolFunction]:
+        return server.tool(
+            description=description, annotations=annotations, structured_output=False
+        )
 
     @tool(
         "List notebooks (.py files with `# %%` cells) in a folder, relative to the server's "
-        "folder. Hidden folders, virtualenvs and node_modules are skipped."
+        "folder. Hidden folders, virtualenvs and node_modules are skipped; links that lead "
+        "outside the folder the server serves are refused.",
+        READS,
     )
     async def list_notebooks(folder: str = ".", recursive: bool = True) -> str:
         with FixableErrors(pool):
-            base = pool.path(folder)
-            if not base.is_dir():
-                raise ToolError(f"{folder}: not a folder under {pool.root}")
-            found = find_notebooks(base, recursive=recursive)
-            return to_json(
-                {"folder": pool.display(base), "notebooks": [pool.display(p) for p in found]}
-            )
+            base = pool.scope.folder(folder)
+            found, refused = pool.scope.notebooks(base, recursive=recursive)
+            payload: dict[str, Any] = {
+                "folder": pool.display(base),
+                "notebooks": [pool.display(p) for p in found],
+            }
+            if refused:
+                payload["refused"] = [
+                    {"path": pool.display(path), "why": why} for path, why in refused
+                ]
+            return to_json(payload)
 
     @tool(
         "List live kernel sessions: those this server runs (one per notebook it has run) and, "
         "when the session registry is available, every kernel the user has running (editors, "
-        "terminals, `sessions start`)."
+        "terminals, `sessions start`) on notebooks inside the server's folder.",
+        READS,
     )
     async def list_sessions() -> str:
         with FixableErrors(pool):
@@ -262,35 +307,42 @@ def build_server(pool: NotebookPool) -> MCPServer[Any]:
             except Exception as exc:  # the registry is optional: report, don't fail
                 shared = None
                 payload["registry_error"] = f"{type(exc).__name__}: {exc}"
-            payload["shared"] = shared if shared is not None else []
+            # Kernels of notebooks outside the root are none of this client's
+            # business: not even their paths are shown.
+            inside = []
+            for entry in shared or []:
+                notebook = real_path(Path(str(entry.get("notebook") or "/")))
+                if pool.scope.contains(notebook):
+                    inside.append({**entry, "notebook": pool.display(notebook)})
+            if shared is not None and len(inside) < len(shared):
+                payload["outside_root"] = len(shared) - len(inside)
+            payload["shared"] = inside
             if shared is None:
                 payload["note"] = "no session registry: kernels are not shared between clients"
             return to_json(payload)
 
     @tool(
         "Create a new, empty notebook file (refused if the file exists). Then add cells with "
-        "`insert_cell` or `edit_cells`."
+        "`insert_cell` or `edit_cells`. The folder must exist inside the server's folder.",
+        CREATES,
     )
     async def create_notebook(notebook: NotebookArg) -> str:
         with FixableErrors(pool):
-            path = pool.path(notebook)
-            if path.exists():
-                raise ToolError(f"{notebook} already exists; use get_cells to read it")
-            if path.suffix != ".py":
-                raise ToolError(f"{notebook}: a notebook is a .py file; use a name ending in .py")
+            path = pool.scope.new_notebook(notebook)
             NotebookDocument.create(path)
             return to_json({"notebook": pool.display(path), "cells": []})
 
     @tool(
         "The cells of a notebook: index, kind, title, first line, status (fresh, edited, "
         "upstream, never-run, error) with the reason, names defined and used, a one-line "
-        "output summary."
+        "output summary.",
+        READS,
     )
     async def get_cells(notebook: NotebookArg) -> str:
         with FixableErrors(pool):
             return to_json(cells_payload(pool, pool.get(notebook)))
 
-    @tool("One cell in full: source, status, defines/uses and its outputs as text.")
+    @tool("One cell in full: source, status, defines/uses and its outputs as text.", READS)
     async def get_cell(notebook: NotebookArg, cell: CellArg) -> str:
         with FixableErrors(pool):
             view = pool.get(notebook).cell(cell)
@@ -303,7 +355,8 @@ def build_server(pool: NotebookPool) -> MCPServer[Any]:
 
     @tool(
         "Replace a cell's source (markdown cells: the text without `# `). Written to the "
-        "file; only that cell's bytes change. The cell becomes stale; run mode stale after."
+        "file; only that cell's bytes change. The cell becomes stale; run mode stale after.",
+        REPLACES,
     )
     async def set_source(notebook: NotebookArg, cell: CellArg, source: str) -> str:
         with FixableErrors(pool):
@@ -313,7 +366,8 @@ def build_server(pool: NotebookPool) -> MCPServer[Any]:
 
     @tool(
         "Insert a new cell before or after a cell (index or anchor), or at the end when "
-        "neither is given. kind: code, markdown or raw."
+        "neither is given. kind: code, markdown or raw.",
+        ADDS,
     )
     async def insert_cell(
         notebook: NotebookArg,
@@ -335,14 +389,14 @@ def build_server(pool: NotebookPool) -> MCPServer[Any]:
                 index = nb.append(source, kind=kind, title=title)
             return to_json({"inserted": index, **cells_payload(pool, nb)})
 
-    @tool("Delete one cell (index or anchor).")
+    @tool("Delete one cell (index or anchor).", REWRITES)
     async def delete_cell(notebook: NotebookArg, cell: CellArg) -> str:
         with FixableErrors(pool):
             nb = pool.get(notebook)
             nb.delete(cell)
             return to_json(cells_payload(pool, nb))
 
-    @tool("Move a cell so that it takes the current place of `to` (an index or anchor).")
+    @tool("Move a cell so that it takes the current place of `to` (an index or anchor).", REWRITES)
     async def move_cell(notebook: NotebookArg, cell: CellArg, to: CellArg) -> str:
         with FixableErrors(pool):
             nb = pool.get(notebook)
@@ -354,7 +408,9 @@ def build_server(pool: NotebookPool) -> MCPServer[Any]:
         "one run of the stale cells. Each edit addresses cells as the previous edits left "
         'the notebook, so prefer anchors. Ops: {"op": "set_source", "cell", "source"}, '
         '{"op": "insert", "source", "before" | "after", "kind", "title"}, '
-        '{"op": "delete", "cell"}, {"op": "move", "cell", "to"}.'
+        '{"op": "delete", "cell"}, {"op": "move", "cell", "to"}. With run_stale, the run '
+        "executes code as `run` does.",
+        EXECUTES,
     )
     async def edit_cells(
         notebook: NotebookArg, edits: list[EditOp], run_stale: bool = False
@@ -372,7 +428,9 @@ def build_server(pool: NotebookPool) -> MCPServer[Any]:
         "mode: stale (default: every non-fresh cell and what it needs), cell (the given "
         "cells after their stale upstream), all, above, below, downstream. `timeout` "
         "interrupts a cell running longer than that many seconds. Returns each cell's "
-        "status and output text."
+        "status and output text. The code runs with the rights of the user who started the "
+        "server: it can read, write and reach whatever that user can.",
+        EXECUTES,
     )
     async def run(
         notebook: NotebookArg,
@@ -385,7 +443,7 @@ def build_server(pool: NotebookPool) -> MCPServer[Any]:
             summary = await nb.run(mode, cells or (), timeout=timeout)
             return to_json(run_payload(pool, nb, summary))
 
-    @tool("The cached outputs of one cell as text (images noted, not encoded).")
+    @tool("The cached outputs of one cell as text (images noted, not encoded).", READS)
     async def get_outputs(notebook: NotebookArg, cell: CellArg) -> str:
         with FixableErrors(pool):
             view = pool.get(notebook).cell(cell)
@@ -397,7 +455,10 @@ def build_server(pool: NotebookPool) -> MCPServer[Any]:
                 }
             )
 
-    @tool("Interrupt the running cell of a notebook's kernel; the rest of that run is skipped.")
+    @tool(
+        "Interrupt the running cell of a notebook's kernel; the rest of that run is skipped.",
+        STOPS,
+    )
     async def interrupt(notebook: NotebookArg) -> str:
         with FixableErrors(pool):
             nb = pool.get(notebook)
@@ -406,7 +467,8 @@ def build_server(pool: NotebookPool) -> MCPServer[Any]:
 
     @tool(
         "Restart a notebook's kernel: variables are lost, cached outputs stay; the next run "
-        "re-runs what the cells need."
+        "re-runs what the cells need.",
+        STOPS,
     )
     async def restart(notebook: NotebookArg) -> str:
         with FixableErrors(pool):
@@ -416,7 +478,8 @@ def build_server(pool: NotebookPool) -> MCPServer[Any]:
 
     @tool(
         "Diagnostics of a notebook (syntax errors, undefined names, cycles, stale cells) "
-        "with 1-based line numbers. Call before finishing; `errors` must be 0."
+        "with 1-based line numbers. Call before finishing; `errors` must be 0.",
+        READS,
     )
     async def check(notebook: NotebookArg) -> str:
         with FixableErrors(pool):

@@ -2,6 +2,12 @@
 
 Each command takes one argument, an object (docs/protocol.md). Bad requests
 become LSP error responses whose message says how to fix them.
+
+The per-notebook commands run code and write output caches, so they act only
+on a local ``file:`` URI that the client has open or that resolves (symbolic
+links and ``..`` included) inside a workspace folder it declared; a URI from
+anywhere else (a command link, another host) is refused before anything is
+read.
 """
 
 from __future__ import annotations
@@ -9,7 +15,9 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
+from urllib.parse import unquote, urlparse
 
 from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 
@@ -19,6 +27,8 @@ from ..kernel.errors import KernelError, KernelSetupError
 from ..notebook_json import PayloadError, parse_payload, serialize_payload
 from ..records import SidecarData
 from ..run_plan import RUN_MODES, PlanError
+from ..workspace_scope import within
+from .documents import uri_to_path
 from .progress import RunProgress
 from .state_payload import cells_json
 
@@ -28,6 +38,9 @@ if TYPE_CHECKING:
 
 REQUEST_FAILED = -32803
 """LSP ``RequestFailed``: a valid request that could not be carried out."""
+
+LOCAL_HOSTS = ("", "localhost")
+"""``file:`` URI hosts that mean this machine (RFC 8089)."""
 
 
 def invalid(message: str) -> JsonRpcInvalidParams:
@@ -50,10 +63,56 @@ def _state(server: SessionsServer, arg: Mapping[str, Any], command: str) -> Note
     uri = arg.get("uri")
     if not isinstance(uri, str) or not uri:
         raise invalid(f"{command}: `uri` (the notebook's file:// URI) is required")
+    _require_in_workspace(server, uri, command)
     state = server.state_for(uri)
     if state is None:
         raise invalid(f"{command}: {uri!r} is not a file:// URI of a notebook .py file")
     return state
+
+
+def workspace_folders(server: SessionsServer) -> list[Path]:
+    """The local folders the client declared: its workspace folders, else ``rootUri``."""
+    try:
+        workspace = server.workspace
+    except RuntimeError:  # not initialised: nothing declared
+        return []
+    uris = [folder.uri for folder in workspace.folders.values()]
+    if not uris and workspace.root_uri:
+        uris = [workspace.root_uri]
+    folders = []
+    for uri in uris:
+        path = uri_to_path(uri)
+        if path is not None and urlparse(uri).netloc.lower() in LOCAL_HOSTS:
+            folders.append(path)
+    return folders
+
+
+def _require_in_workspace(server: SessionsServer, uri: str, command: str) -> None:
+    """Refuse a notebook URI that is not local, or is neither open nor in the workspace."""
+    parsed = urlparse(uri)
+    if parsed.scheme != "file":
+        raise invalid(f"{command}: {uri!r} is not a file:// URI of a notebook .py file")
+    if parsed.netloc.lower() not in LOCAL_HOSTS:
+        raise invalid(
+            f"{command}: {uri!r} names a file on host {parsed.netloc!r}; Sessions runs only "
+            "local notebooks (file:///path or file://localhost/path)"
+        )
+    # What the client opened is what its user is looking at: allowed wherever it is.
+    if server.documents.text_of(uri) is not None:
+        return
+    folders = workspace_folders(server)
+    if not folders:
+        raise invalid(
+            f"{command}: {uri!r} is not open in the editor, and the client declared no "
+            "workspace folders; open the notebook first"
+        )
+    path = Path(unquote(parsed.path))
+    if "\0" in str(path) or not path.is_absolute() or not within(path, folders):
+        shown = ", ".join(str(folder) for folder in folders)
+        raise invalid(
+            f"{command}: {uri!r} is outside the workspace folders ({shown}), symbolic links "
+            "resolved, and not open in the editor; open it, or add its folder to the workspace"
+        )
 
 
 def _cells(arg: Mapping[str, Any], command: str) -> list[int] | None:
@@ -151,8 +210,8 @@ async def restart(server: SessionsServer, *args: Any) -> None:
 
 async def clear_outputs(server: SessionsServer, *args: Any) -> None:
     arg = argument(args, "sessions.clearOutputs")
-    state = _state(server, arg, "sessions.clearOutputs")
     cells = _cells(arg, "sessions.clearOutputs")
+    state = _state(server, arg, "sessions.clearOutputs")
     try:
         notebook = state.current_notebook()
     except NotebookReadError as exc:

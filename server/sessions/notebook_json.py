@@ -168,7 +168,7 @@ def serialize_payload(payload: Mapping[str, Any]) -> str:
 
     # Start from every cell that still has its file text, then edit and insert
     # the others in place, so untouched cells keep their bytes.
-    with_raw = [w for w in wanted if w.raw is not None and _same_kind(w)]
+    with_raw = [w for w in wanted if w.raw is not None and _same_kind(w, header)]
     base = _base_notebook(
         [w.raw for w in with_raw if w.raw is not None],
         bom=bom,
@@ -221,11 +221,15 @@ def _apply_frontmatter(
     return set_source(base, 0, first.source), wanted[1:]
 
 
-def _same_kind(wanted: _WantedCell) -> bool:
-    """A cell whose kind changed is written anew (its header must change)."""
+def _same_kind(wanted: _WantedCell, header: str) -> bool:
+    """A cell whose kind changed is written anew (its header must change).
+
+    Read after the notebook's header, where the cell sits: alone, a preamble
+    of ``# ---`` lines would itself read as a YAML header.
+    """
     if wanted.raw is None:
         return False
-    cells = parse(wanted.raw).cells
+    cells = [cell for cell in parse(header + wanted.raw).cells if not cell.is_frontmatter]
     return len(cells) == 1 and cells[0].kind == wanted.kind
 
 

@@ -79,6 +79,8 @@ class NotebookGraph:
     """Strongly connected component id per cell (cells in one cycle share it)."""
     _component_order: tuple[tuple[int, ...], ...] = field(repr=False, compare=False, default=())
     """Components, each listed after every component it depends on."""
+    _upward_only: bool = field(repr=False, compare=False, default=False)
+    """No cell depends on a cell below it (no ``used-before-defined``, no cycle)."""
 
     def dependencies(self, cell: int) -> frozenset[int]:
         """Cells that directly provide a name ``cell`` uses."""
@@ -136,6 +138,10 @@ class NotebookGraph:
         chosen = set(cells)
         if not chosen:
             return []
+        if self._upward_only:
+            # Every provider is above its users: file order is the order (and
+            # the one the heap below would give), at the cost of a sort.
+            return sorted(chosen)
         component = self._component
         # Nearest selected ancestors of each component, through unselected ones.
         nearest: dict[int, frozenset[int]] = {}
@@ -695,6 +701,9 @@ def build_graph(notebook: Notebook) -> NotebookGraph:
         _dependents=tuple(frozenset(d) for d in dependents),
         _component=tuple(component_of),
         _component_order=tuple(tuple(members) for members in components),
+        _upward_only=all(
+            provider < index for index, upstream in enumerate(dependencies) for provider in upstream
+        ),
     )
 
 

@@ -56,8 +56,11 @@ def has_code_to_run(notebook: Notebook, graph: NotebookGraph, index: int) -> boo
     to run, so the kernel reports its ``SyntaxError`` as Jupyter would.
     """
     cell = notebook.cells[index]
-    if cell.kind != "code" or graph.analyses[index] is None:
+    analysis = graph.analyses[index]
+    if cell.kind != "code" or analysis is None:
         return False
+    if analysis.statements or analysis.syntax_error is not None:
+        return True  # the common case, without looking at the text again
     return any(
         line.strip() and not line.lstrip().startswith("#") for line in cell.code.splitlines()
     )

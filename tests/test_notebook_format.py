@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sessions.magics import comment_magics, is_magic_line, magic_line_mask, uncomment_magics
 from sessions.markdown import encode_markdown, uncomment_markdown
@@ -211,3 +213,35 @@ def test_cell_lines_and_lookup() -> None:
 
 def test_split_lines_only_breaks_on_cr_and_lf() -> None:
     assert split_lines("a\x0cb\u2028c\r\nd\re\nf") == ["a\x0cb\u2028c\r\n", "d\r", "e\n", "f"]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(["", "# %%\nx = 1\n", "a = 1\n\n# %% t\nb = 2", "# %% [markdown]\n# hi\n"]),
+        max_size=3,
+    ).map("".join),
+    st.lists(
+        st.tuples(
+            st.sampled_from(["x = 1", "", "# note", "%%bash\necho hi", "s = '''\nmulti\n'''"]),
+            st.sampled_from(["code", "markdown", "raw"]),
+        ),
+        min_size=1,
+        max_size=4,
+    ),
+    st.data(),
+)
+def test_inserting_several_cells_at_once_equals_inserting_them_one_by_one(
+    text: str, new: list[tuple[str, str]], data: st.DataObject
+) -> None:
+    from sessions.notebook import NewCell, insert_cells
+
+    notebook = parse(text)
+    fixed = sum(1 for c in notebook.cells if c.is_preamble or c.is_frontmatter)
+    index = data.draw(st.integers(min_value=fixed, max_value=len(notebook.cells)))
+    one_by_one = notebook
+    for offset, (source, kind) in enumerate(new):
+        one_by_one = insert_cell(one_by_one, index + offset, source, kind=kind)  # type: ignore[arg-type]
+    together = insert_cells(notebook, index, [NewCell(s, k) for s, k in new])  # type: ignore[arg-type]
+    assert serialize(together) == serialize(one_by_one)
+    assert [c.raw for c in together.cells] == [c.raw for c in parse(serialize(together)).cells]

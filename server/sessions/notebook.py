@@ -540,6 +540,70 @@ def insert_cell(
     return _finish(replace(notebook, header=header), cells, prefix, checked=checked)
 
 
+@dataclass(frozen=True)
+class NewCell:
+    """A cell to insert with :func:`insert_cells`."""
+
+    source: str = ""
+    kind: CellKind = "code"
+    title: str = ""
+    metadata: Mapping[str, Any] | None = None
+
+
+def _new_cell_text(cell: NewCell, newline: str) -> str:
+    language = _language_of(cell.source, cell.kind)
+    metadata = cell.metadata
+    try:
+        head = make_header(
+            cell.kind,
+            cell.title,
+            _with_language(metadata or {}, language) if cell.kind == "code" else metadata,
+        )
+    except (TypeError, ValueError):
+        # Metadata the header cannot hold: keep the cell, drop what cannot be written.
+        head = make_header(
+            cell.kind, cell.title, _with_language({}, language) if cell.kind == "code" else None
+        )
+    return head + newline + _encode_body(cell.source, cell.kind, newline, language=language)
+
+
+def insert_cells(notebook: Notebook, index: int, new: Sequence[NewCell]) -> Notebook:
+    """``insert_cell`` for several consecutive cells at once: the same text as
+    inserting them one by one, in time linear in the notebook (one placement
+    of the cells instead of one per inserted cell), which matters when a
+    front end saves a notebook whose cells it created itself."""
+    if not new:
+        return notebook
+    cells = list(notebook.cells)
+    if not 0 <= index <= len(cells):
+        raise IndexError(f"cell index {index} out of range 0..{len(cells)}")
+    if index < _fixed_count(cells):
+        what = "preamble" if cells[index].is_preamble else "YAML header's frontmatter"
+        raise ValueError(f"nothing can be inserted above the {what}")
+    nl = notebook.newline
+    prefix = notebook.prefix
+    header = notebook.header
+    appending = index == len(cells)
+    texts = [_new_cell_text(cell, nl) for cell in new]
+    for position in range(len(texts) - (1 if appending else 0)):
+        texts[position] += nl  # one blank line before the next cell
+    checked = set(range(index, index + len(texts)))
+    if appending and cells:
+        last = cells[-1]
+        raw = last.raw if line_ending(last.raw) else last.raw + nl
+        if not last.separator:
+            raw += nl
+        if raw != last.raw:
+            cells[-1] = Cell(raw=raw, start_line=last.start_line, is_preamble=last.is_preamble)
+        checked.add(index - 1)
+    elif appending and prefix and not line_ending(prefix):
+        prefix += nl
+    elif appending and not prefix and header and not line_ending(header):
+        header += nl
+    cells[index:index] = [Cell(raw=text, start_line=0) for text in texts]
+    return _finish(replace(notebook, header=header), cells, prefix, checked=checked)
+
+
 def delete_cell(notebook: Notebook, index: int) -> Notebook:
     """Remove exactly one cell's bytes (its header, body and separator).
 

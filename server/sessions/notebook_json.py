@@ -21,9 +21,10 @@ from .markers import line_ending, split_lines
 from .notebook import (
     Cell,
     CellKind,
+    NewCell,
     Notebook,
     delete_cell,
-    insert_cell,
+    insert_cells,
     parse,
     serialize,
     set_source,
@@ -187,17 +188,27 @@ def serialize_payload(payload: Mapping[str, Any]) -> str:
         raise PayloadError("`header` does not read back as a header")
     notebook, wanted = _apply_frontmatter(base, wanted)
     position = len(notebook) - (len(base) - (1 if _has_frontmatter(base) else 0))
+    pending: list[_WantedCell] = []  # consecutive new cells, inserted together
+
+    def flush() -> None:
+        nonlocal notebook, position
+        if pending:
+            before = len(notebook)
+            notebook = _insert(notebook, position, pending)
+            position += len(notebook) - before
+            pending.clear()
+
     for cell in wanted:
         if with_raw and cell is with_raw[0]:
+            flush()
             with_raw.pop(0)
             before = len(notebook)
             if not (cell.raw is not None and _reads_as(cell.raw, cell)):
                 notebook = set_source(notebook, position, cell.source)
             position += 1 + (len(notebook) - before)
             continue
-        before = len(notebook)
-        notebook = _insert(notebook, position, cell)
-        position += len(notebook) - before
+        pending.append(cell)
+    flush()
     return serialize(notebook)
 
 
@@ -233,19 +244,12 @@ def _same_kind(wanted: _WantedCell, header: str) -> bool:
     return len(cells) == 1 and cells[0].kind == wanted.kind
 
 
-def _insert(notebook: Notebook, position: int, cell: _WantedCell) -> Notebook:
+def _insert(notebook: Notebook, position: int, cells: Sequence[_WantedCell]) -> Notebook:
     while position < len(notebook) and not notebook.cells[position].has_marker:
         position += 1  # nothing goes above a preamble or the header's frontmatter
     position = min(position, len(notebook))
-    try:
-        return insert_cell(
-            notebook,
-            position,
-            cell.source,
-            kind=cell.kind,
-            title=cell.title,
-            metadata=cell.metadata,
-        )
-    except (TypeError, ValueError):
-        # Metadata the header cannot hold: keep the cell, drop what cannot be written.
-        return insert_cell(notebook, position, cell.source, kind=cell.kind, title=cell.title)
+    return insert_cells(
+        notebook,
+        position,
+        [NewCell(cell.source, cell.kind, cell.title, cell.metadata) for cell in cells],
+    )

@@ -46,7 +46,7 @@ def _tune_interpreter_for_serving() -> None:
     # pause the loop for up to 40 ms every ~15 edits of a large notebook.
     gc.collect()
     gc.freeze()
-    # pygls reads stdin in a worker thread, so every request changes threads a few
+    # stdin is read in a thread (transport.py), so every request changes threads a few
     # times; while an analysis thread runs, each change waits for the GIL's switch
     # interval (5 ms by default), which made a hover take 20 ms instead of 2.
     sys.setswitchinterval(0.0005)
@@ -64,9 +64,9 @@ def run(args: argparse.Namespace) -> int:
             print("sessions: --tcp expects HOST:PORT, e.g. 127.0.0.1:2087", file=sys.stderr)
             return 2
         server.start_tcp(host or "127.0.0.1", int(port))
-        return 0
+        return server.exit_code
     protocol_out = os.fdopen(os.dup(sys.stdout.fileno()), "wb")  # buffered: writes whole messages
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     sys.stdout = sys.stderr
     server.start_io(sys.stdin.buffer, protocol_out)
-    return 0
+    return server.exit_code  # LSP: 0 after shutdown + exit, 1 otherwise

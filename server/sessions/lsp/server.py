@@ -12,12 +12,15 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import sys
+import threading
 from collections.abc import Callable, Coroutine, Mapping
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, BinaryIO, cast
 
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException, PyglsError
+from pygls.io_ import StdoutWriter
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol, default_converter, lsp_method
 
@@ -39,11 +42,15 @@ from .outline import document_symbols, folding_ranges
 from .positions import LineIndex, from_client_column, to_client_column
 from .publish import Publisher
 from .settings import DEFAULTS, Settings, read_settings, settings_section
+from .transport import READ_CHUNK, Connection, Read, ThreadedReader
 from .watcher import FolderWatcher
 
 log = logging.getLogger(__name__)
 
 NOTEBOOK_TYPE = "sessions-notebook"
+
+CLOSE_KERNELS_SECONDS = 10.0
+"""How long the end of a connection without ``shutdown`` waits for kernels to stop."""
 
 
 class SessionsProtocol(LanguageServerProtocol):
@@ -115,6 +122,66 @@ class SessionsServer(LanguageServer):
         self._pending_warnings: list[str] = []
         self._tasks: set[asyncio.Future[None]] = set()
         """Background work (kernel pre-warming) kept referenced until it ends."""
+        self._closing: asyncio.Future[None] | None = None
+        """Kernels being shut down (``shutdown``, or the connection's end)."""
+        self.exit_code = 0
+        """The process's exit code once serving ended: 1 unless ``shutdown`` came first."""
+
+    # -- transport ---------------------------------------------------------------
+
+    def start_io(self, stdin: BinaryIO | None = None, stdout: BinaryIO | None = None) -> None:
+        """Serve one client over stdio, with our reader (``transport.py`` says
+        why pygls's is replaced) and pygls's writer and protocol."""
+        self._stop_event = threading.Event()  # set by pygls's shutdown()
+        self.protocol.set_writer(StdoutWriter(stdout or sys.stdout.buffer))
+        reader = ThreadedReader(stdin or sys.stdin.buffer)
+        try:
+            asyncio.run(self.serve(reader.read))
+        except BrokenPipeError:
+            log.error("the connection to the client is lost; stopping")
+            self.exit_code = 1
+        finally:
+            self.shutdown()  # type: ignore[no-untyped-call]  # pygls's: stops its thread pool
+
+    def start_tcp(self, host: str, port: int) -> None:
+        """Serve the first client that connects to ``host:port`` (for debugging)."""
+
+        async def serve_one() -> None:
+            ended = asyncio.Event()
+
+            async def connection(
+                reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+            ) -> None:
+                self.protocol.set_writer(writer)
+                try:
+                    await self.serve(lambda: reader.read(READ_CHUNK))
+                finally:
+                    writer.close()
+                    ended.set()
+
+            listener = await asyncio.start_server(connection, host, port)
+            log.info("serving on %s:%s", host, port)
+            async with listener:
+                await ended.wait()
+
+        self._stop_event = threading.Event()
+        try:
+            asyncio.run(serve_one())
+        finally:
+            self.shutdown()  # type: ignore[no-untyped-call]
+
+    async def serve(self, read: Read) -> None:
+        """Serve one connection until ``exit`` or the end of its stream, then stop
+        the kernels (at once when ``shutdown`` did not already)."""
+        connection = Connection(self.protocol)
+        try:
+            await connection.serve(read)
+        finally:
+            self.exit_code = 0 if connection.shutdown_requested else 1
+            try:
+                await asyncio.wait_for(self.shutdown_kernels(), CLOSE_KERNELS_SECONDS)
+            except Exception:
+                log.exception("could not stop the kernels")
 
     # -- plumbing --------------------------------------------------------------
 
@@ -256,6 +323,12 @@ class SessionsServer(LanguageServer):
         return state, snapshot
 
     async def shutdown_kernels(self) -> None:
+        """Stop the watcher and every kernel; later calls wait for the first."""
+        if self._closing is None:
+            self._closing = asyncio.ensure_future(self._close_kernels())
+        await asyncio.shield(self._closing)
+
+    async def _close_kernels(self) -> None:
         self.watcher.stop()
         await asyncio.gather(
             *(state.close() for state in self.states.values()), return_exceptions=True

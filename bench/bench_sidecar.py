@@ -53,7 +53,8 @@ def record(index: int, run: int, text: str) -> CellRecord:
         execution_count=run,
         started=datetime(2026, 11, 21, 10, 0, index % 60, tzinfo=UTC),
         duration=0.001 * index,
-        inputs={"df": max(run - 1, 0), "np": 1},
+        inputs={"df": f"{max(run - 1, 0):016x}", "np": "0000000000000001"},
+        provides={"model": f"{run:016x}"},
         outputs=[{"output_type": "stream", "name": "stdout", "text": text}],
         code=f"x{index} = {index}\nprint(x{index})",
     )

@@ -271,11 +271,36 @@ def test_multiline_lists_are_joined(tmp_path: Path) -> None:
     assert outputs[1]["data"] == {"text/plain": "xy", "image/png": PNG}
 
 
-def test_long_colourful_text_is_written_as_segments_that_read_back_joined(
+def test_coloured_text_is_written_with_control_pictures_and_reads_back_exactly(
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "c.sessions.toml"
-    text = ("\x1b[31merror\x1b[0m " + "details " * 20 + "\n") * 500
+    text = ("\x1b[31merror\x1b[0m " + "details " * 20 + "\r\n") * 500
+    traceback = ["\x1b[0;31mValueError\x1b[0m: no", "plain frame"]
+    record = CellRecord(
+        hash="h",
+        index=0,
+        run=1,
+        outputs=[
+            {"output_type": "stream", "name": "stderr", "text": text},
+            {"output_type": "error", "ename": "ValueError", "evalue": "no", "traceback": traceback},
+        ],
+    )
+    save_sidecar(path, SidecarData(notebook="c.py", cells=[record]))
+    written = path.read_text()
+    assert "␛[31merror␛[0m" in written and "\\u001b" not in written  # readable, and literal
+    stored = tomllib.loads(written)["cells"][0]["outputs"]
+    assert set(stored[0]["text"]) == {"pictures"}
+    outputs = load_sidecar(path, "c.py").data.cells[0].outputs
+    assert outputs[0]["text"] == text
+    assert outputs[1]["traceback"] == traceback
+
+
+def test_text_holding_control_pictures_itself_uses_segments_and_reads_back_joined(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "c.sessions.toml"
+    text = ("\x1b[31m␛ is ESC\x1b[0m " + "details " * 20 + "\n") * 500
     record = CellRecord(
         hash="h",
         index=0,

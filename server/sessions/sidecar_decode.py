@@ -19,9 +19,16 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 from sessions.records import CellRecord, KernelInfo, Output, RunStatus, SidecarData
-from sessions.sidecar_toml import FORMAT_VERSION, JSON_VALUED_OUTPUT_FIELDS, is_json_mime
+from sessions.sidecar_toml import (
+    FORMAT_VERSION,
+    JSON_VALUED_OUTPUT_FIELDS,
+    PICTURES_KEY,
+    from_pictures,
+    is_json_mime,
+)
 
 _STATUSES: tuple[RunStatus, ...] = ("ok", "error", "interrupted")
+_INT_MIN, _INT_MAX = -(2**63), 2**63 - 1
 
 
 class SidecarFormatError(Exception):
@@ -109,6 +116,11 @@ def _field(
     # bool is an int subclass, but never a valid int field here.
     if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in _as_tuple(kinds)):
         raise _BadField(f"field '{key}' is {value!r}, of the wrong type")
+    # tomllib reads integers of any size, but TOML's are 64-bit and writing
+    # one back would make an invalid file. Run ids are the exception: they are
+    # renumbered before the next write (``sidecar_run_ids``).
+    if type(value) is int and key != "run" and not _INT_MIN <= value <= _INT_MAX:
+        raise _BadField(f"field '{key}' is {value}, larger than TOML integers allow")
     return value
 
 
@@ -162,6 +174,9 @@ def decode_record(table: dict[str, Any]) -> CellRecord:
 def _joined(value: Any, where: str) -> str:
     if isinstance(value, str):
         return value
+    if isinstance(value, dict) and len(value) == 1 and isinstance(value.get(PICTURES_KEY), str):
+        # ``{ pictures = '''...''' }``: control characters shown as control pictures.
+        return from_pictures(str(value[PICTURES_KEY]))
     if isinstance(value, list) and all(isinstance(part, str) for part in value):
         return "".join(value)
     raise _BadField(f"{where} is {type(value).__name__}, expected text")
@@ -199,9 +214,9 @@ def decode_output(table: Any, number: int) -> Output:
         elif key in JSON_VALUED_OUTPUT_FIELDS:
             output[key] = _from_json(value, f"{where} {key}")
         elif key == "traceback":
-            if not isinstance(value, list) or not all(isinstance(line, str) for line in value):
+            if not isinstance(value, list):
                 raise _BadField(f"{where} traceback is not a list of strings")
-            output[key] = list(value)
+            output[key] = [_joined(frame, f"{where} traceback") for frame in value]
         else:
             output[key] = value
     if kind in ("display_data", "execute_result"):

@@ -13,12 +13,17 @@ in the cheapest form its text allows, found by one linear scan:
   escapes are a subset of TOML's), multi-line when the text has newlines.
   Carriage returns are always escaped: TOML readers may turn CRLF into LF.
 
-nbformat's multi-line text fields (stream ``text``, the text values of a mime
-bundle) may be a list of strings, and loading joins such lists. We use that:
-a long text that cannot be one literal string is written as an array of
-segments, literal strings for the plain runs and short escaped strings for the
-control characters (ANSI colours, ``\\r``) and ``'''`` runs between them, so
-large coloured outputs still load fast.
+Text with control characters (ANSI colours in every traceback and coloured
+log, ``\\r`` in progress bars) cannot be a literal string, and an escaped one
+reads slowly. Such a text (a stream's ``text``, a mime bundle's text value, a
+traceback frame) is written as ``{ pictures = '''...''' }``: a literal string
+in which each control character is shown as its Unicode *control picture*
+(ESC as ``␛``, CR as ``␍``), which reads as fast as plain text and shows where
+the colours are. Loading maps the pictures back. A text that already holds
+control pictures (or ``'''``) cannot use this; nbformat's multi-line fields
+may be a list of strings, which loading joins, so a long one is written as an
+array of segments instead: literal strings for the plain runs and short
+escaped strings for the control characters between them.
 
 JSON-valued fields are stored as JSON text in a TOML string, because TOML has
 no null and JSON objects may use any key: the values of JSON mime types
@@ -150,6 +155,56 @@ def toml_text(text: str) -> str:
     return "[\n" + ",\n".join(parts) + ",\n]"
 
 
+_CONTROLS = [code for code in range(0x20) if code not in (0x09, 0x0A)] + [0x7F]
+_TO_PICTURES = {code: 0x2400 + code if code < 0x20 else 0x2421 for code in _CONTROLS}
+_PAIRS = [(chr(code), chr(picture)) for code, picture in _TO_PICTURES.items()]
+# ESC and CR first: nearly every coloured output and progress bar has only those.
+_PAIRS.sort(key=lambda pair: pair[0] not in "\x1b\r")
+
+
+def from_pictures(text: str) -> str:
+    """Control pictures back to the control characters they show. One C-speed
+    ``replace`` per picture present: ``str.translate`` with a mapping looks up
+    every character in Python objects, about 3x slower on large outputs."""
+    for control, picture in _PAIRS:
+        if picture in text:
+            text = text.replace(picture, control)
+    return text
+
+
+def _to_pictures(text: str) -> str:
+    for control, picture in _PAIRS:
+        if control in text:
+            text = text.replace(control, picture)
+    return text
+
+
+_PICTURE = re.compile("[\u2400-\u241f\u2421]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+PICTURES_KEY = "pictures"
+
+
+def _pictures(text: str) -> str | None:
+    """``{ pictures = '''...''' }`` for a text with control characters, or None
+    when it cannot be written so (it holds a control picture or ``'''``)."""
+    if "'''" in text or _PICTURE.search(text) is not None:
+        return None
+    shown = _to_pictures(text)
+    if "'" not in shown and "\n" not in shown:
+        return "{ " + PICTURES_KEY + " = '" + shown + "' }"
+    return "{ " + PICTURES_KEY + " = '''\n" + shown + "''' }"
+
+
+def toml_shown_text(text: str) -> str:
+    """A text field or traceback frame: control characters as pictures when
+    there are any (and that is possible), else the cheapest string or segments."""
+    if _CONTROL.search(text) is not None:
+        shown = _pictures(text)
+        if shown is not None:
+            return shown
+    return toml_text(text)
+
+
 def _escaped_segment(text: str) -> str:
     return _multiline_basic_string(text) if "\n" in text else basic_string(text)
 
@@ -161,9 +216,17 @@ def toml_key(key: str) -> str:
 # --- scalars and generic values -----------------------------------------------
 
 
+_INT_MIN, _INT_MAX = -(2**63), 2**63 - 1
+"""TOML integers are signed 64-bit; Python's are not, so writing checks."""
+
+
 def toml_int(value: int, field: str) -> str:
     if type(value) is not int:
         raise TypeError(f"sidecar field {field!r} must be an int, got {value!r}")
+    if not _INT_MIN <= value <= _INT_MAX:
+        # Callers keep values in range (run ids are renumbered, decoding drops
+        # records with larger numbers): reaching this is a bug, not a user error.
+        raise ValueError(f"sidecar field {field!r} is {value}, outside TOML's 64-bit integers")
     return str(value)
 
 
@@ -288,10 +351,13 @@ def encode_output(output: Output) -> str:
         if key == "text":
             text = join_text(value)
             if isinstance(text, str):
-                lines.append(f"text = {toml_text(text)}")
+                lines.append(f"text = {toml_shown_text(text)}")
                 continue
         if key == "traceback" and isinstance(value, list):
-            frames = [toml_value(frame) for frame in value]
+            frames = [
+                toml_shown_text(frame) if isinstance(frame, str) else toml_value(frame)
+                for frame in value
+            ]
             body = "".join(f"  {frame},\n" for frame in frames if frame is not None)
             lines.append(f"traceback = [\n{body}]" if body else "traceback = []")
             continue
@@ -319,7 +385,7 @@ def _encode_mime_value(mime: str, value: Any) -> str:
         return toml_string(json_text(value))
     text = join_text(value)
     if isinstance(text, str):
-        return toml_text(text)
+        return toml_shown_text(text)
     return toml_string(json_text(value))
 
 

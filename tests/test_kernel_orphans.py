@@ -1,9 +1,13 @@
 """No orphans: when the process that owns a kernel goes away — normal exit
 without shutdown, crash, SIGTERM or SIGKILL — the kernel, its watchdog and
-the processes a cell started are gone within 3 s, and so are the runtime files."""
+the processes a cell started are gone within 3 s, and so are the runtime files.
+A child in a session of its own ends with its kernel too (shutdown, restart),
+and a SIGKILLed watchdog is a dead kernel with a reason, not a silent one.
+(``test_kernel_escapes.py`` does the same with a real ``sessions run``.)"""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -12,8 +16,11 @@ import sys
 import textwrap
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from sessions.kernel import KernelDeadError, KernelSession
 
 pytestmark = pytest.mark.kernel
 
@@ -109,3 +116,68 @@ def test_kernel_and_its_children_die_with_the_owner(tmp_path: Path, how: str) ->
         for stream in (owner.stdout, owner.stderr):
             if stream is not None:
                 stream.close()
+
+
+# -- escapes and a killed watchdog, in process (issue 11) -----------------------
+
+# A child that leaves the kernel's process group and session at once.
+ESCAPE_CODE = (
+    "import subprocess\n"
+    "escaped = subprocess.Popen(['sleep', '1000'], start_new_session=True)\n"
+    "print(escaped.pid)"
+)
+
+
+async def start_with_escapee(tmp_path: Path) -> tuple[KernelSession, int]:
+    session = KernelSession(sys.executable, tmp_path)
+    await session.start()
+    outputs: list[dict[str, Any]] = []
+    result = await session.execute(ESCAPE_CODE, outputs.append)
+    assert result.status == "ok", outputs
+    escaped = int("".join(o["text"] for o in outputs if o["output_type"] == "stream"))
+    assert process_alive(escaped)
+    return session, escaped
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="subreaper: Linux")
+@pytest.mark.parametrize("how", ["shutdown", "restart"])
+async def test_a_child_in_its_own_session_ends_with_its_kernel(tmp_path: Path, how: str) -> None:
+    session, escaped = await start_with_escapee(tmp_path)
+    try:
+        if how == "shutdown":
+            await session.shutdown()
+        else:
+            await session.restart()
+            assert session.state == "idle"
+        assert wait_all_gone([escaped], timeout=3.0) == []
+    finally:
+        await session.shutdown()
+        if process_alive(escaped):
+            os.kill(escaped, signal.SIGKILL)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG: Linux")
+async def test_a_sigkilled_watchdog_is_a_dead_kernel_with_a_reason(tmp_path: Path) -> None:
+    session, escaped = await start_with_escapee(tmp_path)
+    kernel, watchdog = session.pid, session.pgid
+    assert kernel is not None and watchdog is not None
+    connection = session.connection_file
+    assert connection is not None
+    try:
+        running = asyncio.ensure_future(session.execute("import time; time.sleep(1000)", [].append))
+        await asyncio.sleep(0.3)
+        os.kill(watchdog, signal.SIGKILL)
+        result = await asyncio.wait_for(running, 5)
+        assert result.status == "dead"
+        assert session.state == "dead"
+        assert session.death_reason is not None
+        assert "the kernel's watchdog was killed by SIGKILL" in session.death_reason
+        assert wait_all_gone([kernel, escaped, watchdog], timeout=3.0) == []
+        assert not connection.exists()
+        with pytest.raises(KernelDeadError, match="watchdog was killed"):
+            await session.execute("1", [].append)
+    finally:
+        await session.shutdown()
+        for pid in (kernel, escaped):
+            if process_alive(pid):
+                os.kill(pid, signal.SIGKILL)

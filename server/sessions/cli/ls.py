@@ -1,4 +1,10 @@
-"""``sessions ls``: the live kernel sessions of this user (docs/sessions.md)."""
+"""``sessions ls``: the live kernel sessions of this user, and the orphans —
+kernels whose owner is gone and what they left (docs/sessions.md).
+
+Orphans are listed apart and never touched by a plain ``ls``; ``--clean``
+ends their processes and removes their files. No interactive prompt: ``ls``
+is run by scripts and agents as much as by people, and a question on a
+terminal would block them."""
 
 from __future__ import annotations
 
@@ -7,13 +13,26 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from ..kernel.registry import Registry, SessionEntry, heartbeat
+from ..kernel.registry import (
+    CleanReport,
+    Orphan,
+    Registry,
+    SessionEntry,
+    clean_orphans,
+    find_orphans,
+    heartbeat,
+)
 from .common import print_json
 
 
 def register(verbs: Any) -> None:
     parser = verbs.add_parser("ls", help="list the live kernel sessions")
     parser.add_argument("--json", action="store_true", help="print a JSON list on stdout")
+    parser.add_argument(
+        "--clean",
+        action="store_true",
+        help="end orphaned kernels (owner gone) and their processes, remove their files",
+    )
     parser.set_defaults(run=run)
 
 
@@ -45,18 +64,95 @@ def session_json(entry: SessionEntry, healthy: bool) -> dict[str, Any]:
     }
 
 
+def orphan_json(orphan: Orphan) -> dict[str, Any]:
+    entry = orphan.entry
+    kernel = next((p.pid for p in orphan.processes if p.role == "kernel"), None)
+    return {
+        "key": entry.key if entry is not None else None,
+        "name": entry.name if entry is not None else None,
+        "notebook": entry.notebook if entry is not None else None,
+        "state": "orphan",
+        "health": "owner gone",
+        "owner_pid": orphan.owner_pid or None,
+        "kernel_pid": kernel,
+        "connection_file": orphan.connection_file,
+        "folder": orphan.folder,
+        "processes": [
+            {"pid": p.pid, "role": p.role, "command": p.command} for p in orphan.processes
+        ],
+        "files": [str(path) for path in orphan.files],
+    }
+
+
+def print_orphans(orphans: list[Orphan]) -> None:
+    print(f"orphans ({len(orphans)}): kernels whose owner is gone")
+    for orphan in orphans:
+        owner = f"owner {orphan.owner_pid}" if orphan.owner_pid else "owner unknown"
+        print(f"  {orphan.label()}  ({owner}, gone)")
+        for process in orphan.processes:
+            command = (
+                process.command if len(process.command) <= 80 else process.command[:77] + "..."
+            )
+            print(f"    pid {process.pid:<8} {process.role:<8} {command}")
+        if orphan.files:
+            names = ", ".join(path.name for path in orphan.files[:3])
+            more = f" (+{len(orphan.files) - 3} more)" if len(orphan.files) > 3 else ""
+            print(f"    files: {names}{more}")
+
+
+def report_cleaning(reports: list[CleanReport]) -> int:
+    """One line per orphan cleaned; 1 when a process would not die."""
+    code = 0
+    for report in reports:
+        print(
+            f"cleaned {report.orphan.label()}: killed {len(report.killed)} process(es), "
+            f"removed {len(report.removed)} file(s)"
+        )
+        if report.survivors:
+            code = 1
+            pids = " ".join(map(str, report.survivors))
+            print(f"sessions: could not end process(es) {pids}", file=sys.stderr)
+    return code
+
+
 def run(args: argparse.Namespace) -> int:
-    entries = Registry().entries()
+    registry = Registry()
+    # Before ``entries()``, which drops the registry entries of dead owners:
+    # an orphan is then still shown with its notebook and key.
+    orphans = find_orphans(registry)
+    code = 0
+    if args.clean:
+        code = report_cleaning(clean_orphans(orphans))
+        orphans = []
+    entries = registry.entries()
     # Heartbeats in parallel: a stuck kernel costs its timeout once, not per row.
     with ThreadPoolExecutor(max_workers=8) as pool:
         health = list(pool.map(lambda e: heartbeat(e.connection_file), entries))
     rows = [session_json(e, ok) for e, ok in zip(entries, health, strict=True)]
     if args.json:
-        print_json(rows)
-        return 0
+        print_json(rows + [orphan_json(o) for o in orphans])
+        hint_clean(orphans)
+        return code
     if not rows:
         print("no live sessions", file=sys.stderr)
-        return 0
+    else:
+        print_table(rows)
+    if orphans:
+        print_orphans(orphans)
+        hint_clean(orphans)
+    return code
+
+
+def hint_clean(orphans: list[Orphan]) -> None:
+    if orphans:
+        print(
+            f"sessions: {len(orphans)} orphaned kernel(s) left behind; "
+            "`sessions ls --clean` ends their processes and removes their files",
+            file=sys.stderr,
+        )
+
+
+def print_table(rows: list[dict[str, Any]]) -> None:
     table = [("KEY", "NAME", "NOTEBOOK", "STATE", "IDLE", "PYTHON", "HEALTH")]
     for row in rows:
         name = row["name"] or "-"
@@ -77,4 +173,3 @@ def run(args: argparse.Namespace) -> int:
     for line in table:
         cells = [text.ljust(width) for text, width in zip(line, widths, strict=False)]
         print("  ".join([*cells, line[-1]]))
-    return 0

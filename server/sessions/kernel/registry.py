@@ -7,6 +7,12 @@ watchdog keeps the kernel alive (see ``registration.py``). Everyone else only
 reads, and removes entries whose owner or kernel is gone (``entries()`` does
 this on every read), so a crashed owner never leaves a ghost behind.
 
+A kernel whose owner died without anyone cleaning up (the owner and the
+kernel's watchdog killed together, say) is an *orphan*: ``find_orphans``
+finds its processes by the tag every kernel process carries (see
+``watchdog.py``), and its files by name; ``clean_orphans`` ends and removes
+them (``sessions ls --clean``).
+
 Other processes talk to an owner through *request files*: ``KEY.restart``
 asks the owner to restart its kernel (the owner polls for it). Stopping needs
 no cooperation: a signal to the watchdog (or to a detached supervisor) is
@@ -24,7 +30,7 @@ import os
 import secrets
 import signal
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,6 +39,16 @@ from typing import Any
 import zmq
 
 from sessions.kernel.launcher import runtime_dir
+from sessions.kernel.watchdog import (
+    ProcessInfo,
+    ancestors,
+    kill_until_gone,
+    owner_alive,
+    parse_tag,
+    process_table,
+    process_tag,
+    tagged,
+)
 
 NAME_RULE = "a session name uses only letters, digits, '-' and '_', and at most 256 bytes"
 MAX_NAME_BYTES = 256
@@ -357,12 +373,209 @@ def stop_session(entry: SessionEntry, registry: Registry, timeout: float = 10.0)
     return gone
 
 
+# -- orphans ---------------------------------------------------------------
+
+ORPHAN_FILE_GRACE_SECONDS = 10.0
+"""A connection file is written just before its kernel is launched: one that
+no process names is left over only once it is this old."""
+
+_SETTLE_SECONDS = 1.0
+"""How long ``find_orphans`` lets a live watchdog whose owner just died
+finish its own clean-up (it polls the owner every 0.25 s) before calling
+what it has not ended yet an orphan."""
+
+
+@dataclass(slots=True)
+class OrphanProcess:
+    pid: int
+    role: str
+    """``watchdog``, ``kernel`` or ``child`` (anything a cell started)."""
+    command: str
+
+
+@dataclass(slots=True)
+class Orphan:
+    """A kernel whose owner is gone, and what it left behind."""
+
+    connection_file: str
+    owner_pid: int
+    """0 when unknown (only files are left, and no registry entry names them)."""
+    processes: list[OrphanProcess] = field(default_factory=list)
+    files: list[Path] = field(default_factory=list)
+    """Its connection file and IPC sockets, and its registry entry files."""
+    entry: SessionEntry | None = None
+    """Its registry entry, if still there."""
+    folder: str | None = None
+    """The working folder of its processes (the notebook's folder)."""
+
+    def label(self) -> str:
+        if self.entry is not None:
+            return f"{self.entry.notebook}  [session {self.entry.label()}]"
+        return self.folder or Path(self.connection_file).name
+
+
+def _command(pid: int) -> list[str]:
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return []
+    return [part.decode(errors="replace") for part in raw.split(b"\0") if part]
+
+
+def _role(command: list[str]) -> str:
+    if any(Path(part).name == "watchdog.py" for part in command):
+        return "watchdog"
+    if "ipykernel_launcher" in command:
+        return "kernel"
+    return "child"
+
+
+def _folder(pid: int) -> str | None:
+    with contextlib.suppress(OSError):
+        return os.readlink(f"/proc/{pid}/cwd")
+    return None
+
+
+def _kernel_files(folder: Path, connection_file: str) -> list[Path]:
+    """The connection file ``kernel-TOKEN.json`` and its sockets ``kernel-TOKEN-PORT``."""
+    stem = Path(connection_file).stem
+    found = [p for p in folder.glob(f"{stem}-*") if p.name[len(stem) + 1 :].isdigit()]
+    connection = folder / f"{stem}.json"
+    return ([connection] if connection.exists() else []) + sorted(found)
+
+
+def _scan_tagged(folder: Path) -> dict[str, tuple[int, int, list[int]]]:
+    """connection file -> (owner pid, owner start, live pids) for every kernel
+    of ``folder`` that has a live process carrying its tag."""
+    groups: dict[str, tuple[int, int, list[int]]] = {}
+    for pid, info in process_table().items():
+        if info.zombie:
+            continue
+        tag = process_tag(pid)
+        parsed = parse_tag(tag) if tag is not None else None
+        if parsed is None or Path(parsed[2]).parent != folder:
+            continue
+        owner, start, connection = parsed
+        groups.setdefault(connection, (owner, start, []))[2].append(pid)
+    return groups
+
+
+def find_orphans(registry: Registry) -> list[Orphan]:
+    """The kernels of ``registry``'s runtime folder whose owner is gone:
+
+    - processes carrying the tag of such a kernel (Linux: ``/proc``), and
+    - connection files and sockets that no live kernel uses, with any
+      registry entry that names them.
+
+    Read only: nothing is killed or removed (``clean_orphans`` does that)."""
+    folder = registry.folder.parent
+    deadline = time.monotonic() + _SETTLE_SECONDS
+    while True:
+        scanned = _scan_tagged(folder)
+        groups = {
+            connection: group
+            for connection, group in scanned.items()
+            if not owner_alive(group[0], group[1])
+        }
+        watchdog_busy = any(
+            _role(_command(pid)) == "watchdog" for _, _, pids in groups.values() for pid in pids
+        )
+        if not watchdog_busy or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+
+    stored = [e for e in map(registry.read, _entry_keys(registry)) if e is not None]
+    by_connection = {e.connection_file: e for e in stored}
+    live_connections = set(scanned) - set(groups)
+    live_connections |= {
+        e.connection_file for e in stored if pid_alive(e.owner_pid) and pid_alive(e.kernel_pid)
+    }
+
+    orphans: list[Orphan] = []
+    for connection, (owner, _, pids) in sorted(groups.items()):
+        orphan = Orphan(connection, owner, entry=by_connection.get(connection))
+        for pid in sorted(pids):
+            command = _command(pid)
+            orphan.processes.append(OrphanProcess(pid, _role(command), " ".join(command)))
+        orphan.folder = next((f for f in map(_folder, sorted(pids)) if f), None)
+        orphan.files = _kernel_files(folder, connection)
+        orphans.append(orphan)
+
+    # Files that no live kernel, and no orphan above, uses.
+    named = _named_by_commands()
+    known = {*groups, *live_connections}
+    now = time.time()
+    for path in sorted(folder.glob("kernel-*.json")):
+        connection = str(path)
+        if connection in known or connection in named:
+            continue
+        with contextlib.suppress(OSError):
+            if now - path.stat().st_mtime < ORPHAN_FILE_GRACE_SECONDS:
+                continue
+            entry = by_connection.get(connection)
+            owner = entry.owner_pid if entry is not None else 0
+            orphans.append(Orphan(connection, owner, files=_kernel_files(folder, connection)))
+            orphans[-1].entry = entry
+    for orphan in orphans:
+        if orphan.entry is not None:
+            orphan.files += sorted(registry.folder.glob(f"{orphan.entry.key}.*"))
+    return orphans
+
+
+def _entry_keys(registry: Registry) -> list[str]:
+    return [p.stem for p in sorted(registry.folder.glob("*.json")) if not p.name.startswith(".")]
+
+
+def _named_by_commands() -> set[str]:
+    """Every argument of every process we can see: a kernel started without
+    a tag (an older version of Sessions) still names its connection file."""
+    names: set[str] = set()
+    for pid in process_table():
+        names.update(_command(pid))
+    return names
+
+
+@dataclass(slots=True)
+class CleanReport:
+    orphan: Orphan
+    killed: list[int]
+    removed: list[Path]
+    survivors: list[int]
+    """Processes still alive after the clean-up (not ours to kill, or stuck)."""
+
+
+def _tagged_with(connection: str) -> Callable[[dict[int, ProcessInfo]], set[int]]:
+    return lambda table: tagged(table, connection)
+
+
+def clean_orphans(orphans: Iterable[Orphan]) -> list[CleanReport]:
+    """SIGKILL each orphan's processes (and whatever they forked meanwhile:
+    found again by tag until none is left), then remove its files."""
+    spare = ancestors(os.getpid())
+    reports: list[CleanReport] = []
+    for orphan in orphans:
+        killed = [p.pid for p in orphan.processes]
+        survivors = kill_until_gone(_tagged_with(orphan.connection_file), spare=spare)
+        removed: list[Path] = []
+        for path in orphan.files:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+                removed.append(path)
+        reports.append(CleanReport(orphan, killed, removed, sorted(survivors)))
+    return reports
+
+
 __all__ = [
     "NAME_RULE",
+    "CleanReport",
     "NoSuchSession",
+    "Orphan",
+    "OrphanProcess",
     "Registry",
     "RegistryError",
     "SessionEntry",
+    "clean_orphans",
+    "find_orphans",
     "heartbeat",
     "no_such_session_message",
     "now_iso",

@@ -36,17 +36,17 @@ def test_forwarder_batches_streams_and_passes_a_deferred_clear_on() -> None:
     ]
     for message in messages[:2]:
         forwarder.feed(message)
-    assert forwarder.only_streams_pending
+    assert forwarder.can_wait
     assert forwarder.take() == [{"output_type": "stream", "name": "stdout", "text": "ab"}]
     for message in messages[2:]:
         forwarder.feed(message)
-    assert not forwarder.only_streams_pending
+    assert not forwarder.can_wait
     # The client applies the deferred clear itself (docs/protocol.md).
     assert forwarder.take() == [
         {"output_type": "clear_output", "wait": True},
         {"output_type": "stream", "name": "stdout", "text": "cd"},
     ]
-    assert not forwarder.pending and forwarder.only_streams_pending
+    assert not forwarder.pending and forwarder.can_wait
 
 
 def test_forwarder_batching_is_linear_in_the_text() -> None:
@@ -96,3 +96,39 @@ def test_forwarder_passes_display_updates_through() -> None:
         "stream",
         "update_display_data",
     ]
+
+
+def test_forwarder_coalesces_updates_of_one_display() -> None:
+    """Of several pending updates of one display_id only the last is sent, where
+    it was; other displays, streams and the order of the rest are kept."""
+    forwarder = OutputForwarder()
+
+    def update(display_id: str, value: int) -> dict[str, object]:
+        return {
+            "output_type": "update_display_data",
+            "data": {"text/plain": str(value)},
+            "metadata": {},
+            "transient": {"display_id": display_id},
+        }
+
+    forwarder.feed({"output_type": "stream", "name": "stdout", "text": "a"})
+    for value in range(10_000):
+        forwarder.feed(update("bar", value))
+        forwarder.feed(update("other", value % 3))
+        forwarder.feed({"output_type": "stream", "name": "stdout", "text": "."})
+    assert forwarder.can_wait
+    assert forwarder.take() == [
+        {"output_type": "stream", "name": "stdout", "text": "a" + "." * 9_999},
+        update("bar", 9_999),
+        update("other", 9_999 % 3),
+        {"output_type": "stream", "name": "stdout", "text": "."},
+    ]
+    # A display_data is sent at once (with what waits), and starts a new batch.
+    forwarder.feed(update("bar", 1))
+    forwarder.feed({"output_type": "display_data", "data": {}, "metadata": {}})
+    assert not forwarder.can_wait
+    assert [m["output_type"] for m in forwarder.take()] == ["update_display_data", "display_data"]
+    # Without a display_id an update is passed on as it is.
+    forwarder.feed({"output_type": "update_display_data", "data": {}, "metadata": {}})
+    forwarder.feed({"output_type": "update_display_data", "data": {}, "metadata": {}})
+    assert len(forwarder.take()) == 2

@@ -17,6 +17,7 @@ import {
   type RunParams,
   type RunResult,
 } from "./protocol";
+import { fetchState } from "./statePages";
 import type { StateStore } from "./stateStore";
 
 export const CONTROLLER_ID = "sessions-kernel";
@@ -134,6 +135,11 @@ export class SessionsController implements vscode.Disposable {
     return result;
   }
 
+  /** `sessions.state` with every cell's outputs (the server sends them in pages). */
+  private fullState(uri: string): Promise<NotebookState> {
+    return fetchState((params) => this.client.command<NotebookState>(Command.state, params), uri);
+  }
+
   async interrupt(notebook: vscode.NotebookDocument): Promise<void> {
     await this.client.command(Command.interrupt, { uri: notebook.uri.toString() });
   }
@@ -240,7 +246,7 @@ export class SessionsController implements vscode.Disposable {
     if (notebook.notebookType !== NOTEBOOK_TYPE || this.restored.has(uri)) return;
     this.restored.add(uri);
     try {
-      const state = await this.client.command<NotebookState>(Command.state, { uri });
+      const state = await this.fullState(uri);
       this.store.update(state);
       for (const cellState of state.cells) {
         const cell = this.cellAt(notebook, cellState.index);
@@ -297,7 +303,7 @@ export class SessionsController implements vscode.Disposable {
       const notebook = this.notebookFor(uri);
       if (!notebook) continue;
       try {
-        const state = await this.client.command<NotebookState>(Command.state, { uri });
+        const state = await this.fullState(uri);
         for (const cellState of state.cells) {
           const cell = this.cellAt(notebook, cellState.index);
           if (!cell || this.live.has(cell) || this.shows(cell, cellState.run)) continue;
@@ -316,7 +322,7 @@ export class SessionsController implements vscode.Disposable {
     const uri = notebook.uri.toString();
     let state: NotebookState | undefined;
     try {
-      state = await this.client.command<NotebookState>(Command.state, { uri });
+      state = await this.fullState(uri);
     } catch {
       state = undefined;
     }

@@ -33,7 +33,12 @@ export interface CellState {
   executionCount?: number | null;
   duration?: number | null;
   started?: string | null;
+  /** How many outputs the cell's record has (all pages together). */
+  outputCount?: number;
+  /** `sessions.state`: this page's outputs of the cell; absent when the page does not reach it. */
   outputs?: NbOutput[];
+  /** Index of `outputs[0]` among the cell's outputs (0 on the first page). */
+  outputsFrom?: number;
 }
 
 export interface KernelInfo {
@@ -49,6 +54,15 @@ export interface NotebookState {
   version: number | null;
   kernel?: KernelInfo | null;
   cells: CellState[];
+  /** `sessions.state` pages its outputs: pass this back as `cursor` for the next page; null when done. */
+  nextCursor?: string | null;
+}
+
+/** The argument of `sessions.state`. */
+export interface StateParams {
+  uri: string;
+  cursor?: string;
+  maxBytes?: number;
 }
 
 /** Params of the `sessions/state` notification. */

@@ -9,8 +9,16 @@
   A file with git merge-conflict markers is read as both its sides
   (``sidecar_conflicts``); the first write keeps a ``.bak`` copy of it.
 * Every write is atomic (``atomic.write_atomic``) and made under an advisory
-  lock on ``NAME.sessions.toml.lock``; ``update_sidecar`` re-reads the file
-  under that lock, so concurrent writers never lose each other's records.
+  lock (``filelock``); ``update_sidecar`` re-reads the file under that lock,
+  so concurrent writers never lose each other's records. A writer waits for
+  the lock up to ``SESSIONS_LOCK_TIMEOUT`` seconds, saying after a moment
+  which process holds it.
+* A read-only sidecar is respected: nothing is written (or moved aside) and
+  the write fails with a message saying how to make it writable.
+* The sidecar of a symlinked notebook sits beside the file the link points
+  to, so every link to one notebook shares its outputs.
+* Run ids near TOML's integer limit are renumbered before a write
+  (``sidecar_run_ids``).
 * Outputs are capped on write (``sidecar_cap``) and the text is generated in
   linear time (``sidecar_toml``).
 
@@ -33,13 +41,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sessions.atomic import fsync_directory, write_atomic
-from sessions.filelock import advisory_lock, lock_file_for
+from sessions.atomic import (
+    check_writable,
+    describe_write_error,
+    fitting_name,
+    fsync_directory,
+    helper_path,
+    write_atomic,
+    write_target,
+)
+from sessions.filelock import LockTimeout, advisory_lock, lock_file_for
 from sessions.hashing import bytes_hash
 from sessions.records import CellRecord, SidecarData
 from sessions.sidecar_cap import cap_records
 from sessions.sidecar_conflicts import conflict_sides
 from sessions.sidecar_decode import SidecarFormatError, decode_sidecar
+from sessions.sidecar_run_ids import RUN_ID_MAX, renumber_runs
 from sessions.sidecar_toml import encode_header, encode_record, encode_sidecar
 
 DEFAULT_OUTPUT_CAP = 1_000_000
@@ -68,31 +85,31 @@ class SidecarWriteError(OSError):
 
 
 def _write_error(path: Path, error: OSError) -> SidecarWriteError:
-    reason = error.strerror or str(error)
-    if path.is_dir():
-        fix = f"it is a directory: rename or remove {path}"
+    if isinstance(error, LockTimeout):
+        message = f"cannot write the output cache {path}: {error}"
     else:
-        fix = (
-            f"make {path.name} and its folder writable (e.g. chmod u+w {path} {path.parent}) "
-            "or delete the file"
-        )
-    message = f"cannot write the output cache {path} ({reason}); {fix}"
+        reason = error.strerror or str(error)
+        message = f"cannot write the output cache {path} ({reason}); {describe_write_error(path, error, cache=True)}"
     wrapped = SidecarWriteError(message)
     wrapped.errno = error.errno
     return wrapped
 
 
 def sidecar_path(notebook_path: Path) -> Path:
-    """``analysis.py`` -> ``analysis.sessions.toml`` in the same folder."""
-    return notebook_path.with_name(notebook_path.stem + SIDECAR_SUFFIX)
+    """``analysis.py`` -> ``analysis.sessions.toml`` beside the notebook's real file.
+
+    A symlinked notebook's sidecar is beside the file the link points to and
+    named after it: every link to one notebook shares its outputs, and they
+    stay with the file when a link is moved or deleted. A name too long for
+    the filesystem is shortened with a hash (``atomic.fitting_name``), the
+    same for every process.
+    """
+    real = Path(os.path.realpath(notebook_path)) if notebook_path.is_symlink() else notebook_path
+    return real.with_name(fitting_name(real.parent, "", real.stem, SIDECAR_SUFFIX))
 
 
 def lock_path(path: Path) -> Path:
     return lock_file_for(path)
-
-
-def _temp_path(path: Path) -> Path:
-    return path.with_name(f".{path.name}.tmp")
 
 
 def load_sidecar(path: Path, notebook_name: str) -> LoadResult:
@@ -106,9 +123,13 @@ def save_sidecar(path: Path, data: SidecarData, *, output_cap: int = DEFAULT_OUT
     capped = dataclasses.replace(
         data, cells=cells, run_counter=_run_counter(data.run_counter, cells)
     )
+    note = renumber_runs(capped, path.name)
+    if note is not None:
+        log.warning("%s", note)
+    _check_run_ids(capped, path)
     raw = _to_bytes(encode_sidecar(capped))
-    with advisory_lock(lock_path(path)):
-        write_atomic(path, raw, temp_path=_temp_path(path))
+    with advisory_lock(lock_path(path), what=path.name):
+        write_atomic(path, raw, fixed_temp=True)
 
 
 def update_sidecar(
@@ -130,6 +151,16 @@ def update_sidecar(
 def _run_counter(counter: int, cells: list[CellRecord]) -> int:
     """Never below a run id in use, so new run ids stay unique."""
     return max(counter, max((cell.run for cell in cells), default=0))
+
+
+def _check_run_ids(data: SidecarData, path: Path) -> None:
+    """Refuse to write run ids TOML cannot hold (only a change that reserved
+    more than 2^62 ids at once can get here: ``renumber_runs`` ran before it)."""
+    if data.run_counter > RUN_ID_MAX:
+        raise SidecarWriteError(
+            f"cannot write the output cache {path}: run id {data.run_counter} is larger than "
+            "TOML integers allow (2^63 - 1); delete the file to start counting again"
+        )
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -199,10 +230,10 @@ def _parse_conflict(
 
 
 def _free_backup_name(path: Path) -> Path:
-    candidate = path.with_name(path.name + ".bak")
+    candidate = helper_path(path, "", ".bak")
     number = 1
     while candidate.exists() or candidate.is_symlink():
-        candidate = path.with_name(f"{path.name}.bak.{number}")
+        candidate = helper_path(path, "", f".bak.{number}")
         number += 1
     return candidate
 
@@ -323,16 +354,22 @@ class SidecarStore:
             raise _write_error(self.path, error) from error
 
     def _update(self, change: Callable[[SidecarData], None]) -> SidecarData:
-        with self._mutex, advisory_lock(lock_path(self.path)):
+        with self._mutex, advisory_lock(lock_path(self.path), what=self.path.name):
+            # Before reading: a read-only file is not even moved aside.
+            check_writable(write_target(self.path))
             data, problems = self._refresh(strict=True)
             for problem in problems:
                 log.warning("%s", problem)
             try:
+                note = renumber_runs(data, self.path.name)
+                if note is not None:
+                    log.warning("%s", note)
                 change(data)
                 data.cells = cap_records(data.cells, self.output_cap)
                 data.run_counter = _run_counter(data.run_counter, data.cells)
+                _check_run_ids(data, self.path)
                 raw = self._encode(data)
-                write_atomic(self.path, raw, temp_path=_temp_path(self.path))
+                write_atomic(self.path, raw, fixed_temp=True)
             except BaseException:
                 # The working data may be half changed: read the file next time.
                 self._data = None
@@ -410,7 +447,7 @@ class SidecarStore:
                     self._keep(None, None)
                     return result.data, result.problems
                 backup = _free_backup_name(self.path)
-                write_atomic(backup, raw, temp_path=_temp_path(backup))
+                write_atomic(backup, raw, fixed_temp=True)
                 result.problems.append(
                     f"{name}: a copy of the conflicted file is in {backup.name}."
                 )

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..atomic import write_atomic
+from ..atomic import describe_write_error, write_atomic
 from ..engine import NotebookReadError, read_notebook_text
 from ..formatting import FormatResult, FormatterUnavailable, format_notebook
 from ..notebook import parse, serialize
@@ -67,9 +67,11 @@ def run(args: argparse.Namespace) -> int:
         return _report_only(args, path, text, new_text, result)
     if new_text != text:
         try:
+            # Through a symlink: the link stays a link and its target is formatted.
             write_atomic(path, new_text.encode("utf-8"))
         except OSError as exc:
-            return fail(f"{path}: cannot be written ({exc.strerror or exc})")
+            reason = exc.strerror or str(exc)
+            return fail(f"{path}: cannot be written ({reason}); {describe_write_error(path, exc)}")
         print(f"{path}: reformatted {_cells(result.changed)}")
     else:
         print(f"{path}: already formatted")

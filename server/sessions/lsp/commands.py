@@ -30,7 +30,7 @@ from ..run_plan import RUN_MODES, PlanError
 from ..workspace_scope import within
 from .documents import uri_to_path
 from .progress import RunProgress
-from .state_payload import cells_json
+from .state_payload import STATE_PAGE_BYTES, OutputsCursor, add_outputs_page, cells_json
 
 if TYPE_CHECKING:
     from .notebook_state import NotebookState
@@ -237,22 +237,43 @@ async def clear_outputs(server: SessionsServer, *args: Any) -> None:
     state.request_analysis()
 
 
+def _outputs_page(arg: Mapping[str, Any]) -> tuple[OutputsCursor | None, int]:
+    """``cursor`` and ``maxBytes`` of a ``sessions.state`` request (docs/protocol.md)."""
+    cursor = None
+    if arg.get("cursor") is not None:
+        try:
+            cursor = OutputsCursor.decode(arg["cursor"])
+        except ValueError as exc:
+            raise invalid(
+                "sessions.state: `cursor` must be a `nextCursor` of an earlier reply"
+            ) from exc
+    max_bytes = arg.get("maxBytes", STATE_PAGE_BYTES)
+    if not isinstance(max_bytes, int) or isinstance(max_bytes, bool) or max_bytes < 1:
+        raise invalid("sessions.state: `maxBytes` must be a positive integer")
+    return cursor, min(max_bytes, STATE_PAGE_BYTES)
+
+
 async def state_command(server: SessionsServer, *args: Any) -> dict[str, Any]:
-    state = _state(server, argument(args, "sessions.state"), "sessions.state")
+    arg = argument(args, "sessions.state")
+    state = _state(server, arg, "sessions.state")
+    cursor, max_bytes = _outputs_page(arg)
     try:
         snapshot = await state.current_snapshot()
     except NotebookReadError as exc:
         raise failed(str(exc)) from exc
+    cells = cells_json(
+        snapshot,
+        loaded=state.runner.loaded_cells(snapshot),
+        running=state.running,
+        outputs=False,
+    )
+    following = add_outputs_page(cells, snapshot.records, cursor=cursor, max_bytes=max_bytes)
     return {
         "uri": state.uri,
         "version": state.snapshot_version if state.document is not None else None,
         "kernel": state.kernel_view().to_json(),
-        "cells": cells_json(
-            snapshot,
-            loaded=state.runner.loaded_cells(snapshot),
-            running=state.running,
-            outputs=True,
-        ),
+        "cells": cells,
+        "nextCursor": following.encode() if following is not None else None,
     }
 
 

@@ -51,7 +51,7 @@ class NotebookListener(RunListener):
 
     def cell_output(self, index: int, run: int, output: Output) -> None:
         self._forwarder.feed(output)
-        if not self._forwarder.only_streams_pending:
+        if not self._forwarder.can_wait:
             self._flush()
         elif self._flush_handle is None:
             loop = asyncio.get_running_loop()

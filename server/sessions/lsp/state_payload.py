@@ -2,16 +2,27 @@
 
 Pure: built from a :class:`~sessions.engine.Snapshot` plus what only the
 server knows (loaded cells, the running cell, the kernel).
+
+``sessions.state`` outputs come in pages (docs/protocol.md): a reply holds
+at most ``STATE_PAGE_BYTES`` of output JSON (at least one output, so every
+page makes progress), and ``nextCursor`` says where the next page starts. A
+notebook of 1,000 images of 100 KB made one 134 MB reply, which a client
+had to parse in one go and the server held twice (the dict and its JSON).
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import json
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from ..engine import Snapshot
+from ..records import CellRecord
+
+STATE_PAGE_BYTES = 4 * 1024 * 1024
+"""Output JSON per ``sessions.state`` reply, at most (and the default)."""
 
 
 @dataclass(frozen=True)
@@ -58,7 +69,71 @@ def cells_json(
             "executionCount": record.execution_count if record else None,
             "started": iso_time(record.started) if record else None,
         }
+        entry["outputCount"] = len(record.outputs) if record is not None else 0
         if outputs:
             entry["outputs"] = list(record.outputs) if record is not None else []
         cells.append(entry)
     return cells
+
+
+@dataclass(frozen=True, slots=True)
+class OutputsCursor:
+    """Where the next page of outputs starts: output ``output`` of cell
+    ``cell``, whose record had run id ``run`` when the cursor was made."""
+
+    cell: int
+    output: int
+    run: int | None
+
+    def encode(self) -> str:
+        """Opaque to clients; a string so it can change shape."""
+        return f"{self.cell}:{self.output}:{'' if self.run is None else self.run}"
+
+    @staticmethod
+    def decode(text: object) -> OutputsCursor:
+        """Raises ``ValueError`` for anything :meth:`encode` did not make."""
+        if not isinstance(text, str):
+            raise ValueError("not a string")
+        cell, output, run = text.split(":")
+        cursor = OutputsCursor(int(cell), int(output), int(run) if run else None)
+        if cursor.cell < 0 or cursor.output < 0:
+            raise ValueError("negative")
+        return cursor
+
+
+def add_outputs_page(
+    cells: list[dict[str, Any]],
+    records: Sequence[CellRecord | None],
+    *,
+    cursor: OutputsCursor | None,
+    max_bytes: int = STATE_PAGE_BYTES,
+) -> OutputsCursor | None:
+    """Add one page of outputs to ``cells`` (from :func:`cells_json`), from
+    ``cursor`` on; returns the cursor of the next page, None when done.
+
+    A cell the page reaches gets ``outputs`` (the outputs in this page, maybe
+    none) and ``outputsFrom`` (the index of the first one); cells outside the
+    page get neither. If the cursor's cell ran again since, its outputs start
+    over at 0 (a client sees the new ``run`` and starts again)."""
+    first_cell, first_output = (cursor.cell, cursor.output) if cursor is not None else (0, 0)
+    used = 0
+    for index in range(first_cell, len(cells)):
+        record = records[index] if index < len(records) else None
+        outputs = record.outputs if record is not None else []
+        start = 0
+        if index == first_cell and cursor is not None:
+            same_run = record is not None and record.run == cursor.run
+            start = min(first_output, len(outputs)) if same_run else 0
+        end = start
+        while end < len(outputs):
+            size = len(json.dumps(outputs[end], default=str))  # as sent: ASCII JSON
+            if used and used + size > max_bytes:
+                break
+            used += size
+            end += 1
+        cells[index]["outputs"] = list(outputs[start:end])
+        cells[index]["outputsFrom"] = start
+        if end < len(outputs):
+            assert record is not None
+            return OutputsCursor(index, end, record.run)
+    return None

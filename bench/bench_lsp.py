@@ -4,7 +4,9 @@ to ``python -m sessions.cli lsp``, on the 5,000-line reference notebook:
 - ``didChange`` (one character in a middle cell) → ``publishDiagnostics`` for
   that version: p50 ≤ 15 ms, p95 ≤ 40 ms;
 - ``hover`` while a whole-text edit is being analysed, and while a cell
-  streams 10 MB of stdout on a real kernel: p95 ≤ 20 ms;
+  streams 10 MB and 200 MB of stdout on a real kernel: p95 ≤ 20 ms (the
+  largest sample is printed too: issue 11 measured a p50 of 768 ms and a
+  maximum of 3.3 s while a cell printed 200 MB);
 - a sidecar rewritten by another process (in place, by rename, by delete and
   recreate) → refreshed diagnostics of the open notebook: p95 ≤ 100 ms and
   100 % of the writes noticed; an unopened notebook changed on disk is
@@ -275,11 +277,11 @@ async def hovers_while_streaming(
 ) -> tuple[list[float], float, int]:
     """A real kernel prints ``megabytes`` MB; meanwhile hover on the reference notebook."""
     line, column = hover_point(lines)
-    small = folder / "warm.py"
+    small = folder / f"warm{megabytes}.py"
     small.write_text("# %% warm\nprint('warm')\n")
     await open_and_wait(client, small, small.read_text())
     await client.command("sessions.run", {"uri": small.as_uri(), "mode": "all"})  # kernel up
-    stream = folder / "stream.py"
+    stream = folder / f"stream{megabytes}.py"
     stream.write_text(STREAM_CELL.format(count=megabytes * 1024))
     stream_uri = await open_and_wait(client, stream, stream.read_text())
     client.output_chars = 0
@@ -422,7 +424,9 @@ async def memory_with_open_notebooks(folder: Path, count: int) -> tuple[float, f
         await stop(client)
 
 
-async def main(edits: int, heavy_rounds: int, writes: int, megabytes: int, copies: int) -> None:
+async def main(
+    edits: int, heavy_rounds: int, writes: int, megabytes: int, big_megabytes: int, copies: int
+) -> None:
     text = reference_notebook()
     lines = text.split("\n")
     rows: list[Row] = []
@@ -481,10 +485,16 @@ async def main(edits: int, heavy_rounds: int, writes: int, megabytes: int, copie
                     f"{100 * (writes - missed) / writes:.0f} % seen",
                 )
             )
-            hovers, seconds, chars = await hovers_while_streaming(
-                client, folder, uri, lines, megabytes
-            )
-            rows.append(row(f"hover while a cell streams {megabytes} MB", hovers, "p95 ≤ 20"))
+            streaming_notes = []
+            for size in (megabytes, big_megabytes):
+                hovers, seconds, chars = await hovers_while_streaming(
+                    client, folder, uri, lines, size
+                )
+                rows.append(row(f"hover while a cell streams {size} MB", hovers, "p95 ≤ 20"))
+                streaming_notes.append(
+                    f"streaming {size} MB: {chars / 1e6:.1f} M characters forwarded in "
+                    f"{seconds:.1f} s, {len(hovers)} hovers, slowest {max(hovers):.0f} ms"
+                )
         finally:
             await stop(client)
         memory_folder = folder / "memory"
@@ -492,7 +502,8 @@ async def main(edits: int, heavy_rounds: int, writes: int, megabytes: int, copie
         idle, loaded = await memory_with_open_notebooks(memory_folder, copies)
     print_table("Language server (ms; 5,000-line reference notebook)", rows)
     print(f"  {', '.join(missed_notes)}")
-    print(f"  streaming run: {chars / 1e6:.1f} M characters forwarded in {seconds:.1f} s")
+    for note in streaming_notes:
+        print(f"  {note}")
     print("\nLanguage server memory (MB, VmRSS)")
     print(f"{'case':<44} {'RSS MB':>10} {'floor MB':>9} {'ratio':>7}  budget")
     print(f"{'idle server, nothing open (floor)':<44} {idle:10.1f} {idle:9.1f} {1:7.2f}")
@@ -506,8 +517,16 @@ if __name__ == "__main__":
     parser.add_argument("--heavy", type=int, default=20, help="whole-text edits")
     parser.add_argument("--writes", type=int, default=20, help="external writes per save style")
     parser.add_argument("--megabytes", type=int, default=10)
+    parser.add_argument("--big-megabytes", type=int, default=200, help="the second streaming case")
     parser.add_argument("--copies", type=int, default=20)
     options = parser.parse_args()
     asyncio.run(
-        main(options.edits, options.heavy, options.writes, options.megabytes, options.copies)
+        main(
+            options.edits,
+            options.heavy,
+            options.writes,
+            options.megabytes,
+            options.big_megabytes,
+            options.copies,
+        )
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sessions.lsp.outputs_stream import OutputForwarder
+from sessions.lsp.outputs_stream import NOTIFICATION_CHARS, OutputForwarder
 from sessions.lsp.positions import LineIndex, apply_change, from_client_column, to_client_column
 from sessions.lsp.settings import DEFAULTS, Settings, read_settings, settings_section
 
@@ -54,8 +54,8 @@ def test_forwarder_batching_is_linear_in_the_text() -> None:
     forwarder = OutputForwarder()
     for i in range(200_000):
         forwarder.feed({"output_type": "stream", "name": "stdout", "text": f"{i}\n"})
-    (sent,) = forwarder.take()
-    assert sent["text"] == "".join(f"{i}\n" for i in range(200_000))
+    sent = forwarder.take()
+    assert "".join(o["text"] for o in sent) == "".join(f"{i}\n" for i in range(200_000))
 
 
 def test_settings_sections_and_fallbacks() -> None:
@@ -132,3 +132,28 @@ def test_forwarder_coalesces_updates_of_one_display() -> None:
     forwarder.feed({"output_type": "update_display_data", "data": {}, "metadata": {}})
     forwarder.feed({"output_type": "update_display_data", "data": {}, "metadata": {}})
     assert len(forwarder.take()) == 2
+
+
+def test_forwarder_cuts_big_stream_text_into_bounded_notifications() -> None:
+    """25 MB of text pending: notifications of at most NOTIFICATION_CHARS, cut
+    after a line break; with a budget the rest waits, in order, before what
+    followed it."""
+    forwarder = OutputForwarder()
+    line = "x" * 99 + "\n"
+    count = 3 * NOTIFICATION_CHARS // len(line)
+    forwarder.feed({"output_type": "stream", "name": "stdout", "text": line * count})
+    forwarder.feed({"output_type": "stream", "name": "stderr", "text": "e\n"})
+    first = forwarder.take(NOTIFICATION_CHARS)
+    assert len(first) == 1 and len(first[0]["text"]) <= NOTIFICATION_CHARS
+    assert first[0]["text"].endswith("\n")
+    assert forwarder.pending and forwarder.can_wait
+    rest = forwarder.take()
+    assert all(len(o["text"]) <= NOTIFICATION_CHARS for o in rest)
+    assert [o["name"] for o in rest][-1] == "stderr"
+    assert "".join(o["text"] for o in first + rest if o["name"] == "stdout") == line * count
+    assert not forwarder.pending
+    # Without a line break a long text is cut anyway.
+    forwarder.feed(
+        {"output_type": "stream", "name": "stdout", "text": "y" * (NOTIFICATION_CHARS + 5)}
+    )
+    assert [len(o["text"]) for o in forwarder.take()] == [NOTIFICATION_CHARS, 5]

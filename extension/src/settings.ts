@@ -10,6 +10,8 @@ export interface ServerSettings {
   runUpstream: boolean;
   outputCap: number;
   prewarmKernel: boolean;
+  /** Largest notebook the server analyses, in bytes; null: the server's default. */
+  maxNotebookBytes: number | null;
 }
 
 export interface Settings {
@@ -24,6 +26,7 @@ export const DEFAULT_SERVER_SETTINGS: Readonly<ServerSettings> = Object.freeze({
   runUpstream: true,
   outputCap: 1_000_000,
   prewarmKernel: false,
+  maxNotebookBytes: null,
 });
 
 export interface ParsedSettings {
@@ -96,6 +99,14 @@ export function parseSettings(
   }
   if (!options.trusted) prewarmKernel = false;
 
+  const maxValue = get("maxNotebookBytes");
+  let maxNotebookBytes = DEFAULT_SERVER_SETTINGS.maxNotebookBytes;
+  if (typeof maxValue === "number" && Number.isInteger(maxValue) && maxValue >= 1) {
+    maxNotebookBytes = maxValue;
+  } else if (maxValue !== undefined && maxValue !== null) {
+    invalid("maxNotebookBytes", maxValue, maxNotebookBytes);
+  }
+
   for (const key of ["python", "server.python"]) {
     const value = get(key);
     if (value !== undefined && value !== null && typeof value !== "string") {
@@ -112,6 +123,7 @@ export function parseSettings(
         runUpstream,
         outputCap,
         prewarmKernel,
+        maxNotebookBytes,
       },
     },
     warnings,

@@ -25,6 +25,7 @@ describe("parseSettings", () => {
         runUpstream: false,
         outputCap: 500,
         prewarmKernel: true,
+        maxNotebookBytes: 10_000_000,
       }),
     );
     assert.deepEqual(settings, {
@@ -35,6 +36,7 @@ describe("parseSettings", () => {
         runUpstream: false,
         outputCap: 500,
         prewarmKernel: true,
+        maxNotebookBytes: 10_000_000,
       },
     });
     assert.deepEqual(warnings, []);
@@ -42,10 +44,10 @@ describe("parseSettings", () => {
 
   it("replaces invalid values by their default, with a warning each", () => {
     const { settings, warnings } = parseSettings(
-      from({ onRun: "eager", runUpstream: "yes", outputCap: -3, python: 7 }),
+      from({ onRun: "eager", runUpstream: "yes", outputCap: -3, python: 7, maxNotebookBytes: 0 }),
     );
     assert.deepEqual(settings.server, DEFAULT_SERVER_SETTINGS);
-    assert.equal(warnings.length, 4);
+    assert.equal(warnings.length, 5);
     assert.match(warnings[0], /sessions\.onRun: "eager"/);
   });
 
@@ -73,6 +75,7 @@ describe("parseSettings", () => {
         runUpstream: true,
         outputCap: 1_000_000,
         prewarmKernel: false,
+        maxNotebookBytes: null,
       },
     });
   });

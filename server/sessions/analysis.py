@@ -13,15 +13,14 @@ import ast
 import builtins
 import dataclasses
 import re
-import threading
 import warnings
-from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
 from .cell_python import CellPython, cell_python
+from .content_cache import ContentCache
 from .file_access import normalize_path
 from .hashing import code_hash
 from .scopes import BindKind, NameFacts, Position, StatementFacts, collect_names
@@ -78,7 +77,7 @@ _EMPTY_DEFERRED: Mapping[str, frozenset[str]] = MappingProxyType({})
 _EMPTY_CALLS: Mapping[str, tuple[str, ...]] = MappingProxyType({})
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, weakref_slot=True)
 class CellAnalysis:
     defines: frozenset[str]
     uses: frozenset[str]
@@ -370,8 +369,11 @@ def _place_magic_facts(facts: NameFacts, python: CellPython) -> None:
 
 
 _CACHE_SIZE = 4096
-_cache: OrderedDict[str, CellAnalysis] = OrderedDict()
-_cache_lock = threading.Lock()
+_CACHE_CHARS = 2_000_000
+"""Recent analyses kept beyond those in use (``content_cache``): at most this many
+characters of code. An analysis keeps 35-350 bytes per character of code, so
+counting entries alone let closed notebooks and edited cells keep gigabytes."""
+_cache: ContentCache[CellAnalysis] = ContentCache(max_entries=_CACHE_SIZE, max_cost=_CACHE_CHARS)
 
 
 def analyze_code(code: str, code_hash_hint: str | None = None) -> CellAnalysis:
@@ -381,11 +383,9 @@ def analyze_code(code: str, code_hash_hint: str | None = None) -> CellAnalysis:
     (``Cell.hash``), which saves hashing every cell on every rebuild.
     """
     key = code_hash_hint or code_hash(code)
-    with _cache_lock:
-        found = _cache.get(key)
-        if found is not None:
-            _cache.move_to_end(key)
-            return found
+    found = _cache.get(key)
+    if found is not None:
+        return found
     try:
         result = _analyze(code)
     except Exception as error:  # a bug here must not take the server down
@@ -394,13 +394,9 @@ def analyze_code(code: str, code_hash_hint: str | None = None) -> CellAnalysis:
             NameFacts(),
             SyntaxProblem(f"could not analyse this cell: {error}", 0, 0, 0, len(lines[0])),
         )
-    with _cache_lock:
-        _cache[key] = result
-        if len(_cache) > _CACHE_SIZE:
-            _cache.popitem(last=False)
+    _cache.put(key, result, len(code))
     return result
 
 
 def clear_cache() -> None:
-    with _cache_lock:
-        _cache.clear()
+    _cache.clear()

@@ -3,7 +3,8 @@
 The language server converts these to LSP diagnostics; the CLI prints them.
 Codes are a contract (docs/protocol.md): edited, upstream, run-error,
 syntax-error, undefined-name, used-before-defined, cycle, redefined,
-star-import, kernel-setup.
+star-import, kernel-setup, notebook-too-large (the language server's, for a
+document over the size limit).
 """
 
 from __future__ import annotations

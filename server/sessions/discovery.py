@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from .bounded_read import DEFAULT_MAX_NOTEBOOK_BYTES, max_notebook_bytes, read_regular_file
 from .markers import marker_lines, split_lines
 
 SKIPPED_FOLDERS = frozenset(
@@ -13,7 +14,8 @@ SKIPPED_FOLDERS = frozenset(
 """Folders that hold installed or generated code, not a user's notebooks (and
 every folder whose name starts with a dot: .git, .venv, .tox ...)."""
 
-MAX_FILE_BYTES = 4_000_000
+MAX_FILE_BYTES = DEFAULT_MAX_NOTEBOOK_BYTES
+"""The default size limit of a notebook (``bounded_read``); larger files are not listed."""
 
 
 def has_cell_marker(text: str) -> bool:
@@ -22,10 +24,10 @@ def has_cell_marker(text: str) -> bool:
 
 
 def _is_notebook(path: Path) -> bool:
+    # Only a regular file, only up to the notebook size limit: a FIFO named
+    # x.py must not block the listing, nor a link to /dev/zero be read forever.
     try:
-        if path.stat().st_size > MAX_FILE_BYTES:
-            return False
-        text = path.read_bytes().decode("utf-8")
+        text = read_regular_file(path, max_notebook_bytes()).decode("utf-8")
     except (OSError, UnicodeDecodeError):
         return False
     return has_cell_marker(text)

@@ -7,11 +7,13 @@ with the sidecar come back as ``problems`` (human-readable, with the fix).
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .bounded_read import NOTEBOOK_LIMIT_HINT, FileRefused, max_notebook_bytes, read_regular_file
 from .diagnostics import SEVERITY_RANK, Diagnostic
 from .graph import NotebookGraph, build_graph
 from .identity import match_records
@@ -26,14 +28,27 @@ class NotebookReadError(Exception):
     """The notebook file cannot be read as text; the message says why and what to do."""
 
 
-def read_notebook_text(path: Path) -> str:
-    """Read a notebook file, refusing what is not a UTF-8 text file with a clear message."""
-    if not path.exists():
-        raise NotebookReadError(f"{path}: no such file")
-    if path.is_dir():
-        raise NotebookReadError(f"{path}: is a directory, not a notebook .py file")
+class NotebookTooLarge(NotebookReadError):
+    """The notebook is over the size limit for analysis; the message says how to raise it."""
+
+
+def read_notebook_text(path: Path, *, max_bytes: int | None = None) -> str:
+    """Read a notebook file, refusing what is not a UTF-8 text file with a clear message.
+
+    Only a regular file of at most ``max_bytes`` (default: ``SESSIONS_MAX_NOTEBOOK_BYTES``
+    or 4 MB) is read: a FIFO never blocks, a link to ``/dev/zero`` is never read
+    (``bounded_read``).
+    """
+    limit = max_notebook_bytes() if max_bytes is None else max_bytes
     try:
-        data = path.read_bytes()
+        data = read_regular_file(path, limit, limit_hint=NOTEBOOK_LIMIT_HINT)
+    except FileNotFoundError:
+        raise NotebookReadError(f"{path}: no such file") from None
+    except FileRefused as exc:
+        if exc.errno == errno.EISDIR:
+            raise NotebookReadError(f"{path}: is a directory, not a notebook .py file") from None
+        kind = NotebookTooLarge if exc.errno == errno.EFBIG else NotebookReadError
+        raise kind(f"{path}: cannot be read as a notebook: {exc.strerror}") from None
     except OSError as exc:
         raise NotebookReadError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
     if b"\x00" in data:

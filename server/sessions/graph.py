@@ -15,15 +15,14 @@ from __future__ import annotations
 import dataclasses
 import heapq
 import sys
-import threading
 from bisect import bisect_left
-from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from types import MappingProxyType
 
 from .analysis import CellAnalysis, NameRef, analyze_code
+from .content_cache import ContentCache
 from .diagnostics import Diagnostic, Severity
 from .hidden_state import (
     assignment_state,
@@ -491,10 +490,12 @@ class _CellFlowBuilder:
 
 _MISSING: object = object()
 _FLOW_CACHE_SIZE = 8192
-_flow_cache: OrderedDict[str, tuple[CellAnalysis, dict[str, CellAnalysis | None], CellFlow]] = (
-    OrderedDict()
+_FLOW_CACHE_STATEMENTS = 100_000
+"""Statements whose flows the cache keeps at most (``content_cache``): an entry
+also keeps its cell's analysis alive, 1-3 KB per statement."""
+_flow_cache: ContentCache[tuple[CellAnalysis, dict[str, CellAnalysis | None], CellFlow]] = (
+    ContentCache(max_entries=_FLOW_CACHE_SIZE, max_cost=_FLOW_CACHE_STATEMENTS)
 )
-_flow_lock = threading.Lock()
 
 
 def cell_flow(index: int, cell_hash: str, analysis: CellAnalysis, binders: _Binders) -> CellFlow:
@@ -503,23 +504,17 @@ def cell_flow(index: int, cell_hash: str, analysis: CellAnalysis, binders: _Bind
     rebuilds only the flows it can affect, not all 250 of them). Keyed by code
     alone: after a cell is inserted above, the cells below still reuse theirs."""
     key = cell_hash
-    with _flow_lock:
-        cached = _flow_cache.get(key)
+    cached = _flow_cache.get(key)
     if cached is not None:
         cached_analysis, looked_up, flow = cached
         if cached_analysis is analysis and all(
             binders.before(name, index) is binder for name, binder in looked_up.items()
         ):
-            with _flow_lock:
-                _flow_cache.move_to_end(key)
             return flow
     builder = _CellFlowBuilder(index, analysis, binders)
     flow = builder.build()
     if builder.cacheable:
-        with _flow_lock:
-            _flow_cache[key] = (analysis, builder.looked_up, flow)
-            if len(_flow_cache) > _FLOW_CACHE_SIZE:
-                _flow_cache.popitem(last=False)
+        _flow_cache.put(key, (analysis, builder.looked_up, flow), len(analysis.statements))
     return flow
 
 

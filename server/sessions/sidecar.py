@@ -50,6 +50,7 @@ from sessions.atomic import (
     write_atomic,
     write_target,
 )
+from sessions.bounded_read import MAX_SIDECAR_BYTES, FileRefused, read_regular_file
 from sessions.filelock import LockTimeout, advisory_lock, lock_file_for
 from sessions.hashing import bytes_hash
 from sessions.records import CellRecord, SidecarData
@@ -260,8 +261,17 @@ def _fingerprint(raw: bytes) -> tuple[int, int]:
 
 
 def _read_file(path: Path) -> bytes:
-    with open(path, "rb") as handle:
-        return handle.read()
+    """The sidecar's bytes: a regular file only, up to ``MAX_SIDECAR_BYTES``.
+
+    A FIFO named ``NAME.sessions.toml`` must not block the reader (it froze
+    the MCP server), nor a link to ``/dev/zero`` be read without end; those
+    raise ``bounded_read.FileRefused``, an ``OSError`` whose ``strerror``
+    says what the file is.
+    """
+    return read_regular_file(path, MAX_SIDECAR_BYTES, limit_hint=_SIDECAR_LIMIT_HINT)
+
+
+_SIDECAR_LIMIT_HINT = "for output caches (it holds only cached outputs: delete it)"
 
 
 def _freeze(value: Any) -> Hashable:
@@ -404,6 +414,8 @@ class SidecarStore:
                 fix = (
                     f"It is a directory: rename or remove {self.path}."
                     if self.path.is_dir()
+                    else "It holds only cached outputs: delete it, or put a regular file there."
+                    if isinstance(error, FileRefused)
                     else f"Fix its permissions (e.g. chmod u+rw {self.path}) or delete it."
                 )
                 problem = f"{name} cannot be read ({error.strerror}), so cached outputs are not shown. {fix}"

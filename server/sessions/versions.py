@@ -24,12 +24,11 @@ from __future__ import annotations
 
 import ast
 import hashlib
-import threading
-from collections import OrderedDict
 from collections.abc import Mapping
 
 from .analysis import CellAnalysis, analyze_code
 from .cell_python import cell_python
+from .content_cache import ContentCache
 from .graph import CellFlow
 from .hashing import code_hash
 from .hidden_state import is_display_state
@@ -53,7 +52,7 @@ def _digest(*parts: str) -> str:
 class Meanings:
     """Per top-level statement, a hash of what it means; and one for the cell."""
 
-    __slots__ = ("cell", "statements")
+    __slots__ = ("__weakref__", "cell", "statements")
 
     def __init__(self, statements: tuple[str, ...], cell: str) -> None:
         self.statements = statements
@@ -106,26 +105,23 @@ def _compute_meanings(code: str, analysis: CellAnalysis) -> Meanings:
 
 
 _CACHE_SIZE = 4096
-_cache: OrderedDict[str, Meanings] = OrderedDict()
-_cache_lock = threading.Lock()
+_CACHE_CHARS = 2_000_000
+"""Recent meanings kept beyond those in use: at most this many characters of code
+(``content_cache``; a meaning keeps about one digest per statement)."""
+_cache: ContentCache[Meanings] = ContentCache(max_entries=_CACHE_SIZE, max_cost=_CACHE_CHARS)
 
 
 def meanings(code: str, analysis: CellAnalysis) -> Meanings:
     """The statement and cell meanings of ``code`` (cached by its hash)."""
     key = code_hash(code)
-    with _cache_lock:
-        found = _cache.get(key)
-        if found is not None:
-            _cache.move_to_end(key)
-            return found
+    found = _cache.get(key)
+    if found is not None:
+        return found
     result = _compute_meanings(code, analysis)
     if len(result.statements) != len(analysis.statements):
         # A parse that disagrees with the analysis (should not happen): fall back to bytes.
         result = Meanings(tuple(key for _ in analysis.statements), key)
-    with _cache_lock:
-        _cache[key] = result
-        if len(_cache) > _CACHE_SIZE:
-            _cache.popitem(last=False)
+    _cache.put(key, result, len(code))
     return result
 
 
@@ -173,5 +169,4 @@ def name_keys(
 
 
 def clear_cache() -> None:
-    with _cache_lock:
-        _cache.clear()
+    _cache.clear()

@@ -24,6 +24,9 @@ log = logging.getLogger(__name__)
 
 SOURCE = "sessions"
 
+TOO_LARGE = "notebook-too-large"
+"""Diagnostic code of a document over ``sessions.maxNotebookBytes`` (not analysed)."""
+
 _SEVERITY = {
     "error": types.DiagnosticSeverity.Error,
     "warning": types.DiagnosticSeverity.Warning,
@@ -91,6 +94,8 @@ class Publisher:
         self._last_state: dict[str, Any] = {}
         self._published: dict[str, set[str]] = {}
         """Notebook URI -> document URIs that last got diagnostics (to clear them later)."""
+        self._too_large_shown: set[str] = set()
+        """Notebook URIs over the size limit whose message window was shown."""
 
     def _send_diagnostics(
         self, uri: str, version: int | None, found: Sequence[types.Diagnostic]
@@ -104,10 +109,48 @@ class Publisher:
         for target in self._published.pop(uri, set()):
             self._send_diagnostics(target, None, [])
         self._last_state.pop(uri, None)
+        self._too_large_shown.discard(uri)
+
+    def _publish_too_large(self, state: NotebookState, message: str) -> None:
+        """A document over ``sessions.maxNotebookBytes``: one diagnostic on its first
+        line (the first cell of a notebook document) and, once, a message window."""
+        text = state.text or ""
+        first = text[: text.find("\n")] if "\n" in text[:10_000] else text[:10_000]
+        first = first.rstrip("\r")
+        end = to_client_column(first, len(first), self._encoding())
+        diagnostic = types.Diagnostic(
+            range=types.Range(types.Position(0, 0), types.Position(0, end)),
+            message=message,
+            severity=types.DiagnosticSeverity.Warning,
+            code=TOO_LARGE,
+            source=SOURCE,
+        )
+        target, version = state.uri, state.version
+        notebook_doc = self._documents.notebooks.get(state.uri)
+        if state.document == "notebook" and notebook_doc is not None and notebook_doc.cells:
+            target, version = notebook_doc.cells[0].uri, notebook_doc.cells[0].version
+            first_cell = notebook_doc.cells[0].text.split("\n", 1)[0].rstrip("\r")
+            end = to_client_column(first_cell, len(first_cell), self._encoding())
+            diagnostic.range = types.Range(types.Position(0, 0), types.Position(0, end))
+        for stale in self._published.get(state.uri, set()) - {target}:
+            self._send_diagnostics(stale, None, [])
+        self._send_diagnostics(target, version, [diagnostic])
+        self._published[state.uri] = {target}
+        self._last_state.pop(state.uri, None)  # sent again once it is analysed
+        if state.uri not in self._too_large_shown:
+            self._too_large_shown.add(state.uri)
+            self._notify(
+                types.WINDOW_SHOW_MESSAGE,
+                types.ShowMessageParams(type=types.MessageType.Warning, message=message),
+            )
 
     def publish(self, state: NotebookState) -> None:
         if state.document is None:
             return  # closed: nothing is shown for it
+        if state.too_large is not None:
+            self._publish_too_large(state, state.too_large)
+            return
+        self._too_large_shown.discard(state.uri)
         snapshot = state.snapshot
         if snapshot is None or state.snapshot_text is None:
             return

@@ -25,6 +25,7 @@ from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol, default_converter, lsp_method
 
 from .. import __version__
+from ..bounded_read import MAX_SIDECAR_BYTES, read_regular_file
 from ..engine import NotebookReadError, Snapshot
 from ..formatting import FormatterUnavailable
 from ..hashing import bytes_hash
@@ -260,8 +261,8 @@ class SessionsServer(LanguageServer):
             if path == sidecar_path(state.path):
                 if state.document is None:
                     continue  # read again when next needed
-                try:
-                    raw = path.read_bytes()
+                try:  # never blocks on a FIFO, never reads /dev/zero (bounded_read)
+                    raw = read_regular_file(path, MAX_SIDECAR_BYTES)
                 except OSError:
                     raw = None
                 if raw is not None and bytes_hash(raw) == state.runner.store.last_written_hash:
@@ -289,9 +290,8 @@ class SessionsServer(LanguageServer):
         state = self.state_for(uri)
         if state is None:
             return
-        state.document, state.text, state.version = None, None, None
-        state.snapshot = None
         self.publisher.clear(state.uri)
+        state.release()  # frees what the document held (text, analysis, sidecar data)
         self._watch_open_folders()
 
     # -- settings --------------------------------------------------------------

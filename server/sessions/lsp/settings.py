@@ -7,13 +7,14 @@ client as ``window/logMessage``). Pure: no LSP types.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, cast
 
+from ..bounded_read import max_notebook_bytes
 from ..runner import OnRun
 from ..sidecar import DEFAULT_OUTPUT_CAP
 
-_KEYS = ("python", "onRun", "runUpstream", "outputCap", "prewarmKernel")
+_KEYS = ("python", "onRun", "runUpstream", "outputCap", "prewarmKernel", "maxNotebookBytes")
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,10 @@ class Settings:
     output_cap: int = DEFAULT_OUTPUT_CAP
     prewarm_kernel: bool = False
     """Start a notebook's kernel when it is opened, so the first run does not wait for it."""
+    max_notebook_bytes: int = field(default_factory=max_notebook_bytes)
+    """Largest notebook analysed (UTF-8 bytes; ``bounded_read``): past it the
+    document gets one diagnostic instead of an analysis whose memory grows with
+    its size. Defaults to ``SESSIONS_MAX_NOTEBOOK_BYTES`` or 4 MB."""
 
 
 DEFAULTS = Settings()
@@ -96,4 +101,19 @@ def read_settings(section: Mapping[str, Any] | None) -> tuple[Settings, list[str
     elif value is not None:
         invalid("prewarmKernel", value, "true or false", DEFAULTS.prewarm_kernel)
 
-    return Settings(python, on_run, run_upstream, output_cap, prewarm_kernel), warnings
+    max_bytes = DEFAULTS.max_notebook_bytes
+    value = section.get("maxNotebookBytes")
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        max_bytes = value
+    elif value is not None:
+        invalid("maxNotebookBytes", value, "a positive number of bytes", max_bytes)
+
+    settings = Settings(
+        python,
+        on_run,
+        run_upstream,
+        output_cap,
+        prewarm_kernel,
+        max_notebook_bytes=max_bytes,
+    )
+    return settings, warnings

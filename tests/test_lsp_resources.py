@@ -143,6 +143,17 @@ async def test_a_document_over_the_limit_gets_one_diagnostic_and_a_message(
     await wait_until(lambda: recorded(client).diagnostic_versions.get(uri) == 2, 30, "v2")
     assert all(d.code != "notebook-too-large" for d in client.diagnostics[uri])
 
+    def too_large() -> bool:
+        return any(d.code == "notebook-too-large" for d in client.diagnostics.get(uri, ()))
+
+    # The setting applies to open documents at once, both ways.
+    for limit, refused in ((5, True), (LIMIT, False)):
+        client.workspace_did_change_configuration(
+            types.DidChangeConfigurationParams(settings={"sessions": {"maxNotebookBytes": limit}})
+        )
+        await wait_until(lambda refused=refused: too_large() == refused, 30, f"limit {limit}")
+    assert len([m for m in client.messages if "maxNotebookBytes" in m.message]) == 2
+
 
 async def test_a_refused_document_costs_a_small_multiple_of_its_text(
     client: LanguageClient, tmp_path: Path

@@ -234,6 +234,26 @@ def test_a_thousand_images_of_100_kb_are_capped_per_cell(tmp_path: Path) -> None
     assert path.stat().st_size == size
 
 
+@pytest.mark.kernel
+def test_a_real_run_of_a_thousand_images_caches_ten_megabytes(tmp_path: Path) -> None:
+    notebook = tmp_path / "images.py"
+    notebook.write_text(
+        "# %%\n"
+        "import base64, os\n"
+        "from IPython.display import display\n"
+        "png = base64.b64encode(os.urandom(100_000)).decode()\n"
+        "for n in range(1000):\n"
+        '    display({"image/png": png, "text/plain": f"<Figure {n:04}>"}, raw=True)\n'
+    )
+    done = cli("run", "images.py", "-q", cwd=tmp_path, env=cli_env(tmp_path))
+    assert done.returncode == 0, done.stderr
+    cache = sidecar_path(notebook)
+    assert cache.stat().st_size < CELL_OUTPUT_TOTAL * 1.01  # was 134 MB
+    marker, *kept = load_sidecar(cache, "images.py").data.cells[0].outputs
+    assert omitted_counts(marker) == (1000 - len(kept), (1000 - len(kept)) * 133_349)
+    assert kept[-1]["data"]["text/plain"] == "<Figure 0999>"
+
+
 def test_the_notebook_total_keeps_the_most_recently_run_cells(tmp_path: Path) -> None:
     # 500 cells with one image each, run in reverse file order: the last runs
     # (the first cells of the file) keep their image.

@@ -115,6 +115,8 @@ class NotebookState:
         self._analysed_generation = -1
         self._task: asyncio.Task[None] | None = None
         self._parsed: tuple[str, Notebook] | None = None
+        self._checked_limit: int | None = None
+        """The size limit the latest text was checked against."""
 
         self.runner = NotebookRunner(
             path,
@@ -138,6 +140,11 @@ class NotebookState:
         self.runner.settings = self.run_settings()
         self.runner.store.output_cap = self._settings().output_cap
         self._python = None
+        if self.document is not None and self._checked_limit not in (
+            None,
+            self._settings().max_notebook_bytes,
+        ):
+            self.request_analysis()  # the size limit changed: refuse or analyse anew
 
     async def _start_kernel(self) -> KernelLike:
         factory = kernel_factory_for(
@@ -196,7 +203,7 @@ class NotebookState:
     def _check_size(self, text: str) -> None:
         """Refuse a text over the size limit before anything is built from it:
         the analysis keeps tens to hundreds of bytes per byte of code."""
-        limit = self._settings().max_notebook_bytes
+        limit = self._checked_limit = self._settings().max_notebook_bytes
         if len(text) <= limit // 4:  # no UTF-8 text is more than 4 bytes per character
             return
         size = text_bytes(text)

@@ -18,7 +18,8 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from .discovery import MAX_FILE_BYTES, SKIPPED_FOLDERS, has_cell_marker
+from .bounded_read import max_notebook_bytes
+from .discovery import SKIPPED_FOLDERS, has_cell_marker
 from .sidecar import sidecar_path
 
 NOTEBOOK_SUFFIX = ".py"
@@ -228,10 +229,11 @@ def _has_markers(path: Path) -> bool:
         return False
     try:
         info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_FILE_BYTES:
+        limit = max_notebook_bytes()
+        if not stat.S_ISREG(info.st_mode) or info.st_size > limit:
             return False
         with os.fdopen(fd, "rb", closefd=False) as handle:
-            data = handle.read(MAX_FILE_BYTES + 1)
+            data = handle.read(limit + 1)
     except OSError:
         return False
     finally:

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sessions.bounded_read import max_notebook_bytes, read_regular_file
 from sessions.hashing import code_hash
 from sessions.kernel.errors import KernelError
 from sessions.kernel.registration import Registration
@@ -83,7 +84,9 @@ class SupervisorOptions:
 async def replay_cells(session: KernelSession, notebook: Path, hashes: Sequence[str]) -> Replay:
     """Run, in ``hashes`` order, the notebook's code cells whose code has
     those hashes; stop at the first error. Outputs are not kept."""
-    cells = parse(notebook.read_text(encoding="utf-8")).cells
+    # Bounded and never blocking: the notebook may have become a FIFO or a device.
+    data = read_regular_file(notebook, max_notebook_bytes())
+    cells = parse(data.decode("utf-8", errors="replace")).cells
     by_hash: dict[str, int] = {}
     for position, cell in enumerate(cells):
         if cell.kind == "code" and cell.code.strip():

@@ -254,7 +254,13 @@ class SessionsServer(LanguageServer):
             self.protocol.send_request(types.WORKSPACE_CODE_LENS_REFRESH, None)
 
     def _watch_open_folders(self) -> None:
-        self.watcher.watch({s.path.parent for s in self.states.values() if s.document is not None})
+        open_states = [s for s in self.states.values() if s.document is not None]
+        # The sidecar of a symlinked notebook sits beside the real file, which
+        # may be in another folder than the link.
+        self.watcher.watch(
+            {s.path.parent for s in open_states}
+            | {sidecar_path(s.path).parent for s in open_states}
+        )
 
     def _on_file_changed(self, path: Path) -> None:
         for state in self.states.values():

@@ -17,14 +17,18 @@ from __future__ import annotations
 import contextlib
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .kernel.attached import AttachedKernel
 from .kernel.errors import KernelError
 from .kernel.interpreter import resolve_python
-from .kernel.registration import Registration
-from .kernel.registry import Registry, SessionEntry
-from .kernel.session import KernelSession
 from .runner import KernelFactory, KernelLike
+
+if TYPE_CHECKING:
+    from .kernel.registry import Registry, SessionEntry
+    from .kernel.session import KernelSession
+
+# jupyter_client and zmq are imported when the first kernel starts, not with
+# this module: the language server answers ``initialize`` without them.
 
 
 def shareable_entry(registry: Registry, notebook_path: Path, python: str) -> SessionEntry | None:
@@ -53,6 +57,11 @@ async def attach_or_start(
 ) -> KernelSession:
     """A running kernel for the notebook: the shared one when there is a
     healthy one (unless ``fresh``), else a new registered kernel of our own."""
+    from .kernel.attached import AttachedKernel
+    from .kernel.registration import Registration
+    from .kernel.registry import Registry
+    from .kernel.session import KernelSession
+
     registry = registry if registry is not None else Registry()
     resolved = resolve_python(notebook_path, setting=python, workspace_root=workspace_root)
     if not fresh:

@@ -31,8 +31,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeGuard
 
-import yaml
-
 from .markers import line_ending, strip_eol
 
 _RULE = re.compile(r"---\s*\Z")
@@ -98,6 +96,8 @@ class HeaderBlock:
         if self.jupyter:
             first = min(self.jupyter)
             text = "\n".join(_uncomment(self.lines[i]) for i in sorted(self.jupyter))
+            import yaml  # on first use: 35 ms of start-up otherwise
+
             try:
                 loaded = yaml.safe_load(text)
             except yaml.YAMLError as exc:
@@ -227,6 +227,8 @@ def header_text(metadata: Mapping[str, Any], newline: str = "\n") -> str:
         if not jupytext:
             del copy["jupytext"]
     if copy:
+        import yaml
+
         dumped = yaml.safe_dump({"jupyter": copy}, default_flow_style=False)
         lines += [comment_line(_DELIMITER)]
         lines += [comment_line(text) for text in dumped.splitlines()]

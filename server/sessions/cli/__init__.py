@@ -8,34 +8,47 @@ setup error (bad arguments, unreadable file, missing ipykernel).
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Callable, Sequence
 
 from .. import __version__
-from . import (
-    check,
-    clone,
-    console,
-    export,
-    fmt,
-    import_cmd,
-    ls,
-    lsp,
-    mcp,
-    restart,
-    run,
-    start,
-    status,
-    stop,
-    watch,
-)
+
+# Verb -> module of this package. A command imports only its own verb's module:
+# ``sessions lsp`` must not pay for jupyter_client, which ``sessions run`` needs.
+VERBS = {
+    "status": "status",
+    "check": "check",
+    "run": "run",
+    "watch": "watch",
+    "fmt": "fmt",
+    "export": "export",
+    "import": "import_cmd",
+    "mcp": "mcp",
+    "lsp": "lsp",
+    "start": "start",
+    "ls": "ls",
+    "console": "console",
+    "stop": "stop",
+    "restart": "restart",
+    "clone": "clone",
+}
 
 EXIT_OK = 0
 
 Command = Callable[[argparse.Namespace], int]
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _verb_of(argv: Sequence[str]) -> str | None:
+    """The verb a command line names (global options take no values)."""
+    for token in argv:
+        if not token.startswith("-"):
+            return token if token in VERBS else None
+    return None
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser for every verb, or for ``only`` (the verb being run)."""
     parser = argparse.ArgumentParser(
         prog="sessions",
         description="Reactive notebooks kept as plain .py files with # %% cells.",
@@ -52,15 +65,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     verbs = parser.add_subparsers(dest="verb", metavar="COMMAND")
     verbs.required = True
-    session_verbs = (start, ls, console, stop, restart, clone)
-    for module in (status, check, run, watch, fmt, export, import_cmd, mcp, lsp, *session_verbs):
-        module.register(verbs)
+    for verb, module_name in VERBS.items():
+        if only is None or verb == only:
+            importlib.import_module(f"{__name__}.{module_name}").register(verbs)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(_verb_of(arguments))
+    args = parser.parse_args(arguments)
     if args.quiet_before_verb and hasattr(args, "quiet"):
         args.quiet = True
     command: Command = args.run

@@ -157,3 +157,23 @@ def test_forwarder_cuts_big_stream_text_into_bounded_notifications() -> None:
         {"output_type": "stream", "name": "stdout", "text": "y" * (NOTIFICATION_CHARS + 5)}
     )
     assert [len(o["text"]) for o in forwarder.take()] == [NOTIFICATION_CHARS, 5]
+
+
+def test_the_language_server_starts_without_the_kernel_libraries() -> None:
+    """Start-up cost (issue 12): jupyter_client, zmq and yaml load with the
+    first kernel or header, not before ``initialize``."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from sessions.cli import build_parser\n"
+        "build_parser('lsp')\n"
+        "from sessions.lsp.server import create_server\n"
+        "create_server()\n"
+        "print(sorted(m for m in ('jupyter_client', 'zmq', 'yaml', 'mcp', 'nbformat') if m in sys.modules))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert result.stdout.strip() == "[]", result.stdout

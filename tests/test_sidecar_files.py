@@ -90,18 +90,25 @@ def test_a_read_only_corrupt_sidecar_is_not_moved_aside(tmp_path: Path) -> None:
 
 
 def test_a_writable_sidecar_in_a_read_only_folder_names_the_folder(tmp_path: Path) -> None:
-    if os.geteuid() == 0:
-        pytest.skip("root may write in any folder")
     folder = tmp_path / "ro"
     folder.mkdir()
     path = folder / "f.sessions.toml"
     update_sidecar(path, "f.py", add_record("a"))
-    folder.chmod(0o555)
+    # Root writes in any folder whatever its mode; an immutable folder stops it too.
+    as_root = os.geteuid() == 0
+    if as_root:
+        subprocess.run(["chattr", "+i", str(folder)], check=True)
+    else:
+        folder.chmod(0o555)
     try:
         with pytest.raises(SidecarWriteError, match="folder cannot be written"):
             update_sidecar(path, "f.py", add_record("b"))
     finally:
-        folder.chmod(0o755)
+        if as_root:
+            subprocess.run(["chattr", "-i", str(folder)], check=True)
+        else:
+            folder.chmod(0o755)
+    assert names_in(folder) == ["f.sessions.toml"]
 
 
 # --- names at the limit ---------------------------------------------------------------

@@ -541,7 +541,9 @@ def test_a_run_keeps_the_records_another_process_wrote_meanwhile(tmp_path: Path)
     """Issue 11: run A (a slow cell) must not drop the record that run B, in
     another terminal, wrote for a cell added while A ran."""
     path = write(
-        tmp_path, "# %% slow\nimport time\ntime.sleep(8)\nslow = 1\n\n# %% other\nprint('other')\n"
+        tmp_path,
+        "# %% slow\nimport pathlib, time\npathlib.Path('A-started').touch()\ntime.sleep(8)\nslow = 1\n\n"
+        "# %% other\nprint('other')\n",
     )
     first = subprocess.Popen(
         command("run", path.name),
@@ -552,10 +554,10 @@ def test_a_run_keeps_the_records_another_process_wrote_meanwhile(tmp_path: Path)
         text=True,
     )
     try:
-        sidecar_file = tmp_path / "nb.sessions.toml"
+        started = tmp_path / "A-started"
         deadline = time.monotonic() + 60
-        while not sidecar_file.exists():  # A reserved its run ids: it is running
-            assert time.monotonic() < deadline
+        while not started.exists():  # A's slow cell is running
+            assert time.monotonic() < deadline and first.poll() is None
             time.sleep(0.05)
         path.write_text(path.read_text() + "\n# %% new\nprint('added by B')\n")
         second = cli("run", path.name, "--cell", "2", "--no-upstream", "--fresh", cwd=tmp_path)

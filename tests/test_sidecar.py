@@ -768,3 +768,20 @@ def test_deeply_nested_values_are_a_corrupt_file_not_a_crash(tmp_path: Path) -> 
     assert "too deeply" in problem
     update_sidecar(path, "d.py", lambda data: None)
     assert (tmp_path / "d.sessions.toml.bak").exists()
+
+
+def test_run_ids_are_reserved_without_rewriting_the_sidecar_and_never_collide(
+    tmp_path: Path,
+) -> None:
+    """Issue 12: a reservation used to be a second fsynced sidecar write per run."""
+    path = tmp_path / "r.sessions.toml"
+    update_sidecar(path, "r.py", lambda data: setattr(data, "run_counter", 7))
+    before = path.read_bytes(), path.stat().st_mtime_ns
+    first, second = SidecarStore(path, "r.py"), SidecarStore(path, "r.py")  # two processes
+    taken = [first.reserve_run_ids(3), second.reserve_run_ids(2), first.reserve_run_ids(4)]
+    assert (path.read_bytes(), path.stat().st_mtime_ns) == before
+    ranges = [(taken[0], 3), (taken[1], 2), (taken[2], 4)]
+    ids = [start + k for start, count in ranges for k in range(count)]
+    assert len(set(ids)) == len(ids) and min(ids) == 8
+    assert taken[2] == taken[0] + 3  # from the block the first store already holds
+    assert first.take_reserved(1) == taken[2] + 4

@@ -222,7 +222,9 @@ class _BlockingAcquire:
 
 
 @cache
+@cache
 def _own_command() -> str:
+    """This process's command line (it does not change: read once)."""
     try:
         with open("/proc/self/cmdline", "rb") as handle:
             raw = handle.read()

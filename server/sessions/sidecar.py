@@ -57,7 +57,7 @@ from sessions.records import CellRecord, SidecarData
 from sessions.sidecar_cap import cap_records
 from sessions.sidecar_conflicts import conflict_sides
 from sessions.sidecar_decode import SidecarFormatError, decode_sidecar
-from sessions.sidecar_run_ids import RUN_ID_MAX, renumber_runs
+from sessions.sidecar_run_ids import RENUMBER_ABOVE, RUN_ID_MAX, renumber_runs
 from sessions.sidecar_toml import encode_header, encode_record, encode_sidecar
 
 DEFAULT_OUTPUT_CAP = 1_000_000
@@ -256,6 +256,27 @@ def _move_aside(path: Path, raw: bytes) -> Path | None:
     return backup
 
 
+RUN_ID_BLOCK = 1024
+"""Run ids a store reserves at once (see ``SidecarStore.reserve_run_ids``)."""
+
+
+def _reservation_path(path: Path) -> Path:
+    return lock_path(path).with_suffix(".runs")
+
+
+def _read_counter(path: Path) -> int:
+    try:
+        return int(path.read_text(encoding="ascii").strip() or 0)
+    except (OSError, ValueError):
+        return 0
+
+
+def _write_counter(path: Path, value: int) -> None:
+    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temp.write_text(str(value), encoding="ascii")
+    os.replace(temp, path)
+
+
 def _fingerprint(raw: bytes) -> tuple[int, int]:
     return len(raw), zlib.crc32(raw)
 
@@ -341,6 +362,9 @@ class SidecarStore:
         self._fingerprint: tuple[int, int] | None = None
         """Size and CRC-32 of the file ``_data`` came from; None: there was no file."""
         self._chunks: dict[Hashable, bytes] = {}
+        self._lock: Path | None = None
+        self._block: tuple[int, int] = (1, 0)
+        """Run ids reserved by this store and not used yet: (next, last)."""
         self._unusable: tuple[int, int] | None = None
         """Fingerprint of a file found unusable by a read (reported once, left as it is)."""
         self._mutex = threading.Lock()
@@ -350,6 +374,61 @@ class SidecarStore:
         with self._mutex:
             data, problems = self._refresh(strict=False)
             return LoadResult(data, problems)
+
+    def _lock_file(self) -> Path:
+        """The lock file of this sidecar, derived once (a real path and a
+        folder check per write otherwise)."""
+        if self._lock is None:
+            self._lock = lock_path(self.path)
+        return self._lock
+
+    def take_reserved(self, count: int) -> int | None:
+        """``count`` ids from the block already reserved (no I/O), or None."""
+        with self._mutex:
+            start, end = self._block
+            if end - start + 1 < count:
+                return None
+            self._block = (start + count, end)
+            return start
+
+    def reserve_run_ids(self, count: int) -> int:
+        """Reserve ``count`` run ids, unique among every process writing this
+        sidecar; returns the first.
+
+        Ids are taken from a block this store reserved earlier; a new block
+        (``RUN_ID_BLOCK`` ids, or ``count`` if more) is reserved under the
+        lock without rewriting the sidecar, in a small counter file beside
+        the lock file: runtime state, not fsynced — after a reboot the
+        sidecar's own ``run_counter``, written with every record, is the
+        floor again, and ids reserved but never written may be reused
+        harmlessly. So a run in a long-lived process (the editor, a watch)
+        costs no extra disk work. Ids increase within a process; across
+        processes they are unique but not in the order the runs started.
+
+        Raises ``SidecarWriteError`` (when it goes to disk) if the sidecar
+        could not be written later, so a run fails before its first cell."""
+        taken = self.take_reserved(count)
+        if taken is not None:
+            return taken
+        try:
+            with self._mutex, advisory_lock(self._lock_file()):
+                check_writable(write_target(self.path))
+                data, _ = self._refresh(strict=True)
+                counter_file = _reservation_path(self.path)
+                data.run_counter = max(data.run_counter, _read_counter(counter_file))
+                if data.run_counter + max(count, RUN_ID_BLOCK) > RENUMBER_ABOVE:
+                    # Near TOML's integer limit: renumber now, in the file, so
+                    # the ids handed out next (and the records) stay writable.
+                    self._write_locked(data)
+                first = data.run_counter + 1
+                last = first + max(count, RUN_ID_BLOCK) - 1
+                _write_counter(counter_file, last)
+                self._block = (first + count, last)
+                return first
+        except SidecarWriteError:
+            raise
+        except OSError as error:
+            raise _write_error(self.path, error) from error
 
     def update(self, change: Callable[[SidecarData], None]) -> SidecarData:
         """Apply ``change`` to the current data and write it, under the lock.
@@ -375,18 +454,29 @@ class SidecarStore:
                 if note is not None:
                     log.warning("%s", note)
                 change(data)
-                data.cells = cap_records(data.cells, self.output_cap)
-                data.run_counter = _run_counter(data.run_counter, data.cells)
-                _check_run_ids(data, self.path)
-                raw = self._encode(data)
-                write_atomic(self.path, raw, fixed_temp=True)
             except BaseException:
-                # The working data may be half changed: read the file next time.
-                self._data = None
+                self._data = None  # half changed: read the file next time
                 raise
-            self._fingerprint = _fingerprint(raw)
-            self.last_written_hash = bytes_hash(raw)
+            self._write_locked(data)
             return data
+
+    def _write_locked(self, data: SidecarData) -> None:
+        """Write ``data`` (the working data) to the file; the caller holds the lock."""
+        try:
+            note = renumber_runs(data, self.path.name)
+            if note is not None:
+                log.warning("%s", note)
+            data.cells = cap_records(data.cells, self.output_cap)
+            data.run_counter = _run_counter(data.run_counter, data.cells)
+            _check_run_ids(data, self.path)
+            raw = self._encode(data)
+            write_atomic(self.path, raw, fixed_temp=True)
+        except BaseException:
+            # The working data may be half changed: read the file next time.
+            self._data = None
+            raise
+        self._fingerprint = _fingerprint(raw)
+        self.last_written_hash = bytes_hash(raw)
 
     def _keep(self, data: SidecarData | None, fingerprint: tuple[int, int] | None) -> None:
         self._data, self._fingerprint, self._chunks = data, fingerprint, {}

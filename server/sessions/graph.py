@@ -679,13 +679,22 @@ def build_graph(notebook: Notebook) -> NotebookGraph:
         for provider in upstream:
             dependents[provider].add(index)
 
-    components = _strong_components(dependencies)
-    component_of = [0] * count
-    for number, members in enumerate(components):
-        for member in members:
-            component_of[member] = number
-        if len(members) > 1:
-            diagnostics.extend(_cycle_diagnostics(members, analyses, providers, positions))
+    upward_only = all(
+        provider < index for index, upstream in enumerate(dependencies) for provider in upstream
+    )
+    if upward_only:
+        # No cell depends on one below it: no cycle, and file order is a
+        # topological order (the common case, without Tarjan's walk).
+        components: list[list[int]] = [[index] for index in range(count)]
+        component_of = list(range(count))
+    else:
+        components = _strong_components(dependencies)
+        component_of = [0] * count
+        for number, members in enumerate(components):
+            for member in members:
+                component_of[member] = number
+            if len(members) > 1:
+                diagnostics.extend(_cycle_diagnostics(members, analyses, providers, positions))
 
     return NotebookGraph(
         analyses=tuple(analyses),
@@ -696,9 +705,7 @@ def build_graph(notebook: Notebook) -> NotebookGraph:
         _dependents=tuple(frozenset(d) for d in dependents),
         _component=tuple(component_of),
         _component_order=tuple(tuple(members) for members in components),
-        _upward_only=all(
-            provider < index for index, upstream in enumerate(dependencies) for provider in upstream
-        ),
+        _upward_only=upward_only,
     )
 
 

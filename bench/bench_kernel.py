@@ -5,7 +5,12 @@ same run:
   ``AsyncKernelClient`` request loop (budget: ≤ 5 ms p50 overhead);
 - interrupt → idle of a sleeping cell (budget: p95 ≤ 200 ms), floor: raw
   ``AsyncKernelManager.interrupt_kernel``;
-- kernel start to first ``kernel_info`` reply vs ``AsyncKernelManager``.
+- kernel start until ready (a ``kernel_info`` reply, and IOPub proven
+  connected) vs ``AsyncKernelManager.start_kernel`` plus our own ``kernel_info``
+  poll every 10 ms. Not ``wait_for_ready``: after the reply it waits for 0.2 s
+  of IOPub silence, a fixed cost that made every start look 0.2 s slower
+  than it is (issue 12: the product looked 0.72 × raw; it was 1.10–1.15 ×).
+  ``wait_for_ready`` is reported beside it.
 
 Run: ``.venv/bin/python bench/bench_kernel.py [--repeat N]``.
 """
@@ -18,6 +23,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from queue import Empty
 from typing import Any
 
 from jupyter_client.manager import AsyncKernelManager
@@ -56,6 +62,37 @@ async def start_raw(cwd: str) -> tuple[AsyncKernelManager, Any]:
     client.start_channels()
     await client.wait_for_ready(timeout=60)
     return manager, client
+
+
+POLL_SECONDS = 0.01
+"""How long the raw-start floor waits for each ``kernel_info`` reply before asking again."""
+
+
+async def start_raw_polled(cwd: str) -> tuple[AsyncKernelManager, Any]:
+    """Launch a kernel and poll it ourselves until it is ready: a
+    ``kernel_info`` reply has arrived and an IOPub message came through (a
+    SUB socket misses what is published before it joined, so a reply alone
+    does not prove IOPub works). The least a client must wait for."""
+    manager = AsyncKernelManager(kernel_name="python3", transport="ipc", ip=f"{cwd}/raw-kernel")
+    await manager.start_kernel(cwd=cwd)
+    client = manager.client()
+    client.start_channels()
+    replied = False
+    while True:
+        if not replied:
+            client.kernel_info()
+            try:
+                reply = await client.get_shell_msg(timeout=POLL_SECONDS)
+            except Empty:
+                continue
+            replied = reply["msg_type"] == "kernel_info_reply"
+            if not replied:
+                continue
+        try:
+            await client.get_iopub_msg(timeout=POLL_SECONDS)
+            return manager, client
+        except Empty:
+            replied = False  # IOPub missed it: ask again, as wait_for_ready does
 
 
 async def stop_raw(manager: AsyncKernelManager, client: Any) -> None:
@@ -135,26 +172,38 @@ async def bench_interrupt(cwd: str, repeat: int) -> list[Row]:
 async def bench_start(cwd: str, repeat: int) -> list[Row]:
     ours: list[float] = []
     raw: list[float] = []
-    for _ in range(repeat):
-        session = KernelSession(sys.executable, Path(cwd))
-        start = time.perf_counter()
-        await session.start()
-        ours.append((time.perf_counter() - start) * 1000)
-        await session.shutdown()
-
-        start = time.perf_counter()
-        manager, client = await start_raw(cwd)
-        raw.append((time.perf_counter() - start) * 1000)
-        await stop_raw(manager, client)
-    floor = Row("raw AsyncKernelManager start + wait_for_ready", raw, "floor")
+    waited: list[float] = []
+    for round_number in range(repeat):
+        # Alternate which start goes first: a kernel just shut down still
+        # releases its memory and files for a moment.
+        order = ["ours", "raw", "wait"] if round_number % 2 == 0 else ["wait", "raw", "ours"]
+        for which in order:
+            if which == "ours":
+                session = KernelSession(sys.executable, Path(cwd))
+                start = time.perf_counter()
+                await session.start()
+                ours.append((time.perf_counter() - start) * 1000)
+                await session.shutdown()
+                continue
+            start = time.perf_counter()
+            manager, client = await (start_raw_polled(cwd) if which == "raw" else start_raw(cwd))
+            (raw if which == "raw" else waited).append((time.perf_counter() - start) * 1000)
+            await stop_raw(manager, client)
+    floor = Row("raw start + own kernel_info poll (floor)", raw, "floor")
     row = Row(
         "kernel start (KernelSession.start)",
         ours,
         "≈ floor (watchdog + ipykernel check)",
         floor_ms=floor.median,
-        floor_name="raw jupyter_client AsyncKernelManager.start_kernel + wait_for_ready",
+        floor_name=f"AsyncKernelManager.start_kernel + kernel_info polled every {POLL_SECONDS * 1000:.0f} ms until IOPub answers",
     )
-    return [row, floor]
+    reference = Row(
+        "raw start + jupyter_client wait_for_ready",
+        waited,
+        "(includes a fixed 0.2 s wait)",
+        floor_ms=floor.median,
+    )
+    return [row, floor, reference]
 
 
 async def main() -> None:
@@ -166,10 +215,12 @@ async def main() -> None:
         rows += await bench_interrupt(cwd, max(10, args.repeat // 10))
         rows += await bench_start(cwd, max(5, args.repeat // 40))
     print_table("Kernel layer (DESIGN §9)", rows)
-    overhead = rows[0].median - rows[1].median
-    print(
-        f"\ntrivial-cell overhead over raw jupyter_client: {overhead:+.2f} ms p50 (budget ≤ 5 ms)"
-    )
+    ours, raw = rows[0].median, rows[1].median
+    if ours is not None and raw is not None:
+        print(
+            f"\ntrivial-cell overhead over raw jupyter_client: {ours - raw:+.2f} ms p50 "
+            "(budget ≤ 5 ms)"
+        )
 
 
 if __name__ == "__main__":

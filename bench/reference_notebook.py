@@ -13,14 +13,14 @@ CELLS = 250
 TARGET_LINES = 5000
 
 
-def _code_cell(rng: random.Random, i: int, names: list[str]) -> list[str]:
+def _code_cell(rng: random.Random, i: int, names: list[str], tag: str = "") -> list[str]:
     kind = i % 5
     used = rng.sample(names, k=min(3, len(names))) if names else []
-    new = f"frame_{i}"
-    lines: list[str] = [f"# %% Step {i}"]
+    new = f"frame_{tag}{i}"
+    lines: list[str] = [f"# %% Step {tag}{i}"]
     if kind == 0:
         lines += [
-            f"def summarize_{i}(rows, key='value', *, scale=1.0):",
+            f"def summarize_{tag}{i}(rows, key='value', *, scale=1.0):",
             '    """Group rows by key and return rounded means."""',
             "    groups = {}",
             "    for row in rows:",
@@ -29,7 +29,7 @@ def _code_cell(rng: random.Random, i: int, names: list[str]) -> list[str]:
             "    return dict(sorted(result.items()))",
             "",
         ]
-        lines += [f"{new} = summarize_{i}([{{'value': v}} for v in range({i}, {i} + 40)])"]
+        lines += [f"{new} = summarize_{tag}{i}([{{'value': v}} for v in range({i}, {i} + 40)])"]
     elif kind == 1:
         lines += [f"{new} = []", f"for n in range({i % 17 + 5}):"]
         lines += [f"    {new}.append({{'value': n * {i}, 'label': f'item-{{n}}'}})"]
@@ -37,7 +37,7 @@ def _code_cell(rng: random.Random, i: int, names: list[str]) -> list[str]:
             lines += [f"    if len(str({name})) > n:", f"        {new}[-1]['extra'] = n"]
     elif kind == 2:
         lines += [
-            f"class Model{i}:",
+            f"class Model{tag}{i}:",
             f'    """A small model fitted on {used[0] if used else "nothing"}."""',
             "",
         ]
@@ -48,7 +48,7 @@ def _code_cell(rng: random.Random, i: int, names: list[str]) -> list[str]:
             "        return total / max(len(self.data), 1)",
             "",
         ]
-        lines += [f"{new} = Model{i}([{', '.join(used) or '0'}]).fit()"]
+        lines += [f"{new} = Model{tag}{i}([{', '.join(used) or '0'}]).fit()"]
     elif kind == 3:
         lines += [f"{new} = {{"]
         for j, name in enumerate(used):
@@ -57,19 +57,26 @@ def _code_cell(rng: random.Random, i: int, names: list[str]) -> list[str]:
         if used:
             lines += [f"{used[0]} = {used[0]}  # redefinition keeps the value"]
     else:
-        lines += [f"values_{i} = [x ** 2 for x in range({i % 23 + 3}) if x % 3]"]
-        lines += [f"{new} = (min(values_{i}), max(values_{i}), sum(values_{i}) / len(values_{i}))"]
+        lines += [f"values_{tag}{i} = [x ** 2 for x in range({i % 23 + 3}) if x % 3]"]
+        lines += [
+            f"{new} = (min(values_{tag}{i}), max(values_{tag}{i}), sum(values_{tag}{i}) / len(values_{tag}{i}))"
+        ]
         for name in used:
             lines += [f"print({name!r}, type({name}).__name__)"]
     names.append(new)
     return lines
 
 
-def reference_notebook(cells: int = CELLS, target_lines: int = TARGET_LINES, seed: int = 7) -> str:
+def reference_notebook(
+    cells: int = CELLS, target_lines: int = TARGET_LINES, seed: int = 7, tag: str = ""
+) -> str:
+    """The notebook text. ``tag`` goes into every name, cell title and heading,
+    so notebooks with different tags share no cell (no cached analysis either);
+    the default ``""`` is the reference notebook itself."""
     rng = random.Random(seed)
     names: list[str] = []
     out = [
-        '"""Reference notebook for Sessions benchmarks."""',
+        f'"""Reference notebook for Sessions benchmarks{f" ({tag})" if tag else ""}."""',
         "import math",
         "import statistics",
         "",
@@ -78,13 +85,13 @@ def reference_notebook(cells: int = CELLS, target_lines: int = TARGET_LINES, see
         if i % 10 == 9:
             out += [
                 "# %% [markdown]",
-                f"# ## Section {i // 10}",
+                f"# ## Section {tag}{i // 10}",
                 "#",
                 "# Notes about the next steps.",
                 "",
             ]
             continue
-        out += _code_cell(rng, i, names)
+        out += _code_cell(rng, i, names, tag)
         out += [""]
     # Pad cells with comment lines to reach the target size, spread evenly.
     text_lines = out

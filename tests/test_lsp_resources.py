@@ -127,6 +127,9 @@ async def test_a_document_over_the_limit_gets_one_diagnostic_and_a_message(
     assert "over the 3 MB limit" in diagnostic.message
     assert "sessions.maxNotebookBytes" in diagnostic.message
     assert diagnostic.range.end == types.Position(0, len("# %% first"))
+    await wait_until(
+        lambda: any("maxNotebookBytes" in m.message for m in client.messages), 10, "the message"
+    )
     [shown] = [m for m in client.messages if "maxNotebookBytes" in m.message]
     assert shown.type == types.MessageType.Warning and shown.message == diagnostic.message
     lenses = await client.text_document_code_lens_async(

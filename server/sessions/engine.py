@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import errno
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ from .identity import match_records
 from .notebook import Notebook, parse
 from .records import CellRecord, SidecarData
 from .sidecar import load_sidecar, sidecar_path
-from .staleness import CellState, compute_statuses
+from .staleness import CellState, StatusPass
 from .status_diagnostics import status_diagnostics
 
 
@@ -74,6 +74,8 @@ class Snapshot:
     states: tuple[CellState, ...]
     diagnostics: tuple[Diagnostic, ...]
     problems: tuple[str, ...]
+    _statuses: StatusPass | None = field(default=None, repr=False, compare=False)
+    """The status pass behind ``states``: lets the next text's statuses be updated."""
 
     def cell_facts(self, index: int) -> dict[str, Any]:
         """What every surface reports about a cell (JSON-ready; keys that need
@@ -99,17 +101,40 @@ class Snapshot:
 
 
 def analyze(
-    path: Path, notebook: Notebook, sidecar: SidecarData, problems: Sequence[str] = ()
+    path: Path,
+    notebook: Notebook,
+    sidecar: SidecarData,
+    problems: Sequence[str] = (),
+    previous: Snapshot | None = None,
 ) -> Snapshot:
-    graph = build_graph(notebook)
+    """The snapshot of ``notebook`` with ``sidecar``'s records.
+
+    ``previous`` (the snapshot of the same notebook's last text, as the
+    language server holds it) lets the graph and the statuses be updated
+    where the text changed instead of rebuilt; the result is the same.
+    """
+    if previous is not None and previous.path != path:
+        previous = None
+    graph = build_graph(notebook, previous.graph if previous is not None else None)
     records = tuple(match_records(sidecar.cells, notebook.cells))
-    states = tuple(compute_statuses(notebook, graph, records))
+    statuses = StatusPass(
+        notebook, graph, records, previous._statuses if previous is not None else None
+    )
+    states = tuple(statuses.states)
     diagnostics = sorted(
         [*graph.diagnostics, *status_diagnostics(notebook, states, records)],
         key=lambda d: (d.line, d.col, SEVERITY_RANK[d.severity], d.code),
     )
     return Snapshot(
-        path, notebook, graph, sidecar, records, states, tuple(diagnostics), tuple(problems)
+        path,
+        notebook,
+        graph,
+        sidecar,
+        records,
+        states,
+        tuple(diagnostics),
+        tuple(problems),
+        statuses,
     )
 
 

@@ -16,7 +16,7 @@ import dataclasses
 import heapq
 import sys
 from bisect import bisect_left
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from types import MappingProxyType
@@ -80,6 +80,8 @@ class NotebookGraph:
     """Components, each listed after every component it depends on."""
     _upward_only: bool = field(repr=False, compare=False, default=False)
     """No cell depends on a cell below it (no ``used-before-defined``, no cycle)."""
+    _incremental: _IncrementalState | None = field(repr=False, compare=False, default=None)
+    """What lets the graph of the next text be updated (``build_graph(previous=)``)."""
 
     def dependencies(self, cell: int) -> frozenset[int]:
         """Cells that directly provide a name ``cell`` uses."""
@@ -96,6 +98,12 @@ class NotebookGraph:
             return frozenset()
         provided = self.flows[cell].provides if self.flows else frozenset()
         return frozenset(name for name in analysis.mutates if name in provided)
+
+    @property
+    def components(self) -> tuple[tuple[int, ...], ...]:
+        """Cells grouped by cycle (most groups are one cell), each group after
+        every group it depends on; members in file order."""
+        return self._component_order
 
     @cached_property
     def topological_order(self) -> tuple[int, ...]:
@@ -325,6 +333,16 @@ class _Binders:
                 for name in analysis.defines:
                     self.defining.setdefault(name, []).append(index)
 
+    @classmethod
+    def sharing(
+        cls, analyses: list[CellAnalysis | None], defining: Mapping[str, list[int]]
+    ) -> _Binders:
+        """Binders over ``analyses`` whose cells define what an earlier build's did."""
+        binders = cls.__new__(cls)
+        binders.analyses = analyses
+        binders.defining = defining  # type: ignore[assignment]
+        return binders
+
     def before(self, name: str, index: int) -> CellAnalysis | None:
         cells = self.defining.get(name)
         if not cells:
@@ -525,29 +543,170 @@ def _add_display_reads(flows: list[CellFlow]) -> None:
     if not options:
         return
     for index, flow in enumerate(flows):
-        if not any(statement.displays for statement in flow.statements):
+        flows[index] = _with_display_reads(flow, options)
+
+
+def _with_display_reads(flow: CellFlow, options: frozenset[str]) -> CellFlow:
+    """``flow`` with the display options ``options`` read by each statement
+    that shows a value (and not set before it in the cell)."""
+    if not options or not any(statement.displays for statement in flow.statements):
+        return flow
+    produced: set[str] = set()
+    statements = []
+    added: set[str] = set()
+    for statement in flow.statements:
+        if statement.displays:
+            extra = options - produced - statement.reads
+            if extra:
+                statement = dataclasses.replace(
+                    statement,
+                    reads=statement.reads | extra,
+                    external=statement.external | extra,
+                )
+                added |= extra
+        produced |= statement.provides
+        statements.append(statement)
+    if not added:
+        return flow
+    return CellFlow(tuple(statements), flow.provides, flow.inputs | added)
+
+
+def _cell_problems(index: int, analysis: CellAnalysis, positions: _Positions) -> list[Diagnostic]:
+    """A cell's own problems: it does not parse, or it imports ``*``."""
+    found: list[Diagnostic] = []
+    problem = analysis.syntax_error
+    if problem is not None:
+        found.append(
+            positions.diagnostic(
+                index,
+                "syntax-error",
+                "error",
+                f"Syntax error: {problem.message}. This cell cannot run until it is fixed.",
+                problem.line,
+                problem.col,
+                problem.end_line,
+                problem.end_col,
+            )
+        )
+    for star in analysis.star_imports:
+        found.append(
+            positions.at_ref(
+                index,
+                "star-import",
+                "warning",
+                f"`from {star.name} import *` brings names that cannot be tracked, so cells "
+                "using them will not be marked stale; import the names you need explicitly.",
+                star,
+            )
+        )
+    return found
+
+
+def _unknown_from(analyses: Sequence[CellAnalysis | None]) -> int:
+    """The first cell after which names may come from nowhere we can see: the
+    cell after a syntax error, or a cell with ``import *`` (len: none)."""
+    first = len(analyses)
+    for index, analysis in enumerate(analyses):
+        if analysis is None:
             continue
-        produced: set[str] = set()
-        statements = []
-        added: set[str] = set()
-        for statement in flow.statements:
-            if statement.displays:
-                extra = options - produced - statement.reads
-                if extra:
-                    statement = dataclasses.replace(
-                        statement,
-                        reads=statement.reads | extra,
-                        external=statement.external | extra,
+        if analysis.syntax_error is not None:
+            first = min(first, index + 1)
+        if analysis.star_imports:
+            first = min(first, index)
+    return first
+
+
+def _resolve_cell(
+    index: int,
+    analysis: CellAnalysis,
+    flow: CellFlow,
+    providing: Mapping[str, list[int]],
+    unknown_from: int,
+    defining: Mapping[str, list[int]],
+    positions: _Positions,
+    found: list[Diagnostic],
+) -> dict[str, int]:
+    """Which cell provides each input of cell ``index``; its resolution
+    diagnostics (used before defined, undefined, redefined) go to ``found``."""
+    resolved: dict[str, int] = {}
+    direct = analysis.uses - analysis.deferred_only
+    for name in flow.inputs:
+        sources = providing.get(name)
+        above = below = None
+        if sources is not None:
+            at = bisect_left(sources, index)
+            if at:
+                above = sources[at - 1]
+            after = at + 1 if at < len(sources) and sources[at] == index else at
+            if after < len(sources):
+                below = sources[after]
+        if above is not None:
+            resolved[name] = above
+        elif below is not None and name in direct:
+            # Only a name the cell reads itself looks below (Jupyter would
+            # need that cell to have run); state and called functions' reads do not.
+            resolved[name] = below
+            ref = _first_ref(analysis.use_refs, name)
+            if ref is not None:
+                found.append(
+                    positions.at_ref(
+                        index,
+                        "used-before-defined",
+                        "warning",
+                        f"`{name}` is used here but first defined in cell {below} below; "
+                        "move that cell above this one or run it first.",
+                        ref,
                     )
-                    added |= extra
-            produced |= statement.provides
-            statements.append(statement)
-        if added:
-            flows[index] = CellFlow(tuple(statements), flow.provides, flow.inputs | added)
+                )
+    for name in analysis.uses:
+        if name in resolved or index >= unknown_from:
+            continue
+        if any(cell != index for cell in providing.get(name, ())):
+            continue  # used only in a function body, and some cell provides it
+        ref = _first_ref(analysis.use_refs, name)
+        if ref is not None:
+            found.append(
+                positions.at_ref(
+                    index,
+                    "undefined-name",
+                    "warning",
+                    f"`{name}` is not defined in any cell; define or import it in a cell "
+                    "above this one.",
+                    ref,
+                )
+            )
+    for name in analysis.defines:
+        earlier = defining[name]
+        if earlier[0] == index:
+            continue
+        at = bisect_left(earlier, index)
+        ref = _first_ref(analysis.define_refs, name)
+        if at and ref is not None:
+            found.append(
+                positions.at_ref(
+                    index,
+                    "redefined",
+                    "hint",
+                    f"`{name}` was already defined in cell {earlier[at - 1]}; cells below "
+                    "this one now use this definition.",
+                    ref,
+                )
+            )
+    return resolved
 
 
-def build_graph(notebook: Notebook) -> NotebookGraph:
-    """Analyse every code cell (cached per cell) and resolve every use."""
+def build_graph(notebook: Notebook, previous: PreviousGraph | None = None) -> NotebookGraph:
+    """Analyse every code cell (cached per cell) and resolve every use.
+
+    With ``previous`` (the graph of the notebook's last text), an edit that
+    keeps every cell's interface to the others (what it defines and provides,
+    and how: see ``_interface``) re-resolves only the edited cells; the
+    result is the graph a full build gives (``test_graph_incremental``).
+    """
+    if previous is not None:
+        updated = _update_graph(notebook, previous)
+        if updated is not None:
+            return updated
     cells = notebook.cells
     count = len(cells)
     # ``Cell.hash`` is ``code_hash(cell.code)`` for code cells, cached on the cell.
@@ -555,7 +714,6 @@ def build_graph(notebook: Notebook) -> NotebookGraph:
         analyze_code(cell.code, cell.hash) if cell.kind == "code" else None for cell in cells
     ]
     positions = [_Positions(cell) for cell in cells]
-    diagnostics: list[Diagnostic] = []
     binders = _Binders(analyses)
     flows = [
         _NO_FLOW if analysis is None else cell_flow(index, cells[index].hash, analysis, binders)
@@ -566,111 +724,33 @@ def build_graph(notebook: Notebook) -> NotebookGraph:
     # Index, per name, the cells that provide it (define, mutate or change a
     # state), in file order.
     providing: dict[str, list[int]] = {}
-    unknown_from = count  # first cell after which names may come from nowhere we can see
     for index, analysis in enumerate(analyses):
-        if analysis is None:
-            continue
-        for name in flows[index].provides:
-            providing.setdefault(name, []).append(index)
-        problem = analysis.syntax_error
-        if problem is not None:
-            unknown_from = min(unknown_from, index + 1)
-            diagnostics.append(
-                positions[index].diagnostic(
-                    index,
-                    "syntax-error",
-                    "error",
-                    f"Syntax error: {problem.message}. This cell cannot run until it is fixed.",
-                    problem.line,
-                    problem.col,
-                    problem.end_line,
-                    problem.end_col,
-                )
-            )
-        for star in analysis.star_imports:
-            unknown_from = min(unknown_from, index)
-            diagnostics.append(
-                positions[index].at_ref(
-                    index,
-                    "star-import",
-                    "warning",
-                    f"`from {star.name} import *` brings names that cannot be tracked, so cells "
-                    "using them will not be marked stale; import the names you need explicitly.",
-                    star,
-                )
-            )
+        if analysis is not None:
+            for name in flows[index].provides:
+                providing.setdefault(name, []).append(index)
+    unknown_from = _unknown_from(analyses)
 
     providers: list[Mapping[str, int]] = []
+    per_cell: list[tuple[Diagnostic, ...]] = []
     dependencies: list[set[int]] = [set() for _ in range(count)]
     for index, analysis in enumerate(analyses):
         if analysis is None:
-            providers.append(MappingProxyType({}))
+            providers.append(_NO_PROVIDERS)
+            per_cell.append(())
             continue
-        resolved: dict[str, int] = {}
-        direct = analysis.uses - analysis.deferred_only
-        for name in flows[index].inputs:
-            sources = providing.get(name)
-            above = below = None
-            if sources is not None:
-                at = bisect_left(sources, index)
-                if at:
-                    above = sources[at - 1]
-                after = at + 1 if at < len(sources) and sources[at] == index else at
-                if after < len(sources):
-                    below = sources[after]
-            if above is not None:
-                resolved[name] = above
-            elif below is not None and name in direct:
-                # Only a name the cell reads itself looks below (Jupyter would
-                # need that cell to have run); state and called functions' reads do not.
-                resolved[name] = below
-                ref = _first_ref(analysis.use_refs, name)
-                if ref is not None:
-                    diagnostics.append(
-                        positions[index].at_ref(
-                            index,
-                            "used-before-defined",
-                            "warning",
-                            f"`{name}` is used here but first defined in cell {below} below; "
-                            "move that cell above this one or run it first.",
-                            ref,
-                        )
-                    )
-        for name in analysis.uses:
-            if name in resolved or index >= unknown_from:
-                continue
-            if any(cell != index for cell in providing.get(name, ())):
-                continue  # used only in a function body, and some cell provides it
-            ref = _first_ref(analysis.use_refs, name)
-            if ref is not None:
-                diagnostics.append(
-                    positions[index].at_ref(
-                        index,
-                        "undefined-name",
-                        "warning",
-                        f"`{name}` is not defined in any cell; define or import it in a cell "
-                        "above this one.",
-                        ref,
-                    )
-                )
-        for name in analysis.defines:
-            earlier = binders.defining[name]
-            if earlier[0] == index:
-                continue
-            at = bisect_left(earlier, index)
-            ref = _first_ref(analysis.define_refs, name)
-            if at and ref is not None:
-                diagnostics.append(
-                    positions[index].at_ref(
-                        index,
-                        "redefined",
-                        "hint",
-                        f"`{name}` was already defined in cell {earlier[at - 1]}; cells below "
-                        "this one now use this definition.",
-                        ref,
-                    )
-                )
+        found = _cell_problems(index, analysis, positions[index])
+        resolved = _resolve_cell(
+            index,
+            analysis,
+            flows[index],
+            providing,
+            unknown_from,
+            binders.defining,
+            positions[index],
+            found,
+        )
         providers.append(MappingProxyType(resolved))
+        per_cell.append(tuple(found))
         dependencies[index].update(resolved.values())
         dependencies[index].discard(index)
 
@@ -679,6 +759,7 @@ def build_graph(notebook: Notebook) -> NotebookGraph:
         for provider in upstream:
             dependents[provider].add(index)
 
+    diagnostics = [diagnostic for found in per_cell for diagnostic in found]
     upward_only = all(
         provider < index for index, upstream in enumerate(dependencies) for provider in upstream
     )
@@ -706,6 +787,152 @@ def build_graph(notebook: Notebook) -> NotebookGraph:
         _component=tuple(component_of),
         _component_order=tuple(tuple(members) for members in components),
         _upward_only=upward_only,
+        _incremental=_IncrementalState(
+            providing=providing,
+            defining=binders.defining,
+            unknown_from=unknown_from,
+            cell_diagnostics=tuple(per_cell),
+            body_lines=tuple(cell.body_line for cell in cells),
+            hashes=tuple(cell.hash for cell in cells),
+            kinds=tuple(cell.kind for cell in cells),
+        ),
+    )
+
+
+_NO_PROVIDERS: Mapping[str, int] = MappingProxyType({})
+_MAX_UPDATED_CELLS = 8
+"""Above this many changed cells an update is a full build (a paste, a
+reformat of the file): the per-cell checks would cost more than they save."""
+
+
+@dataclass(frozen=True, slots=True)
+class _IncrementalState:
+    """What a full build knew that lets the next text's graph be updated rather
+    than rebuilt. Kept on the graph; never read outside this module."""
+
+    providing: Mapping[str, list[int]]
+    defining: Mapping[str, list[int]]
+    unknown_from: int
+    cell_diagnostics: tuple[tuple[Diagnostic, ...], ...]
+    body_lines: tuple[int, ...]
+    hashes: tuple[str, ...]
+    kinds: tuple[str, ...]
+
+
+PreviousGraph = NotebookGraph
+"""The graph of the notebook's previous text, given to :func:`build_graph`."""
+
+
+def _interface(analysis: CellAnalysis) -> tuple[object, ...]:
+    """Everything about a cell that other cells' flows, resolutions and
+    diagnostics look at: an edit that keeps it changes only the cell itself."""
+    return (
+        analysis.defines,
+        analysis.kinds,
+        analysis.imports,
+        analysis.deferred,
+        analysis.deferred_calls,
+        tuple(star.name for star in analysis.star_imports),
+        analysis.syntax_error is None,
+    )
+
+
+def _shifted(diagnostics: tuple[Diagnostic, ...], delta: int) -> tuple[Diagnostic, ...]:
+    if not delta:
+        return diagnostics
+    return tuple(
+        dataclasses.replace(d, line=d.line + delta, end_line=d.end_line + delta)
+        for d in diagnostics
+    )
+
+
+def _update_graph(notebook: Notebook, previous: NotebookGraph) -> NotebookGraph | None:
+    """The graph of ``notebook`` from ``previous`` when at most a few cells
+    changed, each keeping its interface, and every provider stays above its
+    users; ``None`` when a full build is needed."""
+    state = previous._incremental
+    cells = notebook.cells
+    if state is None or not previous._upward_only or len(cells) != len(state.hashes):
+        return None
+    changed: list[int] = []
+    for index, cell in enumerate(cells):
+        if cell.kind != state.kinds[index]:
+            return None
+        if cell.kind == "code" and cell.hash != state.hashes[index]:
+            changed.append(index)
+            if len(changed) > _MAX_UPDATED_CELLS:
+                return None
+    analyses = list(previous.analyses)
+    for index in changed:
+        old = previous.analyses[index]
+        new = analyze_code(cells[index].code, cells[index].hash)
+        if old is None or _interface(new) != _interface(old):
+            return None
+        analyses[index] = new
+    binders = _Binders.sharing(analyses, state.defining)
+    flows = list(previous.flows)
+    providers = list(previous.providers)
+    dependencies = list(previous._dependencies)
+    dependents = [set(d) for d in previous._dependents] if changed else None
+    per_cell = list(state.cell_diagnostics)
+    options = frozenset(name for name in state.providing if is_display_state(name))
+    for index in changed:
+        analysis = analyses[index]
+        assert analysis is not None
+        flow = cell_flow(index, cells[index].hash, analysis, binders)
+        if flow.provides != previous.flows[index].provides:
+            return None  # another cell may now resolve a name here, or not
+        flow = _with_display_reads(flow, options)
+        positions = _Positions(cells[index])
+        found = _cell_problems(index, analysis, positions)
+        resolved = _resolve_cell(
+            index,
+            analysis,
+            flow,
+            state.providing,
+            state.unknown_from,
+            state.defining,
+            positions,
+            found,
+        )
+        upstream = frozenset(resolved.values()) - {index}
+        if any(provider > index for provider in upstream):
+            return None  # a cycle may form: the full build orders it
+        flows[index] = flow
+        providers[index] = MappingProxyType(resolved)
+        per_cell[index] = tuple(found)
+        assert dependents is not None
+        for provider in dependencies[index] - upstream:
+            dependents[provider].discard(index)
+        for provider in upstream - dependencies[index]:
+            dependents[provider].add(index)
+        dependencies[index] = upstream
+    # Unchanged cells keep their diagnostics, moved with their cell.
+    changed_set = set(changed)
+    for index, cell in enumerate(cells):
+        if index not in changed_set:
+            per_cell[index] = _shifted(per_cell[index], cell.body_line - state.body_lines[index])
+    return NotebookGraph(
+        analyses=tuple(analyses),
+        providers=tuple(providers),
+        diagnostics=tuple(diagnostic for found in per_cell for diagnostic in found),
+        flows=tuple(flows),
+        _dependencies=tuple(dependencies),
+        _dependents=previous._dependents
+        if dependents is None
+        else tuple(frozenset(d) for d in dependents),
+        _component=previous._component,
+        _component_order=previous._component_order,
+        _upward_only=True,
+        _incremental=_IncrementalState(
+            providing=state.providing,
+            defining=state.defining,
+            unknown_from=state.unknown_from,
+            cell_diagnostics=tuple(per_cell),
+            body_lines=tuple(cell.body_line for cell in cells),
+            hashes=tuple(cell.hash for cell in cells),
+            kinds=state.kinds,
+        ),
     )
 
 

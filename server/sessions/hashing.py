@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import zlib
 
 HASH_PREFIX = "blake2b-128:"
 
@@ -23,5 +24,11 @@ def code_hash(code: str) -> str:
 
 
 def bytes_hash(data: bytes) -> str:
-    """Hash of raw file bytes, used to recognise our own writes when watching files."""
-    return hashlib.blake2b(data, digest_size=16).hexdigest()
+    """A fingerprint of raw file bytes (size and CRC-32), to recognise our own
+    writes when a watcher reports a change.
+
+    Not a cryptographic hash: nothing trusts it, a mismatch only costs a
+    re-read. CRC-32 reads 5 MB in about 1 ms where blake2b took 7 ms on every
+    sidecar write.
+    """
+    return f"{len(data)}:{zlib.crc32(data):08x}"

@@ -171,14 +171,14 @@ class Cell:
     def title(self) -> str:
         return self.header.title
 
-    @property
+    @cached_property
     def metadata(self) -> Mapping[str, Any]:
         """The cell metadata, as Jupytext reads it (``language=`` keys are the magic)."""
         if self.kind != "code":
             return self.header.metadata
         return cell_metadata(self.header.metadata)
 
-    @property
+    @cached_property
     def id(self) -> str | None:
         """The explicit ``id="..."`` of the header, used first for cell identity."""
         value = self.metadata.get("id")

@@ -52,7 +52,6 @@ from sessions.atomic import (
 )
 from sessions.bounded_read import MAX_SIDECAR_BYTES, FileRefused, read_regular_file
 from sessions.filelock import LockTimeout, advisory_lock, lock_file_for
-from sessions.hashing import bytes_hash
 from sessions.records import CellRecord, SidecarData
 from sessions.sidecar_cap import cap_records
 from sessions.sidecar_conflicts import conflict_sides
@@ -475,8 +474,8 @@ class SidecarStore:
             # The working data may be half changed: read the file next time.
             self._data = None
             raise
-        self._fingerprint = _fingerprint(raw)
-        self.last_written_hash = bytes_hash(raw)
+        size, crc = self._fingerprint = _fingerprint(raw)
+        self.last_written_hash = f"{size}:{crc:08x}"  # bytes_hash(raw), computed once
 
     def _keep(self, data: SidecarData | None, fingerprint: tuple[int, int] | None) -> None:
         self._data, self._fingerprint, self._chunks = data, fingerprint, {}

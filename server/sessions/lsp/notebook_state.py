@@ -246,7 +246,10 @@ class NotebookState:
         for problem in loaded.problems:
             log.warning("%s", problem)
             self.problems.append(problem)  # kept even when this result is superseded
-        return analyze(self.path, notebook, loaded.data, loaded.problems), text
+        # The last snapshot lets an edit update the graph and statuses where it
+        # changed them, rather than rebuild them (the result is the same).
+        previous = self.snapshot
+        return analyze(self.path, notebook, loaded.data, loaded.problems, previous), text
 
     def request_analysis(self) -> None:
         """Analyse the latest text soon; superseded results are never published."""

@@ -132,17 +132,19 @@ class Publisher:
             first_cell = notebook_doc.cells[0].text.split("\n", 1)[0].rstrip("\r")
             end = to_client_column(first_cell, len(first_cell), self._encoding())
             diagnostic.range = types.Range(types.Position(0, 0), types.Position(0, end))
-        for stale in self._published.get(state.uri, set()) - {target}:
-            self._send_diagnostics(stale, None, [])
-        self._send_diagnostics(target, version, [diagnostic])
-        self._published[state.uri] = {target}
-        self._last_state.pop(state.uri, None)  # sent again once it is analysed
+        # The message window goes first, so a client that reacts to the diagnostic
+        # has already been told why (notifications arrive in the order sent).
         if state.uri not in self._too_large_shown:
             self._too_large_shown.add(state.uri)
             self._notify(
                 types.WINDOW_SHOW_MESSAGE,
                 types.ShowMessageParams(type=types.MessageType.Warning, message=message),
             )
+        for stale in self._published.get(state.uri, set()) - {target}:
+            self._send_diagnostics(stale, None, [])
+        self._send_diagnostics(target, version, [diagnostic])
+        self._published[state.uri] = {target}
+        self._last_state.pop(state.uri, None)  # sent again once it is analysed
 
     def publish(self, state: NotebookState) -> None:
         if state.document is None:

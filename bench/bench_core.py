@@ -53,13 +53,13 @@ from workloads import (
     write_ran_sidecar,
 )
 
-from sessions.engine import analyze
-from sessions.graph import build_graph
-from sessions.notebook import parse, serialize
-from sessions.notebook_json import parse_payload, serialize_payload
-from sessions.records import SidecarData
-from sessions.run_plan import blocked_by_syntax_errors, plan_run
-from sessions.staleness import compute_statuses
+from sessions.analysis.graph import build_graph
+from sessions.analysis.snapshot import analyze
+from sessions.analysis.staleness import compute_statuses
+from sessions.cache.records import SidecarData
+from sessions.format.notebook import parse, serialize
+from sessions.lsp.notebook_json import parse_payload, serialize_payload
+from sessions.run.plan import blocked_by_syntax_errors, plan_run
 
 PER_CELL_FLOOR = "ast.parse of each cell's code (the least an analysis can do)"
 EDIT_FLOOR = "split the text into lines + ast.parse of the edited cell"

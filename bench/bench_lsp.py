@@ -47,9 +47,9 @@ from reference_notebook import reference_notebook
 from timing import Row, print_table
 from workloads import STREAM_CELLS
 
-from sessions.hashing import code_hash
-from sessions.notebook import parse
-from sessions.sidecar import load_sidecar, save_sidecar, sidecar_path
+from sessions.cache.sidecar import load_sidecar, save_sidecar, sidecar_path
+from sessions.format.hashing import code_hash
+from sessions.format.notebook import parse
 
 SERVER = [sys.executable, "-m", "sessions.cli", "lsp", "--log-level", "WARNING"]
 TIMEOUT = 30.0

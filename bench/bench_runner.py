@@ -43,12 +43,12 @@ from bench_kernel import raw_execute, start_raw, stop_raw
 from timing import Case, Row, interleaved, median, print_table
 from workloads import STREAM_CELLS, chain_text
 
-from sessions.hashing import code_hash
+from sessions.format.hashing import code_hash
+from sessions.format.notebook import parse
 from sessions.kernel.registry import Registry, SessionEntry, now_iso
 from sessions.kernel.session import KernelSession
-from sessions.kernel_factory import kernel_factory_for
-from sessions.notebook import parse
-from sessions.runner import KernelLike, NotebookRunner
+from sessions.run.kernel_factory import kernel_factory_for
+from sessions.run.runner import KernelLike, NotebookRunner
 
 TRIVIAL = "x = 1"
 

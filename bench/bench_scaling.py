@@ -56,13 +56,13 @@ from workloads import (
     write_durably,
 )
 
-from sessions.graph import build_graph
-from sessions.notebook import parse
-from sessions.notebook_json import serialize_payload
-from sessions.records import SidecarData
-from sessions.run_plan import blocked_by_syntax_errors, plan_run
-from sessions.sidecar import SidecarStore, load_sidecar, save_sidecar, sidecar_path
-from sessions.staleness import compute_statuses
+from sessions.analysis.graph import build_graph
+from sessions.analysis.staleness import compute_statuses
+from sessions.cache.records import SidecarData
+from sessions.cache.sidecar import SidecarStore, load_sidecar, save_sidecar, sidecar_path
+from sessions.format.notebook import parse
+from sessions.lsp.notebook_json import serialize_payload
+from sessions.run.plan import blocked_by_syntax_errors, plan_run
 
 OPERATIONS = [
     "full analysis, cold",

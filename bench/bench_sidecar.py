@@ -38,8 +38,8 @@ from workloads import (
     write_durably,
 )
 
-from sessions.records import SidecarData
-from sessions.sidecar import SidecarStore, load_sidecar, save_sidecar
+from sessions.cache.records import SidecarData
+from sessions.cache.sidecar import SidecarStore, load_sidecar, save_sidecar
 
 CELLS = 500
 OUTPUT_CHARS = 10_000

@@ -24,14 +24,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from reference_notebook import reference_notebook
 
-from sessions import content_cache
-from sessions.analysis import clear_cache
-from sessions.engine import Snapshot, analyze
-from sessions.graph import build_graph
-from sessions.notebook import Notebook, parse, reuse_unchanged_cells
-from sessions.records import CellRecord, KernelInfo, SidecarData
-from sessions.sidecar import SidecarStore, save_sidecar, sidecar_path
-from sessions.staleness import record_versions
+from sessions.analysis.cell import clear_cache, content_cache
+from sessions.analysis.graph import build_graph
+from sessions.analysis.snapshot import Snapshot, analyze
+from sessions.analysis.staleness import record_versions
+from sessions.cache.records import CellRecord, KernelInfo, SidecarData
+from sessions.cache.sidecar import SidecarStore, save_sidecar, sidecar_path
+from sessions.format.notebook import Notebook, parse, reuse_unchanged_cells
 
 LINES_PER_CELL = 20
 """The reference notebook's density (5,000 lines in 250 cells), kept at every size."""

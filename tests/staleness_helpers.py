@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sessions.graph import build_graph
-from sessions.identity import match_records
-from sessions.notebook import Notebook, parse
-from sessions.records import CellRecord, RunStatus
-from sessions.staleness import compute_statuses, failed_versions, record_versions
+from sessions.analysis.graph import build_graph
+from sessions.analysis.staleness import compute_statuses, failed_versions, record_versions
+from sessions.cache.identity import match_records
+from sessions.cache.records import CellRecord, RunStatus
+from sessions.format.notebook import Notebook, parse
 
 
 class History:

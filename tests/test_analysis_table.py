@@ -13,9 +13,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sessions.analysis import NameRef, analyze_code
-from sessions.graph import build_graph
-from sessions.notebook import parse
+from sessions.analysis.cell import NameRef, analyze_code
+from sessions.analysis.graph import build_graph
+from sessions.format.notebook import parse
 
 D = str  # defines, space-separated
 U = str  # uses
@@ -530,7 +530,7 @@ def test_results_are_cached_by_code_hash() -> None:
 def test_warnings_about_the_users_code_are_not_raised_by_the_analysis() -> None:
     # `-W error` turns any warning into an exception: the analysis must emit none
     # for code the kernel itself would only warn about ("\d" is an invalid escape).
-    code = "from sessions.analysis import analyze_code\nprint(sorted(analyze_code('x = \"\\\\d\"').defines))"
+    code = "from sessions.analysis.cell import analyze_code\nprint(sorted(analyze_code('x = \"\\\\d\"').defines))"
     completed = subprocess.run(
         [sys.executable, "-W", "error", "-c", code], capture_output=True, text=True, check=False
     )

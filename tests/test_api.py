@@ -23,10 +23,10 @@ from sessions import (
     NotebookDocument,
     NotebookReadError,
 )
-from sessions.edits import Insert, SetSource
-from sessions.notebook import parse
-from sessions.records import Output
-from sessions.runner import RunListener
+from sessions.cache.records import Output
+from sessions.format.edits import Insert, SetSource
+from sessions.format.notebook import parse
+from sessions.run.runner import RunListener
 
 CHAIN = """\
 # %% load
@@ -316,7 +316,7 @@ def test_a_run_timeout_interrupts_the_cell(tmp_path: Path, sync_notebooks: list[
 
 
 def test_rich_outputs_render_as_text_with_a_note_for_images() -> None:
-    from sessions.views import outputs_text, summarize_outputs
+    from sessions.api.views import outputs_text, summarize_outputs
 
     outputs: list[Output] = [
         {"output_type": "stream", "name": "stdout", "text": "10%\n"},

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from sessions.sidecar import lock_path
+from sessions.cache.sidecar import lock_path
 from tests.cli_support import cli, cli_env, kernel_processes
 
 pytestmark = pytest.mark.kernel
@@ -74,8 +74,8 @@ def test_run_with_a_read_only_sidecar_exits_2_and_leaves_it(tmp_path: Path) -> N
 HOLDER = """\
 import os, signal, sys
 from pathlib import Path
-from sessions.filelock import advisory_lock
-from sessions.sidecar import lock_path
+from sessions.cache.filelock import advisory_lock
+from sessions.cache.sidecar import lock_path
 
 with advisory_lock(lock_path(Path(sys.argv[1]))):
     print("locked", flush=True)

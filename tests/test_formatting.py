@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 
 from sessions.cli import main
+from sessions.format.notebook import parse, serialize
 from sessions.formatting import (
     CellSyntaxError,
     FormatterUnavailable,
     format_cell_code,
     format_notebook,
 )
-from sessions.notebook import parse, serialize
 
 MIXED = """\
 \"\"\"A notebook.\"\"\"

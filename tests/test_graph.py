@@ -7,9 +7,9 @@ from collections.abc import Callable
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sessions.diagnostics import Diagnostic
-from sessions.graph import NotebookGraph, build_graph
-from sessions.notebook import parse
+from sessions.analysis.diagnostics import Diagnostic
+from sessions.analysis.graph import NotebookGraph, build_graph
+from sessions.format.notebook import parse
 
 
 def graph_of(*cells: str, preamble: str = "") -> NotebookGraph:

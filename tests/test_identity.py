@@ -7,10 +7,10 @@ import time
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sessions.hashing import code_hash
-from sessions.identity import MatchKey, keys_for_cells, keys_for_records, match, match_records
-from sessions.notebook import parse
-from sessions.records import CellRecord
+from sessions.cache.identity import MatchKey, keys_for_cells, keys_for_records, match, match_records
+from sessions.cache.records import CellRecord
+from sessions.format.hashing import code_hash
+from sessions.format.notebook import parse
 
 
 def keys(*codes: str, ids: dict[int, str] | None = None, with_code: bool = True) -> list[MatchKey]:

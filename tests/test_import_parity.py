@@ -24,10 +24,10 @@ import nbformat
 import pytest
 from nbformat import v4
 
-from sessions.cell_python import cell_python
+from sessions.analysis.cell_python import cell_python
+from sessions.format.notebook import insert_cell, parse, set_source
 from sessions.formatting import ruff_command
 from sessions.ipynb import from_ipynb, to_ipynb
-from sessions.notebook import insert_cell, parse, set_source
 
 # Cell metadata that neither Jupytext nor Sessions writes into the .py.
 VOLATILE_CELL_METADATA = {"collapsed", "scrolled", "trusted", "execution", "ExecuteTime"}

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from sessions.engine import Snapshot, analyze
-from sessions.notebook import Notebook, parse, serialize
-from sessions.records import SidecarData
+from sessions.analysis.snapshot import Snapshot, analyze
+from sessions.cache.records import SidecarData
+from sessions.format.notebook import Notebook, parse, serialize
 
 from .staleness_helpers import History
 

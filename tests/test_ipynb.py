@@ -12,12 +12,12 @@ import nbformat
 import pytest
 from nbformat import v4
 
+from sessions.analysis.snapshot import load_snapshot
+from sessions.cache.records import CellRecord, SidecarData
+from sessions.cache.sidecar import load_sidecar, save_sidecar, sidecar_path
 from sessions.cli import main
-from sessions.engine import load_snapshot
+from sessions.format.notebook import parse
 from sessions.ipynb import IpynbError, from_ipynb, to_ipynb
-from sessions.notebook import parse
-from sessions.records import CellRecord, SidecarData
-from sessions.sidecar import load_sidecar, save_sidecar, sidecar_path
 
 PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
 

@@ -20,8 +20,8 @@ import jupytext
 import pytest
 from jupytext.header import header_to_metadata_and_cell
 
+from sessions.format.notebook import Cell, parse, serialize
 from sessions.ipynb import to_ipynb
-from sessions.notebook import Cell, parse, serialize
 
 CORPUS = Path(__file__).parent / "corpus" / "percent"
 FILES = sorted(CORPUS.glob("*.py"))

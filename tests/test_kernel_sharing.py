@@ -20,13 +20,13 @@ from typing import Any
 
 import pytest
 
-from sessions.hashing import code_hash
+from sessions.format.hashing import code_hash
+from sessions.format.notebook import parse
 from sessions.kernel import KernelSession
 from sessions.kernel.attached import AttachedKernel
 from sessions.kernel.registration import Registration
 from sessions.kernel.registry import Registry, pid_alive
-from sessions.kernel_factory import attach_or_start
-from sessions.notebook import parse
+from sessions.run.kernel_factory import attach_or_start
 
 pytestmark = pytest.mark.kernel
 
@@ -233,7 +233,7 @@ OWNER_SCRIPT = textwrap.dedent(
     """
     import asyncio, sys, time
     from pathlib import Path
-    from sessions.kernel_factory import attach_or_start
+    from sessions.run.kernel_factory import attach_or_start
 
     async def main() -> None:
         kernel = await attach_or_start(Path(sys.argv[1]))

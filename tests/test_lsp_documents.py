@@ -13,7 +13,7 @@ import pytest_lsp
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 
-from sessions.notebook import parse
+from sessions.format.notebook import parse
 
 from .test_lsp_support import (
     CONFIG,

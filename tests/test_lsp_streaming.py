@@ -15,7 +15,7 @@ import pytest
 import pytest_lsp
 from pytest_lsp import LanguageClient
 
-from sessions.outputs import resolve_carriage_returns
+from sessions.run.outputs import resolve_carriage_returns
 
 from .test_lsp_support import CONFIG, command, initialize, open_text, recorded, write_notebook
 from .test_stream_heavy import (

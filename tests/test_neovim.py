@@ -21,9 +21,9 @@ from typing import Any
 
 import pytest
 
-from sessions.engine import analyze
-from sessions.notebook import parse
-from sessions.sidecar import load_sidecar, sidecar_path
+from sessions.analysis.snapshot import analyze
+from sessions.cache.sidecar import load_sidecar, sidecar_path
+from sessions.format.notebook import parse
 
 from .test_lsp_support import SERVER_COMMAND, run_in_terminal, write_notebook
 

@@ -6,10 +6,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sessions.magics import comment_magics, is_magic_line, magic_line_mask, uncomment_magics
-from sessions.markdown import encode_markdown, uncomment_markdown
-from sessions.markers import CellHeader, CellType, format_header, parse_header, split_lines
-from sessions.notebook import delete_cell, insert_cell, move_cell, parse, serialize, set_source
+from sessions.format.magics import comment_magics, is_magic_line, magic_line_mask, uncomment_magics
+from sessions.format.markdown import encode_markdown, uncomment_markdown
+from sessions.format.markers import CellHeader, CellType, format_header, parse_header, split_lines
+from sessions.format.notebook import (
+    delete_cell,
+    insert_cell,
+    move_cell,
+    parse,
+    serialize,
+    set_source,
+)
 
 
 @pytest.mark.parametrize(
@@ -234,7 +241,7 @@ def test_split_lines_only_breaks_on_cr_and_lf() -> None:
 def test_inserting_several_cells_at_once_equals_inserting_them_one_by_one(
     text: str, new: list[tuple[str, str]], data: st.DataObject
 ) -> None:
-    from sessions.notebook import NewCell, insert_cells
+    from sessions.format.notebook import NewCell, insert_cells
 
     notebook = parse(text)
     fixed = sum(1 for c in notebook.cells if c.is_preamble or c.is_frontmatter)

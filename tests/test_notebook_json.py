@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sessions.notebook import parse
-from sessions.notebook_json import PayloadError, parse_payload, serialize_payload
+from sessions.format.notebook import parse
+from sessions.lsp.notebook_json import PayloadError, parse_payload, serialize_payload
 
 LINES = st.sampled_from(
     [

@@ -7,8 +7,8 @@ from typing import Any
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from sessions.markers import marker_lines, split_lines
-from sessions.notebook import (
+from sessions.format.markers import marker_lines, split_lines
+from sessions.format.notebook import (
     CellKind,
     Notebook,
     delete_cell,

@@ -10,8 +10,8 @@ import time
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sessions.outputs import OutputAccumulator, StreamText, resolve_carriage_returns
-from sessions.sidecar_cap import cap_text
+from sessions.cache.cap import cap_text
+from sessions.run.outputs import OutputAccumulator, StreamText, resolve_carriage_returns
 
 MARKER = re.compile(r"\[\.\.\. ([0-9,]+) characters omitted: output over the ([0-9,]+)-character")
 

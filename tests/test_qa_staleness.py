@@ -6,8 +6,8 @@ the one that lost its provider was described as "stale because of cell ?".
 
 from __future__ import annotations
 
-from sessions.graph import build_graph
-from sessions.staleness import compute_statuses
+from sessions.analysis.graph import build_graph
+from sessions.analysis.staleness import compute_statuses
 from tests.staleness_helpers import History
 
 BEFORE = """\

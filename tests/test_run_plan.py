@@ -6,9 +6,9 @@ from collections.abc import Collection, Sequence
 
 import pytest
 
-from sessions.graph import build_graph
-from sessions.run_plan import RUN_MODES, PlanError, plan_run
-from sessions.staleness import compute_statuses
+from sessions.analysis.graph import build_graph
+from sessions.analysis.staleness import compute_statuses
+from sessions.run.plan import RUN_MODES, PlanError, plan_run
 
 from .staleness_helpers import History
 

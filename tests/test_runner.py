@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from sessions.kernel_factory import kernel_factory_for
-from sessions.records import Output
-from sessions.runner import CellOutcome, NotebookRunner, RunListener, RunSettings
-from sessions.sidecar import load_sidecar, sidecar_path
+from sessions.cache.records import Output
+from sessions.cache.sidecar import load_sidecar, sidecar_path
+from sessions.run.kernel_factory import kernel_factory_for
+from sessions.run.runner import CellOutcome, NotebookRunner, RunListener, RunSettings
 
 pytestmark = pytest.mark.kernel
 

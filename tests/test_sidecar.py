@@ -14,9 +14,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sessions.hashing import bytes_hash
-from sessions.records import CellRecord, KernelInfo, Output, SidecarData
-from sessions.sidecar import (
+from sessions.cache.encode import encode_sidecar, toml_key, toml_string, toml_text
+from sessions.cache.records import CellRecord, KernelInfo, Output, SidecarData
+from sessions.cache.sidecar import (
     SidecarStore,
     load_sidecar,
     lock_path,
@@ -24,7 +24,7 @@ from sessions.sidecar import (
     sidecar_path,
     update_sidecar,
 )
-from sessions.sidecar_toml import encode_sidecar, toml_key, toml_string, toml_text
+from sessions.format.hashing import bytes_hash
 
 PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
 STARTED = datetime(2026, 11, 21, 10, 0, 0, 123456, tzinfo=UTC)

@@ -11,14 +11,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sessions.records import SidecarData
-from sessions.sidecar import load_sidecar
+from sessions.cache.records import SidecarData
+from sessions.cache.sidecar import load_sidecar
 
 # Shared by the parent and the writer subprocesses: both build the same two
 # versions, so the parent can tell a whole version from a torn one.
 VERSIONS = r"""
 from datetime import UTC, datetime
-from sessions.records import CellRecord, KernelInfo, SidecarData
+from sessions.cache.records import CellRecord, KernelInfo, SidecarData
 
 def version(tag: str) -> SidecarData:
     count = 40 if tag == "A" else 60
@@ -44,7 +44,7 @@ WRITER = (
     + r"""
 import sys
 from pathlib import Path
-from sessions.sidecar import save_sidecar
+from sessions.cache.sidecar import save_sidecar
 
 path = Path(sys.argv[1])
 versions = [version("A"), version("B")]
@@ -60,8 +60,8 @@ while True:
 UPDATER = r"""
 import sys, time
 from pathlib import Path
-from sessions.records import CellRecord
-from sessions.sidecar import SidecarStore, update_sidecar
+from sessions.cache.records import CellRecord
+from sessions.cache.sidecar import SidecarStore, update_sidecar
 
 path, tag, count, go, use_store = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3]), Path(sys.argv[4]), sys.argv[5] == "store"
 store = SidecarStore(path, "race.py")

@@ -19,10 +19,10 @@ from typing import Any
 
 import pytest
 
-from sessions.atomic import write_atomic
-from sessions.filelock import LockTimeout, advisory_lock, lock_holder
-from sessions.records import CellRecord, SidecarData
-from sessions.sidecar import (
+from sessions.cache.atomic import write_atomic
+from sessions.cache.filelock import LockTimeout, advisory_lock, lock_holder
+from sessions.cache.records import CellRecord, SidecarData
+from sessions.cache.sidecar import (
     SidecarStore,
     SidecarWriteError,
     load_sidecar,
@@ -212,8 +212,8 @@ def test_a_symlink_to_something_not_a_file_is_not_replaced(tmp_path: Path) -> No
 HOLDER = """\
 import os, signal, sys
 from pathlib import Path
-from sessions.filelock import advisory_lock
-from sessions.sidecar import lock_path
+from sessions.cache.filelock import advisory_lock
+from sessions.cache.sidecar import lock_path
 
 with advisory_lock(lock_path(Path(sys.argv[1]))):
     print("locked", flush=True)

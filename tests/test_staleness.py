@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sessions.graph import build_graph
-from sessions.notebook import parse, serialize, set_source
-from sessions.staleness import compute_statuses
+from sessions.analysis.graph import build_graph
+from sessions.analysis.staleness import compute_statuses
+from sessions.format.notebook import parse, serialize, set_source
 
 from .staleness_helpers import History
 

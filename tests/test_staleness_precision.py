@@ -8,8 +8,8 @@ scikit-learn's examples): the edits users make, and what really changes.
 
 from __future__ import annotations
 
-from sessions.graph import build_graph
-from sessions.staleness import compute_statuses
+from sessions.analysis.graph import build_graph
+from sessions.analysis.staleness import compute_statuses
 
 from .staleness_helpers import History
 

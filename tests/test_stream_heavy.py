@@ -23,11 +23,11 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from sessions.kernel_factory import kernel_factory_for
-from sessions.records import KernelInfo, SidecarData
-from sessions.runner import NotebookRunner, RunSettings
-from sessions.sidecar import load_sidecar, save_sidecar, sidecar_path
-from sessions.sidecar_cap import cap_text
+from sessions.cache.cap import cap_text
+from sessions.cache.records import KernelInfo, SidecarData
+from sessions.cache.sidecar import load_sidecar, save_sidecar, sidecar_path
+from sessions.run.kernel_factory import kernel_factory_for
+from sessions.run.runner import NotebookRunner, RunSettings
 
 pytestmark = pytest.mark.kernel
 

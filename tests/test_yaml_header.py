@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sessions.notebook import (
+from sessions.format.notebook import (
     HeaderError,
     delete_cell,
     insert_cell,
@@ -13,7 +13,7 @@ from sessions.notebook import (
     serialize,
     set_source,
 )
-from sessions.notebook_json import PayloadError, parse_payload, serialize_payload
+from sessions.lsp.notebook_json import PayloadError, parse_payload, serialize_payload
 
 HEADER = (
     "# ---\n"

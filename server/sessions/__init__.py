@@ -9,34 +9,34 @@ from typing import TYPE_CHECKING
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:  # what the lazy names below are, for type checkers
-    from sessions.anchors import AmbiguousAnchor, CellAddressError, CellRef, NoSuchCell
-    from sessions.api import AsyncNotebook, ConcurrentEditError, Notebook, NotebookDocument
-    from sessions.edits import Delete, EditError, Insert, Move, SetSource
-    from sessions.engine import NotebookReadError
-    from sessions.runner import RunListener, RunSettings, RunSummary
-    from sessions.views import CellView
+    from sessions.analysis.snapshot import NotebookReadError
+    from sessions.api.notebook import AsyncNotebook, ConcurrentEditError, Notebook, NotebookDocument
+    from sessions.api.views import CellView
+    from sessions.format.anchors import AmbiguousAnchor, CellAddressError, CellRef, NoSuchCell
+    from sessions.format.edits import Delete, EditError, Insert, Move, SetSource
+    from sessions.run.runner import RunListener, RunSettings, RunSummary
 
 # The Python API (docs/api.md), imported on first use so that ``import sessions``
 # stays cheap for the CLI and the language server.
 _API = {
-    "Notebook": "sessions.api",
-    "AsyncNotebook": "sessions.api",
-    "NotebookDocument": "sessions.api",
-    "ConcurrentEditError": "sessions.api",
-    "CellView": "sessions.views",
-    "CellRef": "sessions.anchors",
-    "CellAddressError": "sessions.anchors",
-    "AmbiguousAnchor": "sessions.anchors",
-    "NoSuchCell": "sessions.anchors",
-    "EditError": "sessions.edits",
-    "SetSource": "sessions.edits",
-    "Insert": "sessions.edits",
-    "Delete": "sessions.edits",
-    "Move": "sessions.edits",
-    "RunSettings": "sessions.runner",
-    "RunSummary": "sessions.runner",
-    "RunListener": "sessions.runner",
-    "NotebookReadError": "sessions.engine",
+    "Notebook": "sessions.api.notebook",
+    "AsyncNotebook": "sessions.api.notebook",
+    "NotebookDocument": "sessions.api.notebook",
+    "ConcurrentEditError": "sessions.api.notebook",
+    "CellView": "sessions.api.views",
+    "CellRef": "sessions.format.anchors",
+    "CellAddressError": "sessions.format.anchors",
+    "AmbiguousAnchor": "sessions.format.anchors",
+    "NoSuchCell": "sessions.format.anchors",
+    "EditError": "sessions.format.edits",
+    "SetSource": "sessions.format.edits",
+    "Insert": "sessions.format.edits",
+    "Delete": "sessions.format.edits",
+    "Move": "sessions.format.edits",
+    "RunSettings": "sessions.run.runner",
+    "RunSummary": "sessions.run.runner",
+    "RunListener": "sessions.run.runner",
+    "NotebookReadError": "sessions.analysis.snapshot",
 }
 
 __all__ = [

@@ -6,9 +6,9 @@ on stdin, named after the notebook's path so ruff finds the project's
 configuration (``pyproject.toml`` / ``ruff.toml`` from the notebook's folder
 up). Ruff's notebook mode understands IPython magics and keeps them verbatim,
 formats each cell independently and drops the trailing newline, which is
-exactly the per-cell source a :class:`~sessions.notebook.Notebook` holds.
+exactly the per-cell source a :class:`~sessions.format.notebook.Notebook` holds.
 
-Only code cells change, through :func:`~sessions.notebook.set_source`, so
+Only code cells change, through :func:`~sessions.format.notebook.set_source`, so
 markers, markdown, raw cells and the separators between cells keep their
 bytes. Magic lines are put back in the exact text they had in the file (for
 example ``#%time`` without a space, or a magic left uncommented). A cell that
@@ -26,9 +26,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from .magics import magic_line_mask
-from .markers import split_lines
-from .notebook import Cell, Notebook, set_source
+from sessions.format.magics import magic_line_mask
+from sessions.format.markers import split_lines
+from sessions.format.notebook import Cell, Notebook, set_source
 
 _RUFF_TIMEOUT = 60.0
 # ``error: Failed to parse nb.ipynb:3:1:8: Expected ...`` — cell (1-based), line, column.

@@ -21,14 +21,19 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .graph import build_graph
-from .ipynb_metadata import export_metadata, exported_cell_metadata, import_header, kernel_language
-from .language_cells import comment_body, magic_of_source
-from .magics import comment_magics
-from .markdown import encode_markdown
-from .notebook import Cell, CellKind, HeaderError, Notebook, make_header, parse
-from .records import CellRecord, KernelInfo, Output, RunStatus, SidecarData
-from .staleness import record_versions
+from sessions.analysis.graph import build_graph
+from sessions.analysis.staleness import record_versions
+from sessions.cache.records import CellRecord, KernelInfo, Output, RunStatus, SidecarData
+from sessions.format.language_cells import comment_body, magic_of_source
+from sessions.format.magics import comment_magics
+from sessions.format.markdown import encode_markdown
+from sessions.format.notebook import Cell, CellKind, HeaderError, Notebook, make_header, parse
+from sessions.ipynb_metadata import (
+    export_metadata,
+    exported_cell_metadata,
+    import_header,
+    kernel_language,
+)
 
 NBFORMAT = 4
 NBFORMAT_MINOR = 5

@@ -21,8 +21,8 @@ import copy
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .notebook import Cell, Notebook
-from .yaml_header import header_text
+from sessions.format.notebook import Cell, Notebook
+from sessions.format.yaml_header import header_text
 
 DEFAULT_KERNELSPEC: Mapping[str, str] = {
     "name": "python3",

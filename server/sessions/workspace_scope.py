@@ -18,13 +18,13 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from .bounded_read import max_notebook_bytes
-from .discovery import SKIPPED_FOLDERS, has_cell_marker
-from .sidecar import sidecar_path
+from sessions.cache.sidecar import sidecar_path
+from sessions.format.bounded_read import max_notebook_bytes
+from sessions.format.discovery import SKIPPED_FOLDERS, has_cell_marker
 
 NOTEBOOK_SUFFIX = ".py"
 NOTEBOOK_LIMIT = 500
-"""Notebooks listed per call at most, as :func:`sessions.discovery.find_notebooks`."""
+"""Notebooks listed per call at most, as :func:`sessions.format.discovery.find_notebooks`."""
 
 
 class OutsideScopeError(ValueError):
@@ -121,7 +121,7 @@ class WorkspaceScope:
     ) -> tuple[list[Path], list[tuple[Path, str]]]:
         """Notebooks under ``folder`` (as named there, sorted) and the files refused, with why.
 
-        Folders are walked as :func:`sessions.discovery.find_notebooks` does
+        Folders are walked as :func:`sessions.format.discovery.find_notebooks` does
         (hidden and installed-code folders skipped, folder links not
         followed); a ``.py`` name is read only after it proved to be a
         regular file inside the root, and only up to the size limit, so a link

@@ -1,5 +1,5 @@
 """``python -m sessions.cli``: the same as the ``sessions`` command."""
 
-from . import entry
+from sessions.cli import entry
 
 entry()

@@ -10,9 +10,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ..diagnostics import SEVERITY_RANK
-from .common import CliError, fail, load_or_fail, print_json, report_problems
-from .render import format_diagnostic
+from sessions.analysis.diagnostics import SEVERITY_RANK
+from sessions.cli.common import CliError, fail, load_or_fail, print_json, report_problems
+from sessions.cli.render import format_diagnostic
 
 
 def register(verbs: Any) -> None:

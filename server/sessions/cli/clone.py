@@ -14,10 +14,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..kernel.registry import Registry, RegistryError
-from ..kernel.supervisor import SupervisorError, SupervisorOptions, start_detached
-from .common import fail
-from .start import add_idle_timeout, idle_timeout_of
+from sessions.cli.common import fail
+from sessions.cli.start import add_idle_timeout, idle_timeout_of
+from sessions.kernel.registry import Registry, RegistryError
+from sessions.kernel.supervisor import SupervisorError, SupervisorOptions, start_detached
 
 
 def register(verbs: Any) -> None:

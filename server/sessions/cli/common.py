@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..engine import NotebookReadError, Snapshot, load_snapshot
+from sessions.analysis.snapshot import NotebookReadError, Snapshot, load_snapshot
 
 
 class CliError(Exception):

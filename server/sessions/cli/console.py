@@ -9,8 +9,8 @@ import subprocess
 import sys
 from typing import Any
 
-from ..kernel.registry import Registry, RegistryError
-from .common import fail
+from sessions.cli.common import fail
+from sessions.kernel.registry import Registry, RegistryError
 
 INSTALL_HINT = f"{shlex.quote(sys.executable)} -m pip install jupyter-console"
 

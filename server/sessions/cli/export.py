@@ -14,9 +14,9 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from ..atomic import write_atomic
-from ..ipynb import IpynbError, ipynb_text, to_ipynb
-from .common import CliError, fail, load_or_fail, report_problems
+from sessions.cache.atomic import write_atomic
+from sessions.cli.common import CliError, fail, load_or_fail, report_problems
+from sessions.ipynb import IpynbError, ipynb_text, to_ipynb
 
 
 def register(verbs: Any) -> None:

@@ -14,11 +14,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..atomic import describe_write_error, write_atomic
-from ..engine import NotebookReadError, read_notebook_text
-from ..formatting import FormatResult, FormatterUnavailable, format_notebook
-from ..notebook import parse, serialize
-from .common import fail
+from sessions.analysis.snapshot import NotebookReadError, read_notebook_text
+from sessions.cache.atomic import describe_write_error, write_atomic
+from sessions.cli.common import fail
+from sessions.format.notebook import parse, serialize
+from sessions.formatting import FormatResult, FormatterUnavailable, format_notebook
 
 
 def register(verbs: Any) -> None:

@@ -13,10 +13,10 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from ..atomic import write_atomic
-from ..ipynb import IpynbError, from_ipynb, read_ipynb
-from ..sidecar import save_sidecar, sidecar_path
-from .common import fail
+from sessions.cache.atomic import write_atomic
+from sessions.cache.sidecar import save_sidecar, sidecar_path
+from sessions.cli.common import fail
+from sessions.ipynb import IpynbError, from_ipynb, read_ipynb
 
 
 def register(verbs: Any) -> None:

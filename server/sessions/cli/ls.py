@@ -13,7 +13,8 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from ..kernel.registry import (
+from sessions.cli.common import print_json
+from sessions.kernel.registry import (
     CleanReport,
     Orphan,
     Registry,
@@ -22,7 +23,6 @@ from ..kernel.registry import (
     find_orphans,
     heartbeat,
 )
-from .common import print_json
 
 
 def register(verbs: Any) -> None:

@@ -54,7 +54,7 @@ def _tune_interpreter_for_serving() -> None:
 
 def run(args: argparse.Namespace) -> int:
     _configure_logging(args.log_level)
-    from ..lsp.server import create_server
+    from sessions.lsp.server import create_server
 
     server = create_server()
     _tune_interpreter_for_serving()

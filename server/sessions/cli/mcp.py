@@ -11,7 +11,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from .common import fail
+from sessions.cli.common import fail
 
 
 def register(verbs: Any) -> None:
@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         import anyio
 
-        from ..mcp_server import serve
+        from sessions.mcp.server import serve
     except ImportError as exc:
         return fail(f"the MCP server needs the `mcp` package ({exc}); install it: pip install mcp")
     anyio.run(serve, root, args.python)

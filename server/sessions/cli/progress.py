@@ -14,10 +14,10 @@ import time
 from collections.abc import Sequence
 from typing import TextIO
 
-from ..notebook import Notebook
-from ..records import Output
-from ..runner import CellOutcome, RunListener
-from .render import paint, use_color
+from sessions.cache.records import Output
+from sessions.cli.render import paint, use_color
+from sessions.format.notebook import Notebook
+from sessions.run.runner import CellOutcome, RunListener
 
 _MARK = {"ok": ("✓", "32"), "error": ("✗", "31"), "interrupted": ("■", "33")}
 

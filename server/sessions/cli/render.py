@@ -6,8 +6,8 @@ import os
 import sys
 from typing import Any, TextIO
 
-from ..diagnostics import Diagnostic
-from ..engine import Snapshot
+from sessions.analysis.diagnostics import Diagnostic
+from sessions.analysis.snapshot import Snapshot
 
 STATUS_MARK = {
     "fresh": "✓",

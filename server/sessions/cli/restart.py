@@ -12,8 +12,8 @@ import sys
 import time
 from typing import Any
 
-from ..kernel.registry import Registry, RegistryError
-from .common import fail
+from sessions.cli.common import fail
+from sessions.kernel.registry import Registry, RegistryError
 
 RESTART_TIMEOUT = 90.0
 

@@ -13,15 +13,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..engine import NotebookReadError, Snapshot
-from ..kernel.errors import KernelError
-from ..kernel.interpreter import resolve_python
-from ..kernel_factory import kernel_factory_for
-from ..run_plan import PlanError
-from ..runner import NotebookRunner, RunSettings, RunSummary
-from ..sidecar import SidecarWriteError
-from .common import fail, print_json
-from .progress import TerminalProgress
+from sessions.analysis.snapshot import NotebookReadError, Snapshot
+from sessions.cache.sidecar import SidecarWriteError
+from sessions.cli.common import fail, print_json
+from sessions.cli.progress import TerminalProgress
+from sessions.kernel.errors import KernelError
+from sessions.kernel.interpreter import resolve_python
+from sessions.run.kernel_factory import kernel_factory_for
+from sessions.run.plan import PlanError
+from sessions.run.runner import NotebookRunner, RunSettings, RunSummary
 
 
 def register(verbs: Any) -> None:

@@ -13,9 +13,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..kernel.errors import KernelError
-from ..kernel.registry import Registry, RegistryError, SessionEntry
-from ..kernel.supervisor import (
+from sessions.cli.common import fail
+from sessions.kernel.errors import KernelError
+from sessions.kernel.registry import Registry, RegistryError, SessionEntry
+from sessions.kernel.supervisor import (
     IDLE_TIMEOUT_ENV,
     Replay,
     SupervisorError,
@@ -24,7 +25,6 @@ from ..kernel.supervisor import (
     start_detached,
     supervise,
 )
-from .common import fail
 
 
 def register(verbs: Any) -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ..kernel.interpreter import resolve_python
-from .common import CliError, fail, load_or_fail, print_json, report_problems
-from .render import format_diagnostic, print_table, snapshot_json
+from sessions.cli.common import CliError, fail, load_or_fail, print_json, report_problems
+from sessions.cli.render import format_diagnostic, print_table, snapshot_json
+from sessions.kernel.interpreter import resolve_python
 
 
 def register(verbs: Any) -> None:

@@ -6,8 +6,8 @@ import argparse
 import sys
 from typing import Any
 
-from ..kernel.registry import Registry, RegistryError, stop_session
-from .common import fail
+from sessions.cli.common import fail
+from sessions.kernel.registry import Registry, RegistryError, stop_session
 
 
 def register(verbs: Any) -> None:

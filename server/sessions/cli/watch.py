@@ -18,16 +18,16 @@ from typing import Any, TextIO
 
 from watchfiles import awatch
 
-from ..engine import NotebookReadError, Snapshot, analyze
-from ..kernel.attached import AttachedKernel
-from ..kernel.errors import KernelError
-from ..kernel_factory import kernel_factory_for
-from ..runner import NotebookRunner, RunSettings
-from ..sidecar import SidecarWriteError
-from .common import fail
-from .progress import TerminalProgress
-from .render import STATUS_MARK
-from .run import summary_line
+from sessions.analysis.snapshot import NotebookReadError, Snapshot, analyze
+from sessions.cache.sidecar import SidecarWriteError
+from sessions.cli.common import fail
+from sessions.cli.progress import TerminalProgress
+from sessions.cli.render import STATUS_MARK
+from sessions.cli.run import summary_line
+from sessions.kernel.attached import AttachedKernel
+from sessions.kernel.errors import KernelError
+from sessions.run.kernel_factory import kernel_factory_for
+from sessions.run.runner import NotebookRunner, RunSettings
 
 
 def register(verbs: Any) -> None:

@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sessions.hashing import code_hash
+from sessions.format.hashing import code_hash
 from sessions.kernel.registry import Registry, SessionEntry, now_iso, parse_iso
 from sessions.kernel.session import KernelSession, KernelState
 

@@ -46,9 +46,11 @@ from typing import Any, Literal
 import zmq.asyncio
 from jupyter_client.asynchronous.client import AsyncKernelClient
 
+from sessions.cache.records import Output
 from sessions.kernel.errors import KernelDeadError, KernelStartError
 from sessions.kernel.handshake import kernel_info_round
 from sessions.kernel.interpreter import check_ipykernel, resolve_python
+from sessions.kernel.iopub import output_from_message
 from sessions.kernel.launcher import (
     ConnectionFile,
     KernelProcess,
@@ -58,9 +60,7 @@ from sessions.kernel.launcher import (
     runtime_dir,
     write_connection,
 )
-from sessions.kernel.outputs import output_from_message
 from sessions.kernel.wire import decode
-from sessions.records import Output
 
 log = logging.getLogger(__name__)
 

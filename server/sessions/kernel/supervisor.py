@@ -32,13 +32,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sessions.bounded_read import max_notebook_bytes, read_regular_file
-from sessions.hashing import code_hash
+from sessions.format.bounded_read import max_notebook_bytes, read_regular_file
+from sessions.format.hashing import code_hash
+from sessions.format.notebook import parse
 from sessions.kernel.errors import KernelError
 from sessions.kernel.registration import Registration
 from sessions.kernel.registry import Registry, SessionEntry
 from sessions.kernel.session import KernelSession
-from sessions.notebook import parse
 
 IDLE_TIMEOUT_ENV = "SESSIONS_IDLE_TIMEOUT"
 

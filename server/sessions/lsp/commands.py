@@ -21,20 +21,20 @@ from urllib.parse import unquote, urlparse
 
 from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 
-from ..engine import NotebookReadError
-from ..identity import match_records
-from ..kernel.errors import KernelError, KernelSetupError
-from ..notebook_json import PayloadError, parse_payload, serialize_payload
-from ..records import SidecarData
-from ..run_plan import RUN_MODES, PlanError
-from ..workspace_scope import within
-from .documents import uri_to_path
-from .progress import RunProgress
-from .state_payload import STATE_PAGE_BYTES, OutputsCursor, add_outputs_page, cells_json
+from sessions.analysis.snapshot import NotebookReadError
+from sessions.cache.identity import match_records
+from sessions.cache.records import SidecarData
+from sessions.kernel.errors import KernelError, KernelSetupError
+from sessions.lsp.documents import uri_to_path
+from sessions.lsp.notebook_json import PayloadError, parse_payload, serialize_payload
+from sessions.lsp.progress import RunProgress
+from sessions.lsp.state_payload import STATE_PAGE_BYTES, OutputsCursor, add_outputs_page, cells_json
+from sessions.run.plan import RUN_MODES, PlanError
+from sessions.workspace_scope import within
 
 if TYPE_CHECKING:
-    from .notebook_state import NotebookState
-    from .server import SessionsServer
+    from sessions.lsp.notebook_state import NotebookState
+    from sessions.lsp.server import SessionsServer
 
 REQUEST_FAILED = -32803
 """LSP ``RequestFailed``: a valid request that could not be carried out."""

@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any, cast
 from urllib.parse import unquote, urlparse
 
-from ..notebook_json import PayloadError, serialize_payload
-from .positions import apply_change
+from sessions.lsp.notebook_json import PayloadError, serialize_payload
+from sessions.lsp.positions import apply_change
 
 _MARKER = re.compile(r"^[ \t]*#[ \t]*%%", re.MULTILINE)
 

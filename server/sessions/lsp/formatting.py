@@ -11,9 +11,9 @@ from pathlib import Path
 
 from lsprotocol import types
 
-from ..formatting import format_notebook
-from ..notebook import Notebook, parse
-from .positions import LineIndex, to_client_column
+from sessions.format.notebook import Notebook, parse
+from sessions.formatting import format_notebook
+from sessions.lsp.positions import LineIndex, to_client_column
 
 
 def _cell_offsets(notebook: Notebook) -> list[tuple[int, int]]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from ..engine import Snapshot
+from sessions.analysis.snapshot import Snapshot
 
 _IDENTIFIER = re.compile(r"[^\W\d]\w*")
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from lsprotocol import types
 
-from ..engine import Snapshot
-from ..outputs import short_result
-from .outline import last_content_line
-from .positions import LineIndex, to_client_column
+from sessions.analysis.snapshot import Snapshot
+from sessions.lsp.outline import last_content_line
+from sessions.lsp.positions import LineIndex, to_client_column
+from sessions.run.outputs import short_result
 
 
 def inlay_hints(

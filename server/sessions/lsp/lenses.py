@@ -7,9 +7,9 @@ from typing import Any
 
 from lsprotocol import types
 
-from ..engine import Snapshot
-from ..records import CellRecord
-from ..staleness import CellState, has_code_to_run, stale_cells
+from sessions.analysis.snapshot import Snapshot
+from sessions.analysis.staleness import CellState, has_code_to_run, stale_cells
+from sessions.cache.records import CellRecord
 
 
 def format_duration(seconds: float | None) -> str:

@@ -16,18 +16,24 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
-from ..bounded_read import MAX_NOTEBOOK_SETTING, format_size, text_bytes
-from ..content_cache import forget_everywhere
-from ..engine import NotebookReadError, NotebookTooLarge, Snapshot, analyze, read_notebook_text
-from ..kernel.errors import KernelSetupError
-from ..kernel.interpreter import ResolvedPython, resolve_python
-from ..kernel_factory import kernel_factory_for
-from ..notebook import Notebook, parse, reuse_unchanged_cells
-from ..runner import KernelLike, NotebookRunner, RunListener, RunSettings
-from ..sidecar import SidecarStore
-from .positions import LineIndex
-from .settings import Settings
-from .state_payload import KernelView
+from sessions.analysis.content_cache import forget_everywhere
+from sessions.analysis.snapshot import (
+    NotebookReadError,
+    NotebookTooLarge,
+    Snapshot,
+    analyze,
+    read_notebook_text,
+)
+from sessions.cache.sidecar import SidecarStore
+from sessions.format.bounded_read import MAX_NOTEBOOK_SETTING, format_size, text_bytes
+from sessions.format.notebook import Notebook, parse, reuse_unchanged_cells
+from sessions.kernel.errors import KernelSetupError
+from sessions.kernel.interpreter import ResolvedPython, resolve_python
+from sessions.lsp.positions import LineIndex
+from sessions.lsp.settings import Settings
+from sessions.lsp.state_payload import KernelView
+from sessions.run.kernel_factory import kernel_factory_for
+from sessions.run.runner import KernelLike, NotebookRunner, RunListener, RunSettings
 
 log = logging.getLogger(__name__)
 

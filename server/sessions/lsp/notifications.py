@@ -8,11 +8,11 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ..records import Output, SidecarData
-from ..runner import CellOutcome, RunListener
-from .notebook_state import NotebookState
-from .outputs_stream import NOTIFICATION_CHARS, STREAM_BATCH_SECONDS, OutputForwarder
-from .progress import RunProgress
+from sessions.cache.records import Output, SidecarData
+from sessions.lsp.notebook_state import NotebookState
+from sessions.lsp.outputs_stream import NOTIFICATION_CHARS, STREAM_BATCH_SECONDS, OutputForwarder
+from sessions.lsp.progress import RunProgress
+from sessions.run.runner import CellOutcome, RunListener
 
 log = logging.getLogger(__name__)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from lsprotocol import types
 
-from ..markers import split_lines
-from ..notebook import Cell, Notebook
+from sessions.format.markers import split_lines
+from sessions.format.notebook import Cell, Notebook
 
 
 def last_content_line(cell: Cell) -> int:

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
-from ..records import Output
+from sessions.cache.records import Output
 
 STREAM_BATCH_SECONDS = 0.05
 

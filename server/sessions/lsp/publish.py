@@ -13,12 +13,12 @@ from typing import Any
 
 from lsprotocol import types
 
-from ..diagnostics import Diagnostic
-from ..notebook import Notebook
-from .documents import Documents
-from .notebook_state import NotebookState, is_notebook
-from .positions import LineIndex, to_client_column
-from .state_payload import cells_json
+from sessions.analysis.diagnostics import Diagnostic
+from sessions.format.notebook import Notebook
+from sessions.lsp.documents import Documents
+from sessions.lsp.notebook_state import NotebookState, is_notebook
+from sessions.lsp.positions import LineIndex, to_client_column
+from sessions.lsp.state_payload import cells_json
 
 log = logging.getLogger(__name__)
 

@@ -24,28 +24,28 @@ from pygls.io_ import StdoutWriter
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol, default_converter, lsp_method
 
-from .. import __version__
-from ..bounded_read import MAX_SIDECAR_BYTES, read_regular_file
-from ..engine import NotebookReadError, Snapshot
-from ..formatting import FormatterUnavailable
-from ..hashing import bytes_hash
-from ..notebook import parse
-from ..sidecar import sidecar_path
-from . import commands
-from .documents import CellDoc, Documents, NotebookDoc, has_cell_marker, uri_to_path
-from .formatting import cells_in_lines, format_cell_source, format_edits
-from .hover import hover_text
-from .inlay import inlay_hints
-from .lenses import code_lenses
-from .notebook_state import NotebookState, is_notebook
-from .notifications import NotebookListener
-from .outline import document_symbols, folding_ranges
-from .positions import LineIndex, from_client_column, to_client_column
-from .positions import line_text as snapshot_line_text
-from .publish import Publisher
-from .settings import DEFAULTS, Settings, read_settings, settings_section
-from .transport import READ_CHUNK, Connection, Read, ThreadedReader
-from .watcher import FolderWatcher
+from sessions import __version__
+from sessions.analysis.snapshot import NotebookReadError, Snapshot
+from sessions.cache.sidecar import sidecar_path
+from sessions.format.bounded_read import MAX_SIDECAR_BYTES, read_regular_file
+from sessions.format.hashing import bytes_hash
+from sessions.format.notebook import parse
+from sessions.formatting import FormatterUnavailable
+from sessions.lsp import commands
+from sessions.lsp.documents import CellDoc, Documents, NotebookDoc, has_cell_marker, uri_to_path
+from sessions.lsp.formatting import cells_in_lines, format_cell_source, format_edits
+from sessions.lsp.hover import hover_text
+from sessions.lsp.inlay import inlay_hints
+from sessions.lsp.lenses import code_lenses
+from sessions.lsp.notebook_state import NotebookState, is_notebook
+from sessions.lsp.notifications import NotebookListener
+from sessions.lsp.outline import document_symbols, folding_ranges
+from sessions.lsp.positions import LineIndex, from_client_column, to_client_column
+from sessions.lsp.positions import line_text as snapshot_line_text
+from sessions.lsp.publish import Publisher
+from sessions.lsp.settings import DEFAULTS, Settings, read_settings, settings_section
+from sessions.lsp.transport import READ_CHUNK, Connection, Read, ThreadedReader
+from sessions.lsp.watcher import FolderWatcher
 
 log = logging.getLogger(__name__)
 

@@ -10,9 +10,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from ..bounded_read import max_notebook_bytes
-from ..runner import OnRun
-from ..sidecar import DEFAULT_OUTPUT_CAP
+from sessions.cache.sidecar import DEFAULT_OUTPUT_CAP
+from sessions.format.bounded_read import max_notebook_bytes
+from sessions.run.runner import OnRun
 
 _KEYS = ("python", "onRun", "runUpstream", "outputCap", "prewarmKernel", "maxNotebookBytes")
 

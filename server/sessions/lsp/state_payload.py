@@ -1,6 +1,6 @@
 """The JSON a client renders a notebook from: ``sessions.state`` and ``sessions/state``.
 
-Pure: built from a :class:`~sessions.engine.Snapshot` plus what only the
+Pure: built from a :class:`~sessions.analysis.snapshot.Snapshot` plus what only the
 server knows (loaded cells, the running cell, the kernel).
 
 ``sessions.state`` outputs come in pages (docs/protocol.md): a reply holds
@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from ..engine import Snapshot
-from ..records import CellRecord
+from sessions.analysis.snapshot import Snapshot
+from sessions.cache.records import CellRecord
 
 STATE_PAGE_BYTES = 4 * 1024 * 1024
 """Output JSON per ``sessions.state`` reply, at most (and the default)."""

@@ -38,7 +38,7 @@ from lsprotocol.types import EXIT, SHUTDOWN, ResponseError
 from pygls.exceptions import JsonRpcException
 from pygls.protocol import JsonRPCProtocol
 
-from .framing import (
+from sessions.lsp.framing import (
     INVALID_REQUEST,
     PARSE_ERROR,
     STALL_SECONDS,

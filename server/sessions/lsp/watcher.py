@@ -16,7 +16,7 @@ from pathlib import Path
 
 import watchfiles
 
-from ..sidecar import SIDECAR_SUFFIX
+from sessions.cache.sidecar import SIDECAR_SUFFIX
 
 log = logging.getLogger(__name__)
 

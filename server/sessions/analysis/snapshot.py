@@ -1,0 +1,150 @@
+"""One notebook's analysed state: file + sidecar -> cells, graph, statuses, diagnostics.
+
+This is what the CLI prints and what the language server publishes. It does
+no I/O beyond reading the two files, and never raises on bad content: problems
+with the sidecar come back as ``problems`` (human-readable, with the fix).
+"""
+
+from __future__ import annotations
+
+import errno
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sessions.analysis.diagnostics import SEVERITY_RANK, Diagnostic
+from sessions.analysis.graph import NotebookGraph, build_graph
+from sessions.analysis.staleness import CellState, StatusPass
+from sessions.analysis.status_diagnostics import status_diagnostics
+from sessions.cache.identity import match_records
+from sessions.cache.records import CellRecord, SidecarData
+from sessions.cache.sidecar import load_sidecar, sidecar_path
+from sessions.format.bounded_read import (
+    NOTEBOOK_LIMIT_HINT,
+    FileRefused,
+    max_notebook_bytes,
+    read_regular_file,
+)
+from sessions.format.notebook import Notebook, parse
+
+
+class NotebookReadError(Exception):
+    """The notebook file cannot be read as text; the message says why and what to do."""
+
+
+class NotebookTooLarge(NotebookReadError):
+    """The notebook is over the size limit for analysis; the message says how to raise it."""
+
+
+def read_notebook_text(path: Path, *, max_bytes: int | None = None) -> str:
+    """Read a notebook file, refusing what is not a UTF-8 text file with a clear message.
+
+    Only a regular file of at most ``max_bytes`` (default: ``SESSIONS_MAX_NOTEBOOK_BYTES``
+    or 4 MB) is read: a FIFO never blocks, a link to ``/dev/zero`` is never read
+    (``bounded_read``).
+    """
+    limit = max_notebook_bytes() if max_bytes is None else max_bytes
+    try:
+        data = read_regular_file(path, limit, limit_hint=NOTEBOOK_LIMIT_HINT)
+    except FileNotFoundError:
+        raise NotebookReadError(f"{path}: no such file") from None
+    except FileRefused as exc:
+        if exc.errno == errno.EISDIR:
+            raise NotebookReadError(f"{path}: is a directory, not a notebook .py file") from None
+        kind = NotebookTooLarge if exc.errno == errno.EFBIG else NotebookReadError
+        raise kind(f"{path}: cannot be read as a notebook: {exc.strerror}") from None
+    except OSError as exc:
+        raise NotebookReadError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
+    if b"\x00" in data:
+        raise NotebookReadError(
+            f"{path}: looks like a binary file (contains NUL bytes), not a notebook"
+        )
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise NotebookReadError(
+            f"{path}: is not valid UTF-8 (byte {exc.start}); re-save it as UTF-8"
+        ) from exc
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    path: Path
+    notebook: Notebook
+    graph: NotebookGraph
+    sidecar: SidecarData
+    records: tuple[CellRecord | None, ...]
+    """The sidecar record matched to each current cell."""
+    states: tuple[CellState, ...]
+    diagnostics: tuple[Diagnostic, ...]
+    problems: tuple[str, ...]
+    _statuses: StatusPass | None = field(default=None, repr=False, compare=False)
+    """The status pass behind ``states``: lets the next text's statuses be updated."""
+
+    def cell_facts(self, index: int) -> dict[str, Any]:
+        """What every surface reports about a cell (JSON-ready; keys that need
+        no casing convention). The CLI and the language server add their own."""
+        cell = self.notebook.cells[index]
+        state = self.states[index]
+        analysis = self.graph.analyses[index]
+        record = self.records[index]
+        return {
+            "index": index,
+            "kind": cell.kind,
+            "title": cell.title,
+            "line": cell.start_line,
+            "status": state.status,
+            "reason": state.reason,
+            "causes": list(state.causes),
+            "defines": sorted(analysis.defines) if analysis else [],
+            "uses": sorted(analysis.uses) if analysis else [],
+            "mutates": sorted(self.graph.mutates(index)),
+            "run": record.run if record else None,
+            "duration": record.duration if record else None,
+        }
+
+
+def analyze(
+    path: Path,
+    notebook: Notebook,
+    sidecar: SidecarData,
+    problems: Sequence[str] = (),
+    previous: Snapshot | None = None,
+) -> Snapshot:
+    """The snapshot of ``notebook`` with ``sidecar``'s records.
+
+    ``previous`` (the snapshot of the same notebook's last text, as the
+    language server holds it) lets the graph and the statuses be updated
+    where the text changed instead of rebuilt; the result is the same.
+    """
+    if previous is not None and previous.path != path:
+        previous = None
+    graph = build_graph(notebook, previous.graph if previous is not None else None)
+    records = tuple(match_records(sidecar.cells, notebook.cells))
+    statuses = StatusPass(
+        notebook, graph, records, previous._statuses if previous is not None else None
+    )
+    states = tuple(statuses.states)
+    diagnostics = sorted(
+        [*graph.diagnostics, *status_diagnostics(notebook, states, records)],
+        key=lambda d: (d.line, d.col, SEVERITY_RANK[d.severity], d.code),
+    )
+    return Snapshot(
+        path,
+        notebook,
+        graph,
+        sidecar,
+        records,
+        states,
+        tuple(diagnostics),
+        tuple(problems),
+        statuses,
+    )
+
+
+def load_snapshot(path: Path) -> Snapshot:
+    """Read and analyse a notebook and its sidecar. Raises only :class:`NotebookReadError`."""
+    text = read_notebook_text(path)
+    loaded = load_sidecar(sidecar_path(path), path.name)
+    return analyze(path, parse(text), loaded.data, loaded.problems)

@@ -1,0 +1,1 @@
+"""The Python API (docs/api.md): notebook handles, cell views, a loop thread."""

@@ -1,0 +1,1 @@
+"""The ``# %%`` file format (DESIGN §2): parse, serialize, edit, address cells."""

@@ -1,0 +1,763 @@
+"""The ``# %%`` percent notebook format: parse, serialize, edit (DESIGN §2).
+
+A :class:`Notebook` is a sequence of :class:`Cell` objects that each keep the
+exact text they were parsed from (``raw``), so ``serialize(parse(t)) == t`` for
+every string, and an edit to one cell rewrites only that cell's bytes. A
+Jupytext YAML header at the top is notebook metadata, kept as exact text in
+``Notebook.header`` and not a cell (see ``yaml_header``); root-level YAML in it
+is the one cell without bytes of its own, the *frontmatter* raw cell on top.
+
+Everything a UI or the analysis needs (title, kind, metadata, the uncommented
+source, the code the kernel runs, file line numbers) is derived from ``raw``.
+
+The edit functions return a new notebook that always equals what parsing its
+text gives. When an edit's text would not stay where it was put (a new source
+containing a ``# %%`` line or an unclosed triple-quoted string, or an empty
+preamble, which is no preamble), the result is the honest re-parse.
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_right
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
+from functools import cached_property
+from itertools import pairwise
+from typing import Any, Literal
+
+from sessions.format.hashing import code_hash
+from sessions.format.language_cells import (
+    LanguageMagic,
+    cell_metadata,
+    comment_body,
+    magic_of_metadata,
+    magic_of_source,
+    uncomment_body,
+)
+from sessions.format.magics import comment_magics, uncomment_magics
+from sessions.format.markdown import encode_markdown, quote_delimiter, uncomment_markdown
+from sessions.format.markers import (
+    CellHeader,
+    format_header,
+    line_ending,
+    marker_lines,
+    parse_header,
+    split_lines,
+)
+from sessions.format.yaml_header import HeaderBlock, HeaderError, find_header
+
+__all__ = [
+    "Cell",
+    "CellHeader",
+    "CellKind",
+    "HeaderError",
+    "Notebook",
+    "delete_cell",
+    "format_header",
+    "insert_cell",
+    "make_header",
+    "move_cell",
+    "parse",
+    "parse_header",
+    "serialize",
+    "set_source",
+    "split_lines",
+]
+
+CellKind = Literal["code", "markdown", "raw"]
+
+_BOM = "\ufeff"
+_FIRST_EOL = re.compile(r"\r\n|\r|\n")
+_PREAMBLE_HEADER = CellHeader()
+_FRONTMATTER_HEADER = CellHeader(cell_type="raw")
+
+
+def _count_lines(text: str) -> int:
+    """Number of lines in ``text``, a final line without an ending included."""
+    count = text.count("\n") + text.count("\r") - text.count("\r\n")
+    return count + 1 if text and text[-1] not in "\r\n" else count
+
+
+def _to_lf(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
+
+
+def _is_blank(text: str) -> bool:
+    return text == "" or text.isspace()
+
+
+@dataclass(frozen=True, eq=False)
+class Cell:
+    """One cell, holding the exact text it was parsed from.
+
+    ``raw`` = header line (absent for the preamble) + body + separator, where
+    the separator is the run of blank (whitespace-only) lines before the next
+    marker or the end of the file. Concatenating every cell's ``raw`` gives
+    the file back (after the BOM, YAML header and any blank prefix, see
+    :class:`Notebook`).
+
+    The frontmatter cell has no bytes of its own (``raw`` is empty): it is the
+    root-level YAML of the notebook's header, shown as Jupytext shows it.
+    """
+
+    raw: str
+    start_line: int
+    """0-based file line of the header (or of the preamble's first line)."""
+    is_preamble: bool = False
+    frontmatter: str | None = None
+    """For the frontmatter cell: its source (``---``, root-level YAML, ``---``)."""
+
+    @property
+    def is_frontmatter(self) -> bool:
+        return self.frontmatter is not None
+
+    @property
+    def has_marker(self) -> bool:
+        """Whether the cell's first line is a ``# %%`` marker."""
+        return not self.is_preamble and self.frontmatter is None
+
+    @cached_property
+    def _parts(self) -> tuple[str, str, str]:
+        """(header line with its line ending, body, separator)."""
+        lines = split_lines(self.raw)
+        header = ""
+        if self.has_marker and lines:
+            header = lines[0]
+            del lines[0]
+        end = len(lines)
+        while end > 0 and lines[end - 1].isspace():
+            end -= 1
+        return header, "".join(lines[:end]), "".join(lines[end:])
+
+    @property
+    def header_line(self) -> str | None:
+        """The marker line without its line ending; ``None`` for the preamble and frontmatter."""
+        if not self.has_marker:
+            return None
+        header = self._parts[0]
+        return header[: len(header) - len(line_ending(header))]
+
+    @property
+    def body(self) -> str:
+        """Text between the header line and the separator, exactly as in the file."""
+        return self._parts[1]
+
+    @property
+    def separator(self) -> str:
+        """The blank lines after the body, exactly as in the file."""
+        return self._parts[2]
+
+    @cached_property
+    def header(self) -> CellHeader:
+        if self.is_preamble:
+            return _PREAMBLE_HEADER
+        if self.frontmatter is not None:
+            return _FRONTMATTER_HEADER
+        return parse_header(self._parts[0])
+
+    @cached_property
+    def language(self) -> LanguageMagic | None:
+        """For a ``# %% language="bash"`` code cell: the cell magic it stands for."""
+        if self.kind != "code" or not self.has_marker:
+            return None
+        return magic_of_metadata(self.header.metadata)
+
+    @property
+    def kind(self) -> CellKind:
+        return self.header.cell_type
+
+    @property
+    def title(self) -> str:
+        return self.header.title
+
+    @cached_property
+    def metadata(self) -> Mapping[str, Any]:
+        """The cell metadata, as Jupytext reads it (``language=`` keys are the magic)."""
+        if self.kind != "code":
+            return self.header.metadata
+        return cell_metadata(self.header.metadata)
+
+    @cached_property
+    def id(self) -> str | None:
+        """The explicit ``id="..."`` of the header, used first for cell identity."""
+        value = self.metadata.get("id")
+        return value if isinstance(value, str) else None
+
+    @property
+    def body_line(self) -> int:
+        """0-based file line of line 0 of ``code``: line k of ``code`` is ``body_line + k``.
+
+        The body starts there, except in a ``language=`` cell, whose code line 0
+        (``%%bash``) is the marker line that writes it.
+        """
+        if not self.has_marker or self.language is not None:
+            return self.start_line
+        return self.start_line + 1
+
+    @property
+    def line_count(self) -> int:
+        """Lines of ``raw``: header, body and separator."""
+        return _count_lines(self.raw)
+
+    @property
+    def end_line(self) -> int:
+        """0-based file line just after this cell (its separator included)."""
+        return self.start_line + self.line_count
+
+    @cached_property
+    def source(self) -> str:
+        """What a notebook UI shows: LF line endings, no trailing newline.
+
+        Markdown and raw cells are uncommented; code cells show magics
+        uncommented, as Jupytext does, so the text is what the kernel runs; a
+        ``language=`` cell is its cell magic and its uncommented body.
+        """
+        if self.frontmatter is not None:
+            return self.frontmatter
+        text = _to_lf(self.body)
+        if text.endswith("\n"):
+            text = text[:-1]
+        if self.kind == "code":
+            magic = self.language
+            if magic is not None:
+                return magic.line + "\n" + uncomment_body(text) if text else magic.line
+            return uncomment_magics(text)
+        return uncomment_markdown(text)
+
+    @property
+    def code(self) -> str:
+        """The code the kernel receives (empty for markdown and raw cells)."""
+        return self.source if self.kind == "code" else ""
+
+    @cached_property
+    def hash(self) -> str:
+        """``code_hash`` of the source (for code cells: of the code that runs)."""
+        return code_hash(self.source)
+
+    def display_name(self, limit: int = 60) -> str:
+        """Title, or the first non-empty source line, shortened for tables."""
+        text = self.title or next(
+            (line.strip() for line in self.source.splitlines() if line.strip()), ""
+        )
+        return text if len(text) <= limit else text[: limit - 1] + "…"
+
+    def _at(self, start_line: int) -> Cell:
+        """The same cell at another file line, keeping what was already derived."""
+        if start_line == self.start_line:
+            return self
+        moved = Cell(
+            raw=self.raw,
+            start_line=start_line,
+            is_preamble=self.is_preamble,
+            frontmatter=self.frontmatter,
+        )
+        for name in ("_parts", "header", "language", "source", "hash"):
+            if name in self.__dict__:
+                moved.__dict__[name] = self.__dict__[name]
+        return moved
+
+
+def reuse_unchanged_cells(previous: Notebook, notebook: Notebook) -> Notebook:
+    """``notebook`` with every cell whose text is unchanged since ``previous``
+    carrying over what was already derived from it (source, code, hash).
+
+    An edit then re-derives only the cells it touched: a full re-derivation
+    would redo all 250 cells of the reference notebook on every keystroke
+    (DESIGN §9: didChange -> diagnostics p50 ≤ 15 ms). The result equals
+    ``notebook`` in every observable property.
+    """
+    earlier = {(cell.raw, cell.is_preamble, cell.frontmatter): cell for cell in previous.cells}
+    cells = tuple(
+        kept._at(cell.start_line)
+        if (kept := earlier.get((cell.raw, cell.is_preamble, cell.frontmatter))) is not None
+        else cell
+        for cell in notebook.cells
+    )
+    return replace(notebook, cells=cells)
+
+
+@dataclass(frozen=True)
+class Notebook:
+    """A parsed notebook. ``serialize(nb)`` is the exact text it came from."""
+
+    cells: tuple[Cell, ...]
+    bom: bool = False
+    prefix: str = ""
+    """Whitespace-only lines before the first marker (there is no preamble then)."""
+    newline: str = "\n"
+    """Line ending used for text we add (the file's first line ending)."""
+    header: str = ""
+    """The Jupytext YAML header's exact text (with the shebang and coding line
+    above it and the blank line after it), or empty. It comes first, after the
+    BOM; :meth:`metadata` reads it."""
+
+    @cached_property
+    def header_block(self) -> HeaderBlock | None:
+        return find_header(split_lines(self.header)) if self.header else None
+
+    def metadata(self) -> dict[str, Any]:
+        """The notebook metadata the header holds (``{}`` without one).
+
+        Raises :class:`HeaderError` when the header's YAML cannot be read.
+        """
+        block = self.header_block
+        return block.metadata() if block is not None else {}
+
+    def __len__(self) -> int:
+        return len(self.cells)
+
+    def __getitem__(self, index: int) -> Cell:
+        return self.cells[index]
+
+    def __iter__(self) -> Iterator[Cell]:
+        return iter(self.cells)
+
+    @cached_property
+    def _starts(self) -> list[int]:
+        return [cell.start_line for cell in self.cells]
+
+    @property
+    def line_count(self) -> int:
+        """Lines in the file (a final line without an ending counts)."""
+        if self.cells and self.cells[-1].raw:
+            return self.cells[-1].end_line
+        return _count_lines(self.header) + _count_lines(self.prefix)
+
+    def cell_at_line(self, line: int) -> int | None:
+        """Index of the cell containing 0-based file ``line``, if any."""
+        index = bisect_right(self._starts, line) - 1
+        if index < 0 or line >= self.line_count:
+            return None
+        return index
+
+
+def parse(text: str) -> Notebook:
+    """Split ``text`` into cells. Never raises; any string is a notebook."""
+    bom = text.startswith(_BOM)
+    if bom:
+        text = text[1:]
+    eol = _FIRST_EOL.search(text)
+    newline = eol.group() if eol else "\n"
+    lines = split_lines(text)
+    block = find_header(lines) if text.startswith("#") else None
+    skip = len(block.lines) if block is not None else 0
+    # The header is all comments: no marker and no string can start inside it.
+    starts, _ = marker_lines(lines[skip:] if skip else lines)
+    if skip:
+        starts = [start + skip for start in starts]
+
+    cells: list[Cell] = []
+    if block is not None and block.frontmatter is not None:
+        cells.append(Cell(raw="", start_line=0, frontmatter=block.frontmatter))
+    prefix = ""
+    first = starts[0] if starts else len(lines)
+    if first > skip:
+        head = "".join(lines[skip:first])
+        if head.isspace():
+            prefix = head
+        else:
+            cells.append(Cell(raw=head, start_line=skip, is_preamble=True))
+    bounds = [*starts, len(lines)]
+    for begin, end in pairwise(bounds):
+        cells.append(Cell(raw="".join(lines[begin:end]), start_line=begin))
+    header = block.text if block is not None else ""
+    return Notebook(cells=tuple(cells), bom=bom, prefix=prefix, newline=newline, header=header)
+
+
+def serialize(notebook: Notebook) -> str:
+    """The file text; ``serialize(parse(t)) == t`` for every string ``t``."""
+    head = notebook.header + notebook.prefix
+    return (_BOM + head if notebook.bom else head) + "".join(cell.raw for cell in notebook.cells)
+
+
+def make_header(
+    kind: CellKind = "code", title: str = "", metadata: Mapping[str, Any] | None = None
+) -> str:
+    """The marker line for a new cell, without a line ending."""
+    return format_header(CellHeader(title=title, cell_type=kind, metadata=dict(metadata or {})))
+
+
+def _encode_body(
+    source: str,
+    kind: CellKind,
+    newline: str,
+    opener: str | None = None,
+    language: tuple[LanguageMagic, str] | None = None,
+) -> str:
+    """UI source -> file body lines, each ending with ``newline`` ("" for no lines).
+
+    ``language`` is ``magic_of_source(source)`` for a cell written with a
+    ``language=`` header: its body is commented.
+    """
+    source = _to_lf(source)
+    if kind != "code":
+        text = encode_markdown(source, opener)
+    elif language is not None:
+        text = comment_body(language[1])
+    else:
+        text = comment_magics(source)
+    if text == "" and source == "":
+        return ""
+    return newline.join(text.split("\n")) + newline
+
+
+def _language_of(source: str, kind: CellKind) -> tuple[LanguageMagic, str] | None:
+    """How a new code source is written: with a ``language=`` header, or not."""
+    return magic_of_source(_to_lf(source)) if kind == "code" else None
+
+
+def _with_language(
+    metadata: Mapping[str, Any], language: tuple[LanguageMagic, str] | None
+) -> dict[str, Any]:
+    """Header metadata for a cell written (or not) with a ``language=`` header."""
+    kept = dict(cell_metadata(metadata))
+    return {**kept, **language[0].metadata()} if language is not None else kept
+
+
+def _join(text: str, following: str) -> str:
+    """``text + following`` without a CR at the end of ``text`` and an LF at the
+    start of ``following`` fusing into one CRLF (a lost blank line)."""
+    if text.endswith("\r") and following.startswith("\n"):
+        text += "\n"
+    return text + following
+
+
+def _drop_final_eol(text: str) -> str:
+    return text[: len(text) - len(line_ending(text))]
+
+
+def set_source(notebook: Notebook, index: int, source: str) -> Notebook:
+    """Replace one cell's source; every other cell keeps its exact bytes.
+
+    The cell keeps its header and separator; line breaks in ``source`` are
+    written with the file's line ending, and a missing final newline stays
+    missing. Trailing blank lines of a code source join the separator.
+    """
+    cell = notebook.cells[index]
+    if _to_lf(source) == cell.source:
+        return notebook
+    if cell.frontmatter is not None:
+        return _set_frontmatter(notebook, source)
+    header, body, separator = cell._parts
+    nl = notebook.newline
+    opener = None if cell.kind == "code" else quote_delimiter(_to_lf(body))
+    language = _language_of(source, cell.kind) if cell.has_marker else None
+    if (language[0] if language is not None else None) != cell.language:
+        # The magic changed, and with it the header that writes it.
+        metadata = _with_language(cell.header.metadata, language)
+        header = make_header("code", cell.title, metadata) + line_ending(header)
+    new_body = _encode_body(source, cell.kind, nl, opener, language)
+    if new_body and header and not line_ending(header):
+        header += nl
+    text = header + new_body
+    is_last = index == len(notebook.cells) - 1
+    if is_last and not separator and not line_ending(cell.raw):
+        text = _drop_final_eol(text)  # keep a missing final newline missing
+    cells = list(notebook.cells)
+    cells[index] = Cell(
+        raw=_join(text, separator), start_line=cell.start_line, is_preamble=cell.is_preamble
+    )
+    return _finish(notebook, cells, notebook.prefix, checked={index})
+
+
+def _set_frontmatter(notebook: Notebook, source: str) -> Notebook:
+    """Rewrite the header's root-level YAML; text that is no frontmatter becomes a raw cell.
+
+    The ``jupyter:`` section (the notebook metadata) is kept as it is.
+    """
+    block = notebook.header_block
+    if block is None:  # pragma: no cover - a frontmatter cell always has a header
+        raise ValueError("the notebook has no YAML header")
+    source = _to_lf(source)
+    header = block.with_frontmatter(source, notebook.newline)
+    if header is not None:
+        return _reparse(replace(notebook, header=header), notebook.newline)
+    without = _reparse(
+        replace(notebook, header=block.with_frontmatter("", notebook.newline) or ""),
+        notebook.newline,
+    )
+    if without.cells and without.cells[0].is_preamble:
+        # The text was above the preamble: to stay there, the preamble needs a marker.
+        cells = list(without.cells)
+        cells[0] = Cell(raw=make_header() + notebook.newline + cells[0].raw, start_line=0)
+        without = _reparse(replace(without, cells=tuple(cells)), notebook.newline)
+    return insert_cell(without, 0, source, kind="raw")
+
+
+def _reparse(notebook: Notebook, newline: str) -> Notebook:
+    """The notebook its text reads as (after an edit of the header)."""
+    return replace(parse(serialize(notebook)), newline=newline)
+
+
+def insert_cell(
+    notebook: Notebook,
+    index: int,
+    source: str = "",
+    kind: CellKind = "code",
+    title: str = "",
+    metadata: Mapping[str, Any] | None = None,
+) -> Notebook:
+    """Insert a new cell before position ``index`` (``len(notebook)`` appends).
+
+    Exactly one blank line separates the new cell from its neighbour: the new
+    cell carries it when a cell follows; when appending, the previous last
+    cell gets it (and a final line ending, if it had none) unless it already
+    ends with a blank line. No other byte changes. Nothing can go above the
+    preamble (text before the first marker is the preamble), so ``index`` 0
+    with a preamble raises ``ValueError``.
+    """
+    cells = list(notebook.cells)
+    if not 0 <= index <= len(cells):
+        raise IndexError(f"cell index {index} out of range 0..{len(cells)}")
+    if index < _fixed_count(cells):
+        what = "preamble" if cells[index].is_preamble else "YAML header's frontmatter"
+        raise ValueError(f"nothing can be inserted above the {what}")
+    nl = notebook.newline
+    prefix = notebook.prefix
+    header = notebook.header
+    language = _language_of(source, kind)
+    head = make_header(
+        kind, title, _with_language(metadata or {}, language) if kind == "code" else metadata
+    )
+    text = head + nl + _encode_body(source, kind, nl, language=language)
+    checked = {index}
+    if index < len(cells):
+        text += nl
+    elif cells:
+        last = cells[-1]
+        raw = last.raw if line_ending(last.raw) else last.raw + nl
+        if not last.separator:
+            raw += nl
+        if raw != last.raw:
+            cells[-1] = Cell(raw=raw, start_line=last.start_line, is_preamble=last.is_preamble)
+        checked.add(index - 1)  # it is no longer last: it must not end inside a string
+    elif prefix and not line_ending(prefix):
+        prefix += nl
+    elif not prefix and header and not line_ending(header):
+        header += nl
+    cells.insert(index, Cell(raw=text, start_line=0))
+    return _finish(replace(notebook, header=header), cells, prefix, checked=checked)
+
+
+@dataclass(frozen=True)
+class NewCell:
+    """A cell to insert with :func:`insert_cells`."""
+
+    source: str = ""
+    kind: CellKind = "code"
+    title: str = ""
+    metadata: Mapping[str, Any] | None = None
+
+
+def _new_cell_text(cell: NewCell, newline: str) -> str:
+    language = _language_of(cell.source, cell.kind)
+    metadata = cell.metadata
+    try:
+        head = make_header(
+            cell.kind,
+            cell.title,
+            _with_language(metadata or {}, language) if cell.kind == "code" else metadata,
+        )
+    except (TypeError, ValueError):
+        # Metadata the header cannot hold: keep the cell, drop what cannot be written.
+        head = make_header(
+            cell.kind, cell.title, _with_language({}, language) if cell.kind == "code" else None
+        )
+    return head + newline + _encode_body(cell.source, cell.kind, newline, language=language)
+
+
+def insert_cells(notebook: Notebook, index: int, new: Sequence[NewCell]) -> Notebook:
+    """``insert_cell`` for several consecutive cells at once: the same text as
+    inserting them one by one, in time linear in the notebook (one placement
+    of the cells instead of one per inserted cell), which matters when a
+    front end saves a notebook whose cells it created itself."""
+    if not new:
+        return notebook
+    cells = list(notebook.cells)
+    if not 0 <= index <= len(cells):
+        raise IndexError(f"cell index {index} out of range 0..{len(cells)}")
+    if index < _fixed_count(cells):
+        what = "preamble" if cells[index].is_preamble else "YAML header's frontmatter"
+        raise ValueError(f"nothing can be inserted above the {what}")
+    nl = notebook.newline
+    prefix = notebook.prefix
+    header = notebook.header
+    appending = index == len(cells)
+    texts = [_new_cell_text(cell, nl) for cell in new]
+    for position in range(len(texts) - (1 if appending else 0)):
+        texts[position] += nl  # one blank line before the next cell
+    checked = set(range(index, index + len(texts)))
+    if appending and cells:
+        last = cells[-1]
+        raw = last.raw if line_ending(last.raw) else last.raw + nl
+        if not last.separator:
+            raw += nl
+        if raw != last.raw:
+            cells[-1] = Cell(raw=raw, start_line=last.start_line, is_preamble=last.is_preamble)
+        checked.add(index - 1)
+    elif appending and prefix and not line_ending(prefix):
+        prefix += nl
+    elif appending and not prefix and header and not line_ending(header):
+        header += nl
+    cells[index:index] = [Cell(raw=text, start_line=0) for text in texts]
+    return _finish(replace(notebook, header=header), cells, prefix, checked=checked)
+
+
+def delete_cell(notebook: Notebook, index: int) -> Notebook:
+    """Remove exactly one cell's bytes (its header, body and separator).
+
+    Deleting the frontmatter removes the header's root-level YAML and keeps
+    its ``jupyter:`` section, the notebook metadata.
+    """
+    cells = list(notebook.cells)
+    if cells[index].is_frontmatter:
+        return _set_frontmatter(notebook, "")
+    del cells[index]
+    return _finish(notebook, cells, notebook.prefix, checked=set())
+
+
+def move_cell(notebook: Notebook, source_index: int, target_index: int) -> Notebook:
+    """Move a cell so that it ends up at ``target_index`` (list pop + insert).
+
+    Headers and bodies move unchanged. The end of the file stays the end of
+    the file: when the last cell changes, the old and the new last cell trade
+    separators (and the missing final newline, if any), so no two cells run
+    together and the file's trailing blank lines stay where they were. The
+    preamble cannot move and nothing can move above it (``ValueError``).
+    """
+    cells = list(notebook.cells)
+    count = len(cells)
+    if not (-count <= source_index < count and -count <= target_index < count):
+        raise IndexError("cell index out of range")
+    source_index %= count
+    target_index %= count
+    if min(source_index, target_index) < _fixed_count(cells):
+        raise ValueError(
+            "the preamble and the YAML header's frontmatter cannot move "
+            "and nothing can move above them"
+        )
+    if source_index == target_index:
+        return notebook
+    old_last = cells[-1]
+    cells.insert(target_index, cells.pop(source_index))
+    new_last = cells[-1]
+    checked: set[int] = set()
+    if new_last is not old_last:
+        old_end, new_end = _trade_endings(old_last, new_last, notebook.newline)
+        at_old, at_new = cells.index(old_last), count - 1
+        cells[at_old], cells[at_new] = old_end, new_end
+        checked = {at_old, at_new}
+    return _finish(notebook, cells, notebook.prefix, checked=checked)
+
+
+def _fixed_count(cells: Sequence[Cell]) -> int:
+    """How many cells at the top have no marker (frontmatter, preamble): they stay first."""
+    count = 0
+    while count < len(cells) and not cells[count].has_marker:
+        count += 1
+    return count
+
+
+def _trade_endings(old_last: Cell, new_last: Cell, newline: str) -> tuple[Cell, Cell]:
+    """Give ``new_last`` the file's ending (``old_last``'s separator) and vice versa."""
+    old_header, old_body, old_separator = old_last._parts
+    new_header, new_body, new_separator = new_last._parts
+    old_text = old_header + old_body
+    if old_text and not line_ending(old_text):
+        old_text += newline
+    new_text = new_header + new_body
+    if not old_separator and not line_ending(old_last.raw):
+        new_text = _drop_final_eol(new_text)
+    return (
+        Cell(raw=_join(old_text, new_separator), start_line=0, is_preamble=old_last.is_preamble),
+        Cell(raw=_join(new_text, old_separator), start_line=0, is_preamble=new_last.is_preamble),
+    )
+
+
+def _finish(notebook: Notebook, cells: Sequence[Cell], prefix: str, checked: set[int]) -> Notebook:
+    """Place ``cells`` on their file lines; re-parse if the text would read differently.
+
+    Only the cells in ``checked`` (new or changed text) and the cell boundaries
+    can differ from a parse, so only those are verified.
+    """
+    line = _count_lines(notebook.header) + _count_lines(prefix)
+    placed: list[Cell] = []
+    for cell in cells:
+        placed.append(cell._at(0) if cell.is_frontmatter else cell._at(line))
+        line += cell.line_count
+    result = Notebook(
+        cells=tuple(placed),
+        bom=notebook.bom,
+        prefix=prefix,
+        newline=notebook.newline,
+        header=notebook.header,
+    )
+    if _reads_back(result, checked):
+        return result
+    return _reparse(result, notebook.newline)
+
+
+def _reads_back(notebook: Notebook, checked: set[int]) -> bool:
+    """Whether ``parse(serialize(notebook))`` has exactly these cells."""
+    cells = notebook.cells
+    frontmatter = bool(cells) and cells[0].is_frontmatter
+    if not _header_reads_back(notebook):
+        return False
+    if frontmatter:
+        cells = cells[1:]
+    if not cells:
+        return _is_blank(notebook.prefix)
+    if notebook.prefix and (cells[0].is_preamble or not line_ending(notebook.prefix)):
+        return False
+    last = len(cells) - 1
+    for index, cell in enumerate(cells):
+        if cell.is_preamble and (index > 0 or _is_blank(cell.raw)):
+            return False
+        if cell.is_frontmatter or (index < last and not line_ending(cell.raw)):
+            return False
+    for index in checked:
+        if frontmatter:
+            index -= 1
+        if not 0 <= index <= last:
+            continue
+        cell = cells[index]
+        starts, open_string = marker_lines(split_lines(cell.raw))
+        if starts != ([] if cell.is_preamble else [0]):
+            return False
+        if index < last and open_string is not None:
+            return False
+    return True
+
+
+def _header_reads_back(notebook: Notebook) -> bool:
+    """Whether the text still starts with exactly this header (or with none).
+
+    Only the first lines decide that: a blank line now right after a header
+    that did not end with one, or leading comments that now read as a header.
+    """
+    cells = notebook.cells
+    has_frontmatter = bool(cells) and cells[0].is_frontmatter
+    texts = [notebook.prefix, *(cell.raw for cell in cells)]
+    if notebook.header:
+        block = find_header([*split_lines(notebook.header), *_leading_lines(texts, 1)])
+        return (
+            block is not None
+            and block.text == notebook.header
+            and (block.frontmatter is not None) == has_frontmatter
+        )
+    if has_frontmatter:
+        return False
+    return find_header(_leading_lines(texts)) is None
+
+
+def _leading_lines(texts: Sequence[str], limit: int | None = None) -> list[str]:
+    """The first lines of ``texts`` joined: up to ``limit``, or up to and including
+    the first line that is not a comment (no header reaches past it)."""
+    lines: list[str] = []
+    for text in texts:
+        for line in split_lines(text):
+            lines.append(line)
+            if len(lines) == limit or (limit is None and not line.startswith("#")):
+                return lines
+    return lines

@@ -1,0 +1,1 @@
+"""``sessions mcp``: notebooks as MCP tools for agents (docs/agents.md)."""

@@ -1,0 +1,1 @@
+"""Running a notebook (DESIGN §6): plans, the runner, outputs, getting a kernel."""

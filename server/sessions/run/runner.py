@@ -1,0 +1,600 @@
+"""Running cells of one notebook on its kernel, and recording what they produced (DESIGN §6).
+
+The runner owns the notebook's queue: one run at a time, in the process that
+owns the kernel. For each planned cell it executes the code, streams outputs
+to a listener as they arrive, and commits a record (run id, inputs, outputs)
+to the sidecar when the cell ends, so staleness stays exact and another
+process (an editor, a terminal) sees the result.
+
+An error, an interrupt or a kernel death stops the chain; the cells after it
+are reported as skipped. Outputs produced until then are kept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Awaitable, Callable, Collection, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+from sessions.analysis.snapshot import NotebookReadError, Snapshot, analyze, read_notebook_text
+from sessions.analysis.staleness import failed_versions, record_versions
+from sessions.cache.identity import match_records
+from sessions.cache.records import CellRecord, KernelInfo, Output, RunStatus, SidecarData
+from sessions.cache.sidecar import SidecarStore, sidecar_path
+from sessions.format.notebook import Notebook, parse
+from sessions.run.outputs import OutputAccumulator, for_storage
+from sessions.run.plan import blocked_by_syntax_errors, plan_run
+
+OnRun = Literal["lazy", "autorun"]
+
+
+class KernelLike(Protocol):
+    """What the runner needs from a kernel session (see :mod:`sessions.kernel`)."""
+
+    python: str
+
+    async def execute(self, code: str, on_output: Callable[[Output], None]) -> Any: ...
+
+    async def interrupt(self) -> None: ...
+
+    async def restart(self) -> None: ...
+
+    async def shutdown(self) -> None: ...
+
+
+KernelFactory = Callable[[], Awaitable[KernelLike]]
+
+
+@dataclass
+class RunSettings:
+    on_run: OnRun = "lazy"
+    run_upstream: bool = True
+    output_cap: int = 1_000_000
+    stop_on_error: bool = True
+    """An error stops the chain (DESIGN §6); interrupts and kernel deaths always do."""
+    cell_timeout: float | None = None
+    """Interrupt a cell that runs longer than this many seconds."""
+
+
+@dataclass
+class CellOutcome:
+    index: int
+    record: CellRecord
+    kernel_status: str
+    """``ok``, ``error``, ``interrupted`` or ``dead`` (the kernel died during the cell)."""
+    timed_out: bool = False
+    """The cell was interrupted because it ran longer than ``RunSettings.cell_timeout``."""
+
+
+@dataclass
+class RunSummary:
+    planned: list[int]
+    outcomes: list[CellOutcome] = field(default_factory=list)
+    skipped: list[int] = field(default_factory=list)
+    stopped_because: str | None = None
+    blocked: dict[int, int] = field(default_factory=dict)
+    """Stale cells not run because they (or a cell they need) do not parse: cell -> broken cell."""
+
+    @property
+    def ok(self) -> bool:
+        return (
+            self.stopped_because is None
+            and not self.blocked
+            and all(o.record.status == "ok" for o in self.outcomes)
+        )
+
+
+class RunListener:
+    """Hooks for progress displays and the language server; every method is optional."""
+
+    def run_planned(self, plan: Sequence[int]) -> None:
+        pass
+
+    def cell_started(self, index: int, run: int, position: int, total: int) -> None:
+        pass
+
+    def cell_output(self, index: int, run: int, output: Output) -> None:
+        """Every output message of a running cell, in order, as docs/protocol.md
+        describes them (``clear_output`` with ``wait`` and ``update_display_data``
+        included). The cell's accumulated outputs come with ``cell_finished``:
+        handing them over per message would make streaming quadratic."""
+
+    def cell_finished(self, outcome: CellOutcome) -> None:
+        pass
+
+    def cells_skipped(self, indexes: Sequence[int], reason: str) -> None:
+        pass
+
+    def records_committed(self, data: SidecarData) -> None:
+        pass
+
+    def kernel_state(self, state: str, python: str) -> None:
+        pass
+
+
+def kernel_died_output(detail: str = "") -> Output:
+    message = "The kernel died while running this cell" + (f" ({detail})" if detail else "")
+    return {
+        "output_type": "error",
+        "ename": "KernelDied",
+        "evalue": message,
+        "traceback": [
+            message + ". Outputs up to this point were kept; the next run starts a new kernel."
+        ],
+    }
+
+
+class _Committer:
+    """Writes finished cells' records to the sidecar off the execution path.
+
+    A sidecar write (lock, re-read check, encode, fsync, rename) costs about a
+    millisecond of CPU; done between cells it would sit on every cell's
+    critical path, and even in a thread it competes with the event loop. So a
+    finished record is queued; the first one is written at once, later ones
+    are gathered and written together at most every ``interval`` seconds,
+    while the kernel runs the next cells. A record lands on disk at most
+    ``interval`` (plus one write) after its cell ends — another process sees
+    a long cell's result right away and a chain of quick cells in a few
+    writes — and ``flush`` writes everything left without waiting (the run
+    awaits it before returning).
+    """
+
+    def __init__(
+        self,
+        write: Callable[[dict[int, CellRecord]], SidecarData],
+        on_written: Callable[[SidecarData], None],
+        *,
+        interval: float = 0.1,
+    ) -> None:
+        self._write = write
+        self._on_written = on_written
+        self._interval = interval
+        self._pending: dict[int, CellRecord] = {}
+        self._writer: asyncio.Task[None] | None = None
+        self._error: BaseException | None = None
+        self._last_write = -float("inf")
+        self._flushing = asyncio.Event()
+
+    def add(self, index: int, record: CellRecord) -> None:
+        self._pending[index] = record
+        if self._error is None and (self._writer is None or self._writer.done()):
+            self._writer = asyncio.ensure_future(self._drain())
+
+    async def _drain(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self._pending and self._error is None:
+            wait = self._last_write + self._interval - loop.time()
+            if wait > 0 and not self._flushing.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._flushing.wait(), wait)
+            batch, self._pending = self._pending, {}
+            try:
+                written = await asyncio.to_thread(self._write, batch)
+                self._on_written(written)
+            except Exception as error:  # kept for flush(), which re-raises it
+                self._error = error
+                self._pending = {**batch, **self._pending}
+            self._last_write = loop.time()
+
+    async def flush(self) -> None:
+        """Write every queued record now; re-raises a failed write."""
+        self._flushing.set()
+        while True:
+            writer = self._writer
+            if writer is not None and not writer.done():
+                # Shielded: a cancelled run does not abandon a write half way.
+                await asyncio.shield(writer)
+                continue
+            if self._error is not None:
+                raise self._error
+            if not self._pending:
+                return
+            self._writer = asyncio.ensure_future(self._drain())
+
+
+class NotebookRunner:
+    """The execution queue of one notebook file."""
+
+    def __init__(
+        self,
+        path: Path,
+        kernel_factory: KernelFactory,
+        *,
+        settings: RunSettings | None = None,
+        listener: RunListener | None = None,
+        read_notebook: Callable[[], Notebook] | None = None,
+        store: SidecarStore | None = None,
+    ) -> None:
+        self.path = path
+        self.settings = settings or RunSettings()
+        self.listener = listener or RunListener()
+        self._kernel_factory = kernel_factory
+        self._read_notebook = read_notebook or (lambda: parse(read_notebook_text(path)))
+        self.store = store or SidecarStore(
+            sidecar_path(path), path.name, output_cap=self.settings.output_cap
+        )
+        self.kernel: KernelLike | None = None
+        self.loaded_runs: set[int] = set()
+        """Run ids produced in the current kernel process: their cells are *loaded*."""
+        self._queue_lock = asyncio.Lock()
+        self._kernel_lock = asyncio.Lock()
+        self._cancelled = False
+        self._tasks: set[asyncio.Future[None]] = set()
+
+    # -- state ------------------------------------------------------------
+
+    def snapshot(self) -> Snapshot:
+        loaded = self.store.load()
+        return analyze(self.path, self._read_notebook(), loaded.data, loaded.problems)
+
+    def loaded_cells(self, snapshot: Snapshot) -> set[int]:
+        """Cells whose current code ran in the current kernel process: by this
+        runner, or — on a shared kernel — by any client (the registry's log)."""
+        loaded = {
+            i for i, r in enumerate(snapshot.records) if r is not None and r.run in self.loaded_runs
+        }
+        codes = self._kernel_codes()
+        if codes:
+            loaded.update(
+                i
+                for i, cell in enumerate(snapshot.notebook.cells)
+                if cell.kind == "code" and cell.hash in codes
+            )
+        return loaded
+
+    def _kernel_codes(self) -> frozenset[str] | None:
+        kernel = self.kernel
+        if kernel is None or getattr(kernel, "state", "idle") in ("dead", "stopped"):
+            return None
+        source = getattr(kernel, "loaded_codes", None)
+        return source() if callable(source) else None
+
+    @property
+    def busy(self) -> bool:
+        return self._queue_lock.locked()
+
+    # -- kernel lifecycle ---------------------------------------------------
+
+    async def ensure_kernel(self) -> KernelLike:
+        """The running kernel, started (or restarted after a death) if needed.
+
+        Serialised: a pre-warm on open and a first run must not start two kernels.
+        """
+        async with self._kernel_lock:
+            return await self._ensure_kernel_locked()
+
+    async def _ensure_kernel_locked(self) -> KernelLike:
+        if self.kernel is None or getattr(self.kernel, "state", "idle") == "dead":
+            if self.kernel is not None:
+                await self._quiet_shutdown(self.kernel)
+            self.loaded_runs.clear()
+            self.kernel = await self._kernel_factory()
+            subscribe = getattr(self.kernel, "on_state", None)
+            if subscribe is not None:
+                subscribe(self._on_kernel_state)
+                self._on_kernel_state(str(getattr(self.kernel, "state", "idle")))
+        return self.kernel
+
+    def _on_kernel_state(self, state: str) -> None:
+        if state in ("restarting", "dead", "stopped"):
+            self.loaded_runs.clear()  # a new process has none of the old values
+        self.listener.kernel_state(state, getattr(self.kernel, "python", ""))
+
+    async def interrupt(self) -> None:
+        """Stop the running cell; the rest of the queue is skipped."""
+        self._cancelled = True
+        if self.kernel is not None:
+            await self.kernel.interrupt()
+
+    async def restart(self) -> None:
+        self._cancelled = True
+        if self.kernel is not None:
+            await self.kernel.restart()
+        self.loaded_runs.clear()
+
+    async def shutdown(self) -> None:
+        if self.kernel is not None:
+            kernel, self.kernel = self.kernel, None
+            await self._quiet_shutdown(kernel)
+        self.loaded_runs.clear()
+
+    @staticmethod
+    async def _quiet_shutdown(kernel: KernelLike) -> None:
+        # A dead kernel may fail to shut down; its process group is gone anyway.
+        with contextlib.suppress(Exception):
+            await kernel.shutdown()
+
+    # -- running ------------------------------------------------------------
+
+    async def run(self, mode: str, cells: Sequence[int] = ()) -> RunSummary:
+        """Plan and execute a run; raises ``PlanError`` for a bad request, kernel setup errors as they are."""
+        async with self._queue_lock:
+            self._cancelled = False
+            summary = await self._run_locked(mode, cells)
+            if (
+                self.settings.on_run == "autorun"
+                and summary.ok
+                and mode != "stale"
+                and summary.outcomes
+            ):
+                follow = await self._run_locked(
+                    "stale", (), only_downstream_of=[o.index for o in summary.outcomes]
+                )
+                summary.outcomes += follow.outcomes
+                summary.skipped += follow.skipped
+                summary.blocked.update(follow.blocked)
+                summary.stopped_because = follow.stopped_because
+            return summary
+
+    async def _run_locked(
+        self, mode: str, cells: Sequence[int], *, only_downstream_of: Sequence[int] | None = None
+    ) -> RunSummary:
+        snapshot = self.snapshot()
+
+        def planned(loaded: Collection[int]) -> list[int]:
+            return plan_run(
+                snapshot.notebook,
+                snapshot.graph,
+                snapshot.states,
+                mode,
+                cells,
+                loaded=loaded,
+                run_upstream=self.settings.run_upstream,
+            )
+
+        if self.kernel is None and mode in ("stale", "cell"):
+            # What a kernel holds decides which fresh upstream cells must run
+            # again, and a shared kernel says so only once attached to; but a
+            # run with nothing stale must not start a kernel to find that out.
+            if not planned(range(len(snapshot.notebook.cells))):
+                summary = RunSummary(planned=[])
+                self.listener.run_planned([])
+                return summary
+            await self.ensure_kernel()
+        plan = planned(self.loaded_cells(snapshot))
+        if only_downstream_of is not None:
+            allowed = snapshot.graph.downstream_closure(only_downstream_of)
+            plan = [i for i in plan if i in allowed]
+        blocked = (
+            blocked_by_syntax_errors(snapshot.graph, plan, snapshot.records)
+            if mode == "stale"
+            else {}
+        )
+        if blocked:
+            plan = [i for i in plan if i not in blocked]
+            broken = sorted(set(blocked.values()))
+            listed = ", ".join(map(str, broken))
+            self.listener.cells_skipped(
+                sorted(blocked),
+                f"cell {listed} has a syntax error (fix it to run it and what depends on it)",
+            )
+        summary = RunSummary(planned=plan, blocked=blocked)
+        self.listener.run_planned(plan)
+        if not plan:
+            return summary
+        kernel = await self.ensure_kernel()
+        first_run = self.store.take_reserved(len(plan))  # no I/O: no thread hop
+        if first_run is None:
+            first_run = await asyncio.to_thread(self._reserve_run_ids, len(plan))
+        records: list[CellRecord | None] = list(snapshot.records)
+        committer = _Committer(
+            lambda batch: self._commit(
+                snapshot.notebook,
+                batch,
+                KernelInfo(getattr(kernel, "python", ""), getattr(kernel, "language", "")),
+                known_runs=first_run - 1,
+            ),
+            self.listener.records_committed,
+        )
+        try:
+            for position, index in enumerate(plan):
+                if self._cancelled:
+                    summary.stopped_because = "interrupted"
+                    summary.skipped = plan[position:]
+                    break
+                outcome = await self._run_cell(
+                    kernel, snapshot, records, index, first_run + position, position, len(plan)
+                )
+                records[index] = outcome.record
+                summary.outcomes.append(outcome)
+                committer.add(index, outcome.record)
+                self.listener.cell_finished(outcome)
+                if outcome.record.status != "ok" and (
+                    self.settings.stop_on_error or outcome.kernel_status != "error"
+                ):
+                    summary.stopped_because = self._stop_reason(outcome)
+                    summary.skipped = plan[position + 1 :]
+                    break
+        finally:
+            # Every finished cell's record is in the sidecar before the run returns.
+            await committer.flush()
+        if summary.skipped:
+            self.listener.cells_skipped(summary.skipped, summary.stopped_because or "")
+        return summary
+
+    async def _run_cell(
+        self,
+        kernel: KernelLike,
+        snapshot: Snapshot,
+        records: Sequence[CellRecord | None],
+        index: int,
+        run_id: int,
+        position: int,
+        total: int,
+    ) -> CellOutcome:
+        cell = snapshot.notebook.cells[index]
+        inputs, provides = record_versions(snapshot.notebook, snapshot.graph, records, index)
+        self.listener.cell_started(index, run_id, position, total)
+        # Capped as the sidecar will cap it, so a cell that prints for hours
+        # holds at most the cap per stream (and counts what it left out).
+        accumulator = OutputAccumulator(cap=self.store.output_cap)
+
+        def on_output(message: Output) -> None:
+            accumulator.add(message)
+            self.listener.cell_output(index, run_id, message)
+
+        started = datetime.now(UTC).replace(microsecond=0)
+        clock = time.perf_counter()
+        timer: asyncio.TimerHandle | None = None
+        timed_out = False
+        if self.settings.cell_timeout is not None:
+
+            def on_timeout() -> None:
+                nonlocal timed_out
+                timed_out = True
+                self._background(kernel.interrupt())
+
+            timer = asyncio.get_running_loop().call_later(self.settings.cell_timeout, on_timeout)
+        try:
+            result = await kernel.execute(cell.code, on_output)
+        finally:
+            if timer is not None:
+                timer.cancel()
+        if timed_out:
+            accumulator.add(
+                {
+                    "output_type": "stream",
+                    "name": "stderr",
+                    "text": f"\nInterrupted: the cell ran longer than the {self.settings.cell_timeout:g} s timeout.\n",
+                }
+            )
+        duration = round(time.perf_counter() - clock, 4)
+        kernel_status = str(getattr(result, "status", "ok"))
+        status: RunStatus = "ok"
+        if kernel_status in ("error", "aborted"):
+            status = "error"
+        elif kernel_status == "interrupted":
+            status = "interrupted"
+        elif kernel_status == "dead":
+            status = "error"
+            accumulator.add(kernel_died_output(str(getattr(kernel, "death_reason", "") or "")))
+            self.loaded_runs.clear()
+        if kernel_status != "dead":
+            self.loaded_runs.add(run_id)
+        if status != "ok":
+            provides = failed_versions(provides, run_id)
+        record = CellRecord(
+            hash=cell.hash,
+            index=index,
+            run=run_id,
+            status=status,
+            execution_count=getattr(result, "execution_count", None),
+            started=started,
+            duration=duration,
+            inputs=inputs,
+            provides=provides,
+            outputs=for_storage(accumulator.outputs),
+            id=cell.id,
+            code=cell.code,
+        )
+        return CellOutcome(index, record, kernel_status, timed_out=timed_out)
+
+    def _stop_reason(self, outcome: CellOutcome) -> str:
+        index = outcome.index
+        if outcome.timed_out:
+            return f"cell {index} ran longer than the {self.settings.cell_timeout:g} s timeout"
+        return {
+            "error": f"cell {index} raised an error",
+            "interrupted": f"cell {index} was interrupted",
+            "dead": f"the kernel died while running cell {index}",
+        }.get(outcome.kernel_status, f"cell {index} failed")
+
+    def _background(self, work: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -- sidecar ------------------------------------------------------------
+
+    def _notebook_now(self, fallback: Notebook) -> Notebook:
+        """The notebook as it is at write time, or ``fallback`` when it cannot
+        be read (or has not changed, so records keep their indexes)."""
+        try:
+            current = self._read_notebook()
+        except (OSError, NotebookReadError):
+            return fallback
+        if [c.raw for c in current.cells] == [c.raw for c in fallback.cells]:
+            return fallback
+        return current
+
+    def _reserve_run_ids(self, count: int) -> int:
+        """Reserve ``count`` run ids for this run; returns the first one.
+
+        Reserving up front keeps ids unique across processes; it takes the
+        sidecar's lock but writes no sidecar (``SidecarStore.reserve_run_ids``),
+        so a run costs one sidecar write per batch of finished cells and no
+        more (DESIGN §9: our overhead on a trivial cell).
+        """
+        return self.store.reserve_run_ids(count)
+
+    def _commit(
+        self,
+        notebook: Notebook,
+        new_records: dict[int, CellRecord],
+        kernel: KernelInfo,
+        *,
+        known_runs: int,
+    ) -> SidecarData:
+        """Store new records and keep every record this run did not supersede.
+
+        Called under the sidecar lock with what is on disk *now*: another
+        process (a terminal, the editor) may have written records since this
+        run started, for cells this run has never seen. The records are
+        matched to the notebook as it is now; each cell keeps its newest
+        record; a record that matches no cell is dropped only if it was
+        already there when this run started (``known_runs``: run ids up to
+        it existed then) — one written meanwhile is not ours to judge.
+        """
+
+        def change(data: SidecarData) -> None:
+            current = self._notebook_now(notebook)
+            cells = current.cells
+            if current is notebook:
+                placed_new = dict(new_records)
+            else:  # the file changed during the run: find where the ran cells are now
+                ordered = sorted(new_records.items())
+                found = match_records([record for _, record in ordered], cells)
+                placed_new = {i: record for i, record in enumerate(found) if record is not None}
+            on_disk = match_records(data.cells, cells)
+            placed_ids = {id(record) for record in on_disk if record is not None}
+            kept: list[CellRecord] = []
+            for index, disk in enumerate(on_disk):
+                new = placed_new.get(index)
+                record = new if disk is None or (new is not None and new.run >= disk.run) else disk
+                if record is not None:
+                    record.index = index
+                    kept.append(record)
+            kept_ids = {id(record) for record in kept}
+            superseded = {
+                id(record)
+                for index, record in enumerate(match_records(data.cells, notebook.cells))
+                if record is not None and index in new_records
+            }
+            for record in data.cells:
+                if (
+                    id(record) not in placed_ids
+                    and id(record) not in kept_ids
+                    and id(record) not in superseded
+                    and record.run > known_runs
+                ):
+                    kept.append(record)  # another process's, for a cell we cannot see
+            placed_new_ids = {id(record) for record in placed_new.values()}
+            for index, record in new_records.items():
+                if id(record) not in kept_ids and id(record) not in placed_new_ids:
+                    # Its cell is gone from the file: keep it where it ran, so the
+                    # outputs survive until the cell's fate is clear.
+                    record.index = index
+                    kept.append(record)
+            kept.sort(key=lambda record: record.index)
+            data.cells = kept
+            data.run_counter = max([data.run_counter, *(r.run for r in new_records.values())])
+            # What ran this time, not what an imported .ipynb said ("python 3.9.2").
+            if kernel.python:
+                data.kernel = KernelInfo(python=kernel.python, language=kernel.language)
+
+        return self.store.update(change)

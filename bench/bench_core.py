@@ -9,7 +9,7 @@ On the 5,000-line, 250-cell reference notebook:
   work an analysis can do, ``ast.parse`` of each cell's code (budget: ≤ 1.5 ×),
   and against ``ast.parse`` of the whole file (reported too);
 * a one-cell edit through the text path the language server takes (new text →
-  ``parse`` → ``reuse_unchanged_cells`` → sidecar store → ``engine.analyze``:
+  ``parse`` → ``reuse_unchanged_cells`` → sidecar store → ``snapshot.analyse``:
   graph, statuses, diagnostics; see ``workloads.TextPath``), budget ≤ 5 ms;
   the floor is splitting the text into lines plus ``ast.parse`` of the edited cell;
 * statuses of every cell after that edit, against one hash comparison per cell.
@@ -54,7 +54,7 @@ from workloads import (
 )
 
 from sessions.analysis.graph import build_graph
-from sessions.analysis.snapshot import analyze
+from sessions.analysis.snapshot import analyse
 from sessions.analysis.staleness import compute_statuses
 from sessions.cache.records import SidecarData
 from sessions.format.notebook import parse, serialize
@@ -83,7 +83,7 @@ def full_analysis_rows(text: str, repeat: int) -> list[Row]:
             Case("graph", lambda: build_graph(parse(text)), before=clear_analysis_caches),
             Case(
                 "analyze",
-                lambda: analyze(path, parse(text), data),
+                lambda: analyse(path, parse(text), data),
                 before=clear_analysis_caches,
             ),
         ],
@@ -109,7 +109,7 @@ def full_analysis_rows(text: str, repeat: int) -> list[Row]:
             vs_whole("graph"),
         ),
         Row(
-            "engine.analyze, cold (+ statuses, diagnostics)",
+            "snapshot.analyse, cold (+ statuses, diagnostics)",
             samples["analyze"],
             "—",
             floor,
@@ -163,7 +163,7 @@ def one_cell_edit_rows(text: str, repeat: int, folder: Path) -> list[Row]:
     )
     return [
         Row(
-            "one-cell edit, text path (→ engine.analyze)",
+            "one-cell edit, text path (→ snapshot.analyse)",
             samples["edit"],
             "≤ 5 ms",
             floor_ms,
@@ -196,7 +196,7 @@ def timed(fn: Callable[[], object]) -> float:
 
 
 def chain_rows(sizes: list[int], repeat_for: Callable[[int], int]) -> list[Row]:
-    """Cold ``engine.analyze`` (what ``sessions status`` does) of chains both ways."""
+    """Cold ``snapshot.analyse`` (what ``sessions status`` does) of chains both ways."""
     rows: list[Row] = []
     empty = SidecarData(notebook="chain.py")
     path = Path("chain.py")
@@ -210,7 +210,7 @@ def chain_rows(sizes: list[int], repeat_for: Callable[[int], int]) -> list[Row]:
             for _ in range(repeat_for(cells)):
                 clear_analysis_caches()
                 try:
-                    samples.append(timed(lambda t=text: analyze(path, parse(t), empty)))
+                    samples.append(timed(lambda t=text: analyse(path, parse(t), empty)))
                 except RecursionError as exc:  # the cliff itself: report it, keep going
                     note = f"CRASHED: RecursionError ({exc})"[:80]
                     samples.clear()
@@ -239,7 +239,7 @@ def plan_rows(sizes: list[int], repeat: int) -> list[Row]:
     for cells in sizes:
         data = ran_sidecar(parse(chain_text(cells)), "chain.py")
         notebook = parse(chain_text(cells, version=1))
-        snapshot = analyze(Path("chain.py"), notebook, data)
+        snapshot = analyse(Path("chain.py"), notebook, data)
         states, graph = snapshot.states, snapshot.graph
         everything = range(len(notebook.cells))
 

@@ -26,11 +26,11 @@ from reference_notebook import reference_notebook
 
 from sessions.analysis.cell import clear_cache, content_cache
 from sessions.analysis.graph import build_graph
-from sessions.analysis.snapshot import Snapshot, analyze
+from sessions.analysis.snapshot import Snapshot, analyse
 from sessions.analysis.staleness import record_versions
 from sessions.cache.records import CellRecord, KernelInfo, SidecarData
 from sessions.cache.sidecar import SidecarStore, save_sidecar, sidecar_path
-from sessions.format.notebook import Notebook, parse, reuse_unchanged_cells
+from sessions.format.notebook import ParsedNotebook, parse, reuse_unchanged_cells
 
 LINES_PER_CELL = 20
 """The reference notebook's density (5,000 lines in 250 cells), kept at every size."""
@@ -48,7 +48,7 @@ def clear_analysis_caches() -> None:
         cache.clear()
 
 
-def cell_codes(notebook: Notebook) -> list[str]:
+def cell_codes(notebook: ParsedNotebook) -> list[str]:
     """The Python of every code cell (magics already turned into calls)."""
     return [cell.code for cell in notebook.cells if cell.kind == "code"]
 
@@ -84,7 +84,7 @@ def chain_text(cells: int, *, downward: bool = False, version: int = 0) -> str:
 # -- sidecar records --------------------------------------------------------------
 
 
-def ran_sidecar(notebook: Notebook, name: str = "bench.py") -> SidecarData:
+def ran_sidecar(notebook: ParsedNotebook, name: str = "bench.py") -> SidecarData:
     """The sidecar a run of every code cell would leave, in dependency order
     (the inputs and provides the runner would record), without outputs."""
     graph = build_graph(notebook)
@@ -105,7 +105,7 @@ def ran_sidecar(notebook: Notebook, name: str = "bench.py") -> SidecarData:
 # -- edits ------------------------------------------------------------------------
 
 
-def cell_index(notebook: Notebook, title: str) -> int:
+def cell_index(notebook: ParsedNotebook, title: str) -> int:
     """The index of the cell whose marker line is ``# %% {title}``."""
     wanted = f"# %% {title}"
     return next(
@@ -113,7 +113,7 @@ def cell_index(notebook: Notebook, title: str) -> int:
     )
 
 
-def edit_cell(text: str, notebook: Notebook, index: int, name: str, k: int) -> str:
+def edit_cell(text: str, notebook: ParsedNotebook, index: int, name: str, k: int) -> str:
     """``text`` with a statement appended to cell ``index`` that redefines
     ``name`` (which the cell defines) with the same value, in code distinct
     for every ``k``: a change in meaning (the engine ignores comments and
@@ -131,7 +131,7 @@ class TextPath:
     (``NotebookState._notebook_for`` and ``_analyse``): the whole text is
     parsed, unchanged cells keep what was derived from them
     (``reuse_unchanged_cells``), the sidecar store is asked for its data (a
-    stat when the file did not change), and ``engine.analyze`` builds the
+    stat when the file did not change), and ``snapshot.analyse`` builds the
     graph, the statuses and the diagnostics. The CLI does the same minus the
     reuse (``engine.load_snapshot``)."""
 
@@ -146,7 +146,7 @@ class TextPath:
         notebook = reuse_unchanged_cells(self.notebook, parse(text))
         self.notebook = notebook
         loaded = self.store.load()
-        self.snapshot = analyze(self.path, notebook, loaded.data, loaded.problems, self.snapshot)
+        self.snapshot = analyse(self.path, notebook, loaded.data, loaded.problems, self.snapshot)
         return self.snapshot
 
 

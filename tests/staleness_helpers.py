@@ -8,14 +8,14 @@ from sessions.analysis.graph import build_graph
 from sessions.analysis.staleness import compute_statuses, failed_versions, record_versions
 from sessions.cache.identity import match_records
 from sessions.cache.records import CellRecord, RunStatus
-from sessions.format.notebook import Notebook, parse
+from sessions.format.notebook import ParsedNotebook, parse
 
 
 class History:
     """A notebook's text plus the sidecar records its runs produced."""
 
     def __init__(self, text: str) -> None:
-        self.notebook: Notebook = parse(text)
+        self.notebook: ParsedNotebook = parse(text)
         self.records: list[CellRecord | None] = [None] * len(self.notebook.cells)
         self.run_counter = 0
 

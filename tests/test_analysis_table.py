@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sessions.analysis.cell import NameRef, analyze_code
+from sessions.analysis.cell import NameRef, analyse_code
 from sessions.analysis.graph import build_graph
 from sessions.format.notebook import parse
 
@@ -359,7 +359,7 @@ def _names(text: str) -> frozenset[str]:
     [pytest.param(code, d, u, m, id=case_id) for case_id, code, d, u, m in CASES],
 )
 def test_analysis_table(code: str, defines: str, uses: str, mutates: str) -> None:
-    result = analyze_code(code)
+    result = analyse_code(code)
     assert result.syntax_error is None
     assert (result.defines, result.uses, result.mutates) == (
         _names(defines),
@@ -396,7 +396,7 @@ def test_define_refs_point_at_the_bound_name() -> None:
         "    case [h, *tail] if (w := h): pass\n"  # 10
         "    case {**rest}: pass\n"  # 11
     )
-    refs = analyze_code(code).define_refs
+    refs = analyse_code(code).define_refs
     assert _place(refs["np"]) == [(0, 16, 18)]
     assert _place(refs["os"]) == [(0, 20, 22)]
     assert _place(refs["a"]) == [(1, 15, 16)]
@@ -411,7 +411,7 @@ def test_define_refs_point_at_the_bound_name() -> None:
 
 
 def test_use_refs_list_every_free_read_in_order() -> None:
-    result = analyze_code("y = x + 1\ndef f():\n    return x * z\nx = 2\nprint(x)")
+    result = analyse_code("y = x + 1\ndef f():\n    return x * z\nx = 2\nprint(x)")
     # the read in ``f`` is not free: the cell defines ``x`` (below, but before any call)
     assert _place(result.use_refs["x"]) == [(0, 4, 5)]
     assert _place(result.use_refs["z"]) == [(2, 15, 16)]
@@ -421,29 +421,29 @@ def test_use_refs_list_every_free_read_in_order() -> None:
 
 
 def test_use_refs_in_function_bodies_when_the_cell_never_defines_the_name() -> None:
-    result = analyze_code("def f():\n    return g(h)\ndef g(v):\n    return v")
+    result = analyse_code("def f():\n    return g(h)\ndef g(v):\n    return v")
     assert result.uses == {"h"}
     assert _place(result.use_refs["h"]) == [(1, 13, 14)]
 
 
 def test_columns_are_code_points_not_bytes() -> None:
-    result = analyze_code("s = 'ééé'; t = ü\ndef ñ(): pass")
+    result = analyse_code("s = 'ééé'; t = ü\ndef ñ(): pass")
     assert _place(result.use_refs["ü"]) == [(0, 15, 16)]
     assert _place(result.define_refs["t"]) == [(0, 11, 12)]
     assert _place(result.define_refs["ñ"]) == [(1, 4, 5)]
 
 
 def test_star_import_location_and_module() -> None:
-    result = analyze_code("x = 1\nfrom ..pkg import *")
+    result = analyse_code("x = 1\nfrom ..pkg import *")
     [star] = result.star_imports
     assert (star.name, star.line, star.col, star.end_col) == ("..pkg", 1, 0, 19)
     assert result.defines == {"x"}
 
 
 def test_magic_binds_are_placed_on_the_magic_line() -> None:
-    result = analyze_code("%%capture --no-stderr captured\nprint(1)")
+    result = analyse_code("%%capture --no-stderr captured\nprint(1)")
     assert _place(result.define_refs["captured"]) == [(0, 22, 30)]
-    timed = analyze_code("%time result = fit(d)")
+    timed = analyse_code("%time result = fit(d)")
     assert _place(timed.define_refs["result"]) == [(0, 6, 12)]
     assert _place(timed.use_refs["fit"]) == [(0, 15, 18)]
 
@@ -467,14 +467,14 @@ def test_magic_binds_are_placed_on_the_magic_line() -> None:
 def test_syntax_errors_have_exact_places(
     code: str, place: tuple[int, int, int, int], fragment: str
 ) -> None:
-    problem = analyze_code(code).syntax_error
+    problem = analyse_code(code).syntax_error
     assert problem is not None
     assert (problem.line, problem.col, problem.end_line, problem.end_col) == place
     assert fragment in problem.message
 
 
 def test_statements_before_a_syntax_error_still_count() -> None:
-    result = analyze_code("import os\nroot = os.getcwd()\ndef f():\n    x = (\n")
+    result = analyse_code("import os\nroot = os.getcwd()\ndef f():\n    x = (\n")
     assert result.syntax_error is not None
     assert result.defines == {"os", "root"}
 
@@ -494,12 +494,12 @@ def test_statements_before_a_syntax_error_still_count() -> None:
     ],
 )
 def test_analysis_never_raises(code: str) -> None:
-    result = analyze_code(code)
+    result = analyse_code(code)
     assert result.syntax_error is None or result.syntax_error.message
 
 
 def test_long_binop_chain_is_still_analysed() -> None:
-    result = analyze_code("x = " + " + ".join(f"v{i}" for i in range(3000)))
+    result = analyse_code("x = " + " + ".join(f"v{i}" for i in range(3000)))
     assert result.syntax_error is None or "deeply" in result.syntax_error.message
     if result.syntax_error is None:
         assert len(result.uses) == 3000
@@ -513,7 +513,7 @@ def test_long_binop_chain_is_still_analysed() -> None:
     )
 )
 def test_analysis_never_raises_on_arbitrary_text(code: str) -> None:
-    result = analyze_code(code)
+    result = analyse_code(code)
     assert isinstance(result.defines, frozenset)
 
 
@@ -521,16 +521,16 @@ def test_analysis_never_raises_on_arbitrary_text(code: str) -> None:
 
 
 def test_results_are_cached_by_code_hash() -> None:
-    first = analyze_code("cached_name = other_name")
-    assert analyze_code("cached_name = other_name") is first
+    first = analyse_code("cached_name = other_name")
+    assert analyse_code("cached_name = other_name") is first
     # the same code with a trailing newline has the same hash and the same analysis
-    assert analyze_code("cached_name = other_name\n") is first
+    assert analyse_code("cached_name = other_name\n") is first
 
 
 def test_warnings_about_the_users_code_are_not_raised_by_the_analysis() -> None:
     # `-W error` turns any warning into an exception: the analysis must emit none
     # for code the kernel itself would only warn about ("\d" is an invalid escape).
-    code = "from sessions.analysis.cell import analyze_code\nprint(sorted(analyze_code('x = \"\\\\d\"').defines))"
+    code = "from sessions.analysis.cell import analyse_code\nprint(sorted(analyse_code('x = \"\\\\d\"').defines))"
     completed = subprocess.run(
         [sys.executable, "-W", "error", "-c", code], capture_output=True, text=True, check=False
     )
@@ -551,7 +551,7 @@ def test_warnings_about_the_users_code_are_not_raised_by_the_analysis() -> None:
 def test_valid_deeply_nested_code_is_analysed_not_called_a_syntax_error(code: str) -> None:
     """Python runs these; a QA sweep found them flagged "syntax error... cannot run"."""
     compile(code, "<cell>", "exec")  # valid
-    result = analyze_code(code)
+    result = analyse_code(code)
     assert result.syntax_error is None
     assert result.defines == {code.split(" ")[0]}
     graph = build_graph(parse(f"# %%\n{code}\n\n# %%\nprint({code.split(' ')[0]})\n"))

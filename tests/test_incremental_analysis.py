@@ -1,7 +1,7 @@
 """An edit updates the analysis where it changed it, and the result is the one a
 full analysis gives (issue 12: a one-cell edit costs the cells it affects).
 
-``engine.analyze(..., previous=)`` hands the last snapshot to ``build_graph``
+``snapshot.analyse(..., previous=)`` hands the last snapshot to ``build_graph``
 (which re-resolves only edited cells that keep their interface to the others)
 and to the status pass (which re-checks only cells whose inputs changed). On
 the real notebooks of ``bench/corpus`` and on the reference notebook, every
@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from sessions.analysis.snapshot import Snapshot, analyze
+from sessions.analysis.snapshot import Snapshot, analyse
 from sessions.cache.records import SidecarData
-from sessions.format.notebook import Notebook, parse, serialize
+from sessions.format.notebook import ParsedNotebook, parse, serialize
 
 from .staleness_helpers import History
 
@@ -31,11 +31,11 @@ CORPUS = Path(__file__).resolve().parent.parent / "bench" / "corpus"
 NOTEBOOKS = sorted(CORPUS.glob("*.py.txt"))
 
 
-def code_cells(notebook: Notebook) -> list[int]:
+def code_cells(notebook: ParsedNotebook) -> list[int]:
     return [i for i, cell in enumerate(notebook.cells) if cell.kind == "code" and cell.code.strip()]
 
 
-def edited(text: str, notebook: Notebook, rng: random.Random, step: int) -> str:
+def edited(text: str, notebook: ParsedNotebook, rng: random.Random, step: int) -> str:
     """One edit of the kinds a user makes while typing."""
     cells = code_cells(notebook)
     index = rng.choice(cells)
@@ -76,7 +76,7 @@ def _defined(code: str) -> list[str]:
     return names
 
 
-def _replace_body(text: str, notebook: Notebook, index: int, body: str) -> str:
+def _replace_body(text: str, notebook: ParsedNotebook, index: int, body: str) -> str:
     cell = notebook.cells[index]
     lines = text.splitlines(keepends=True)
     start = cell.start_line + (1 if cell.has_marker else 0)
@@ -104,7 +104,7 @@ def replay(text: str, seed: int, steps: int, tmp_path: Path) -> int:
     history = History(text)
     history.run_all()
     data = SidecarData("nb.py", cells=[r for r in history.records if r is not None])
-    previous = analyze(path, history.notebook, data)
+    previous = analyse(path, history.notebook, data)
     reused = 0
     for step in range(steps):
         if rng.random() < 0.2:  # run what is stale: records change
@@ -114,8 +114,8 @@ def replay(text: str, seed: int, steps: int, tmp_path: Path) -> int:
             text = edited(serialize(history.notebook), history.notebook, rng, step)
             history.edit(text)
         notebook = parse(serialize(history.notebook))
-        incremental = analyze(path, notebook, data, previous=previous)
-        full = analyze(path, notebook, data)
+        incremental = analyse(path, notebook, data, previous=previous)
+        full = analyse(path, notebook, data)
         assert_same(incremental, full)
         if len(notebook.cells) == len(previous.notebook.cells):
             kept = sum(

@@ -147,12 +147,17 @@ def violations(path: Path, module: str | None = None) -> list[str]:
     (default: where it is)."""
     found: list[str] = []
     own = layer_of(module or module_of(path))
-    where_file = (module or module_of(path)).replace(".", "/") + ".py"
+    where_file = (
+        module.replace(".", "/") + ".py" if module else str(path.relative_to(PACKAGE.parent))
+    )
     for imported in imports_of(path, module=module):
         where = f"{where_file}:{imported.line}"
         root = imported.module.split(".")[0]
         if root == "sessions":
-            if imported.module in ("sessions", "sessions._version", "sessions.__version__"):
+            if imported.module in (
+                "sessions",
+                "sessions.__version__",
+            ) or imported.module.startswith("sessions._version"):
                 continue
             target = layer_of(imported.module)
             if target not in MAY_IMPORT[own]:
@@ -242,3 +247,12 @@ def find_cycle(edges: dict[str, set[str]]) -> list[str] | None:
                 path.append(nxt)
                 stack.append(sorted(edges.get(nxt, ()), reverse=True))
     return None
+
+
+def test_the_version_is_the_one_pyproject_declares() -> None:
+    import tomllib
+
+    from sessions._version import __version__
+
+    pyproject = tomllib.loads((PACKAGE.parent.parent / "pyproject.toml").read_text())
+    assert __version__ == pyproject["project"]["version"]

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from sessions.analysis.snapshot import analyze
+from sessions.analysis.snapshot import analyse
 from sessions.cache.sidecar import load_sidecar, sidecar_path
 from sessions.format.notebook import parse
 
@@ -244,7 +244,7 @@ def test_the_sidecar_holds_fresh_records_of_the_edited_code(session: dict[str, A
     notebook: Path = session["notebook"]
     loaded = load_sidecar(sidecar_path(notebook), notebook.name)
     edited_text = NOTEBOOK.replace("x = 1", EDIT_TEXT)
-    snapshot = analyze(notebook, parse(edited_text), loaded.data, loaded.problems)
+    snapshot = analyse(notebook, parse(edited_text), loaded.data, loaded.problems)
     assert [s.status for s in snapshot.states] == ["fresh", "fresh", "fresh"]
     runs = {r.index: r.run for r in loaded.data.cells}
     before = session["records_before"]

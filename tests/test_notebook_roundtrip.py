@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from sessions.format.markers import marker_lines, split_lines
 from sessions.format.notebook import (
     CellKind,
-    Notebook,
+    ParsedNotebook,
     delete_cell,
     insert_cell,
     move_cell,
@@ -127,7 +127,7 @@ def notebook_texts(draw: st.DrawFn) -> str:
 any_text = st.one_of(notebook_texts(), st.text(), st.text(alphabet="#% \n\r\"'x[]=", max_size=60))
 
 
-def structure(nb: Notebook) -> tuple[Any, ...]:
+def structure(nb: ParsedNotebook) -> tuple[Any, ...]:
     # ``newline`` is left out: an edited notebook keeps the file's preference
     # even when the text it now has shows no (or another first) line ending.
     return (
@@ -138,7 +138,7 @@ def structure(nb: Notebook) -> tuple[Any, ...]:
     )
 
 
-def leading_cells_without_marker(nb: Notebook) -> int:
+def leading_cells_without_marker(nb: ParsedNotebook) -> int:
     """Frontmatter and preamble: nothing goes above them."""
     count = 0
     while count < len(nb) and not nb.cells[count].has_marker:
@@ -146,7 +146,7 @@ def leading_cells_without_marker(nb: Notebook) -> int:
     return count
 
 
-def assert_consistent(nb: Notebook) -> None:
+def assert_consistent(nb: ParsedNotebook) -> None:
     """What an edit returns is exactly what parsing its text gives."""
     assert structure(parse(serialize(nb))) == structure(nb)
 
@@ -357,7 +357,7 @@ def test_move_reorders_cells(text: str, data: st.DataObject) -> None:
     assert serialize(edited).endswith(nb.cells[-1].separator)
 
 
-def derived(nb: Notebook) -> list[tuple[Any, ...]]:
+def derived(nb: ParsedNotebook) -> list[tuple[Any, ...]]:
     return [
         (c.raw, c.start_line, c.is_preamble, c.kind, c.title, dict(c.metadata), c.source, c.hash)
         for c in nb.cells

@@ -23,7 +23,6 @@ from mcp import ClientSession, StdioServerParameters, stdio_client
 from mcp.types import TextContent
 
 from sessions.analysis.content_cache import ContentCache, forget_everywhere
-from sessions.analysis.snapshot import NotebookReadError, NotebookTooLarge, read_notebook_text
 from sessions.cache.cap import (
     CELL_OUTPUT_TOTAL,
     NOTEBOOK_OUTPUT_TOTAL,
@@ -35,6 +34,7 @@ from sessions.cache.records import CellRecord, Output, SidecarData
 from sessions.cache.sidecar import load_sidecar, save_sidecar, sidecar_path
 from sessions.format.bounded_read import DEFAULT_MAX_NOTEBOOK_BYTES, FileRefused, read_regular_file
 from sessions.format.discovery import find_notebooks
+from sessions.format.files import NotebookReadError, NotebookTooLarge, read_notebook_text
 
 from .cli_support import cli, cli_env
 

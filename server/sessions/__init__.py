@@ -6,14 +6,14 @@ the language server lives in :mod:`sessions.lsp`.
 
 from typing import TYPE_CHECKING
 
-__version__ = "0.1.0"
+from sessions._version import __version__
 
 if TYPE_CHECKING:  # what the lazy names below are, for type checkers
-    from sessions.analysis.snapshot import NotebookReadError
     from sessions.api.notebook import AsyncNotebook, ConcurrentEditError, Notebook, NotebookDocument
     from sessions.api.views import CellView
     from sessions.format.anchors import AmbiguousAnchor, CellAddressError, CellRef, NoSuchCell
     from sessions.format.edits import Delete, EditError, Insert, Move, SetSource
+    from sessions.format.files import NotebookReadError
     from sessions.run.runner import RunListener, RunSettings, RunSummary
 
 # The Python API (docs/api.md), imported on first use so that ``import sessions``
@@ -36,7 +36,7 @@ _API = {
     "RunSettings": "sessions.run.runner",
     "RunSummary": "sessions.run.runner",
     "RunListener": "sessions.run.runner",
-    "NotebookReadError": "sessions.analysis.snapshot",
+    "NotebookReadError": "sessions.format.files",
 }
 
 __all__ = [

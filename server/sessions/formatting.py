@@ -28,7 +28,7 @@ from pathlib import Path
 
 from sessions.format.magics import magic_line_mask
 from sessions.format.markers import split_lines
-from sessions.format.notebook import Cell, Notebook, set_source
+from sessions.format.notebook import Cell, ParsedNotebook, set_source
 
 _RUFF_TIMEOUT = 60.0
 # ``error: Failed to parse nb.ipynb:3:1:8: Expected ...`` — cell (1-based), line, column.
@@ -52,7 +52,7 @@ class CellSyntaxError(ValueError):
 
 @dataclass(frozen=True)
 class FormatResult:
-    notebook: Notebook
+    notebook: ParsedNotebook
     changed: list[int] = field(default_factory=list)
     """Indexes of cells whose text changed, in file order."""
     errors: dict[int, str] = field(default_factory=dict)
@@ -201,7 +201,9 @@ def _strip_eol(line: str) -> str:
     return line.rstrip("\r\n")
 
 
-def _with_magic_spellings(nb: Notebook, index: int, original: Cell, text: str) -> Notebook | None:
+def _with_magic_spellings(
+    nb: ParsedNotebook, index: int, original: Cell, text: str
+) -> ParsedNotebook | None:
     """Put cell ``index`` of ``nb`` (already set to ``text``) back to its magics' file spelling.
 
     ``set_source`` writes every magic as ``# %magic``; a line the user wrote as
@@ -247,7 +249,7 @@ def _with_magic_spellings(nb: Notebook, index: int, original: Cell, text: str) -
 
 
 def format_notebook(
-    nb: Notebook, *, path: Path | None, cells: Sequence[int] | None = None
+    nb: ParsedNotebook, *, path: Path | None, cells: Sequence[int] | None = None
 ) -> FormatResult:
     """Format the code cells of ``nb`` (all, or those in ``cells``) with ruff.
 
@@ -280,7 +282,7 @@ def format_notebook(
     return FormatResult(notebook=result, changed=changed, errors=errors)
 
 
-def _selected(nb: Notebook, cells: Iterable[int] | None) -> list[int]:
+def _selected(nb: ParsedNotebook, cells: Iterable[int] | None) -> list[int]:
     if cells is None:
         return list(range(len(nb.cells)))
     chosen = sorted(set(cells))

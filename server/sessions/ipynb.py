@@ -27,7 +27,7 @@ from sessions.cache.records import CellRecord, KernelInfo, Output, RunStatus, Si
 from sessions.format.language_cells import comment_body, magic_of_source
 from sessions.format.magics import comment_magics
 from sessions.format.markdown import encode_markdown
-from sessions.format.notebook import Cell, CellKind, HeaderError, Notebook, make_header, parse
+from sessions.format.notebook import Cell, CellKind, HeaderError, ParsedNotebook, make_header, parse
 from sessions.ipynb_metadata import (
     export_metadata,
     exported_cell_metadata,
@@ -65,7 +65,7 @@ class IpynbError(ValueError):
 
 
 def to_ipynb(
-    nb: Notebook, records: Sequence[CellRecord | None], *, language: str = ""
+    nb: ParsedNotebook, records: Sequence[CellRecord | None], *, language: str = ""
 ) -> dict[str, Any]:
     """An nbformat v4.5 notebook for ``nb``; ``records[i]`` is the record matched to cell ``i``.
 
@@ -96,7 +96,7 @@ def to_ipynb(
 
 
 def _export_cell(
-    nb: Notebook, index: int, record: CellRecord | None, used_ids: set[str]
+    nb: ParsedNotebook, index: int, record: CellRecord | None, used_ids: set[str]
 ) -> dict[str, Any]:
     cell = nb.cells[index]
     metadata = exported_cell_metadata(cell)
@@ -347,7 +347,7 @@ def _percent_text(cells: Sequence[_ImportedCell], *, ids: bool) -> str:
     return "".join(parts)
 
 
-def _check_header(notebook: Notebook, header: str, metadata: Any) -> None:
+def _check_header(notebook: ParsedNotebook, header: str, metadata: Any) -> None:
     """The header must read back as exactly the notebook metadata it was written for."""
     expected = {k: v for k, v in (metadata or {}).items() if k != "language_info"}
     try:
@@ -360,7 +360,7 @@ def _check_header(notebook: Notebook, header: str, metadata: Any) -> None:
         )
 
 
-def _check_round_trip(notebook: Notebook, cells: Sequence[_ImportedCell]) -> None:
+def _check_round_trip(notebook: ParsedNotebook, cells: Sequence[_ImportedCell]) -> None:
     """The written text must read back as the same cells, or the import would lose data."""
     expected = [cell for cell in cells if not (cell.preamble and not cell.body())]
     if len(notebook.cells) != len(expected):
@@ -382,7 +382,7 @@ def _unrepresentable(position: int) -> str:
 
 
 def _sidecar(
-    notebook: Notebook, cells: Sequence[_ImportedCell], notebook_name: str, metadata: Any
+    notebook: ParsedNotebook, cells: Sequence[_ImportedCell], notebook_name: str, metadata: Any
 ) -> SidecarData:
     imported = [cell for cell in cells if not (cell.preamble and not cell.body())]
     records: list[CellRecord | None] = [None] * len(notebook.cells)

@@ -21,7 +21,7 @@ import copy
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sessions.format.notebook import Cell, Notebook
+from sessions.format.notebook import Cell, ParsedNotebook
 from sessions.format.yaml_header import header_text
 
 DEFAULT_KERNELSPEC: Mapping[str, str] = {
@@ -39,7 +39,7 @@ _JUPYTEXT_LAYOUT_KEYS = frozenset(
 
 
 def export_metadata(
-    notebook: Notebook, cell_metadata: Sequence[Mapping[str, Any]], language: str = ""
+    notebook: ParsedNotebook, cell_metadata: Sequence[Mapping[str, Any]], language: str = ""
 ) -> dict[str, Any]:
     """The ``.ipynb`` notebook metadata; ``cell_metadata`` is each exported cell's.
 

@@ -1,6 +1,6 @@
 """Per-cell dependency analysis: what a cell defines, uses and mutates (DESIGN §4).
 
-:func:`analyze_code` is pure and cached by the code's hash, so re-analysing a
+:func:`analyse_code` is pure and cached by the code's hash, so re-analysing a
 notebook after an edit costs one cell. It never raises: invalid code gives a
 :class:`CellAnalysis` with ``syntax_error`` set (and whatever the statements
 before the error define, so cells below do not light up with warnings while
@@ -10,7 +10,6 @@ someone is typing).
 from __future__ import annotations
 
 import ast
-import builtins
 import dataclasses
 import re
 import warnings
@@ -22,17 +21,9 @@ from typing import Any
 from sessions.analysis.cell_python import CellPython, cell_python
 from sessions.analysis.content_cache import ContentCache
 from sessions.analysis.file_access import normalize_path
+from sessions.analysis.names import BUILTIN_NAMES, is_ipython_name
 from sessions.analysis.scopes import BindKind, NameFacts, Position, StatementFacts, collect_names
 from sessions.format.hashing import code_hash
-
-BUILTIN_NAMES = frozenset(dir(builtins)) | {"__builtins__", "__name__", "__file__", "__doc__"}
-"""Names every kernel namespace provides; never a cell's *use* (see ``builtin_uses``)."""
-
-IPYTHON_NAMES = frozenset(
-    {"get_ipython", "display", "In", "Out", "_", "__", "___", "_i", "_ii", "_iii"}
-    | {"_ih", "_oh", "_dh", "exit", "quit"}
-)
-_IPYTHON_NUMBERED = re.compile(r"_i?\d+\Z")
 
 _CELL_FILENAME = "<sessions-cell>"
 # Parsing a user's cell may warn about its code (e.g. an invalid escape "\d" in a
@@ -43,11 +34,6 @@ warnings.filterwarnings("ignore", category=DeprecationWarning, module=re.escape(
 
 _IMPLICIT_NAMES = frozenset({"__class__"})
 """Provided by the compiler, not by any namespace (``__class__`` in methods)."""
-
-
-def is_ipython_name(name: str) -> bool:
-    """Names IPython puts in the namespace (``_``, ``Out``, ``_3``, ``_i3``...)."""
-    return name in IPYTHON_NAMES or _IPYTHON_NUMBERED.match(name) is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -288,7 +274,7 @@ def _non_python(code: str, magic: tuple[str, str] | None) -> CellAnalysis:
     return dataclasses.replace(EMPTY_ANALYSIS, statements=(statement,))
 
 
-def _analyze(code: str) -> CellAnalysis:
+def _analyse(code: str) -> CellAnalysis:
     python = cell_python(code)
     if python.text is None:
         return _non_python(code, python.cell_magic)
@@ -376,7 +362,7 @@ counting entries alone let closed notebooks and edited cells keep gigabytes."""
 _cache: ContentCache[CellAnalysis] = ContentCache(max_entries=_CACHE_SIZE, max_cost=_CACHE_CHARS)
 
 
-def analyze_code(code: str, code_hash_hint: str | None = None) -> CellAnalysis:
+def analyse_code(code: str, code_hash_hint: str | None = None) -> CellAnalysis:
     """Defines/uses/mutates of one cell's code (``Cell.code``). Never raises.
 
     ``code_hash_hint`` is ``code_hash(code)`` when the caller already has it
@@ -387,7 +373,7 @@ def analyze_code(code: str, code_hash_hint: str | None = None) -> CellAnalysis:
     if found is not None:
         return found
     try:
-        result = _analyze(code)
+        result = _analyse(code)
     except Exception as error:  # a bug here must not take the server down
         lines = code.split("\n")
         result = _from_facts(

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from types import MappingProxyType
 
-from sessions.analysis.cell import CellAnalysis, NameRef, analyze_code
+from sessions.analysis.cell import CellAnalysis, NameRef, analyse_code
 from sessions.analysis.content_cache import ContentCache
 from sessions.analysis.diagnostics import Diagnostic, Severity
 from sessions.analysis.hidden_state import (
@@ -33,7 +33,7 @@ from sessions.analysis.hidden_state import (
     package_config,
 )
 from sessions.analysis.scopes import CallFact
-from sessions.format.notebook import Cell, Notebook
+from sessions.format.notebook import Cell, ParsedNotebook
 
 
 @dataclass(frozen=True, slots=True)
@@ -695,7 +695,7 @@ def _resolve_cell(
     return resolved
 
 
-def build_graph(notebook: Notebook, previous: PreviousGraph | None = None) -> NotebookGraph:
+def build_graph(notebook: ParsedNotebook, previous: PreviousGraph | None = None) -> NotebookGraph:
     """Analyse every code cell (cached per cell) and resolve every use.
 
     With ``previous`` (the graph of the notebook's last text), an edit that
@@ -711,7 +711,7 @@ def build_graph(notebook: Notebook, previous: PreviousGraph | None = None) -> No
     count = len(cells)
     # ``Cell.hash`` is ``code_hash(cell.code)`` for code cells, cached on the cell.
     analyses: list[CellAnalysis | None] = [
-        analyze_code(cell.code, cell.hash) if cell.kind == "code" else None for cell in cells
+        analyse_code(cell.code, cell.hash) if cell.kind == "code" else None for cell in cells
     ]
     positions = [_Positions(cell) for cell in cells]
     binders = _Binders(analyses)
@@ -846,7 +846,7 @@ def _shifted(diagnostics: tuple[Diagnostic, ...], delta: int) -> tuple[Diagnosti
     )
 
 
-def _update_graph(notebook: Notebook, previous: NotebookGraph) -> NotebookGraph | None:
+def _update_graph(notebook: ParsedNotebook, previous: NotebookGraph) -> NotebookGraph | None:
     """The graph of ``notebook`` from ``previous`` when at most a few cells
     changed, each keeping its interface, and every provider stays above its
     users; ``None`` when a full build is needed."""
@@ -865,7 +865,7 @@ def _update_graph(notebook: Notebook, previous: NotebookGraph) -> NotebookGraph 
     analyses = list(previous.analyses)
     for index in changed:
         old = previous.analyses[index]
-        new = analyze_code(cells[index].code, cells[index].hash)
+        new = analyse_code(cells[index].code, cells[index].hash)
         if old is None or _interface(new) != _interface(old):
             return None
         analyses[index] = new

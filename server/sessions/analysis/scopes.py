@@ -39,106 +39,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sessions.analysis.file_access import FILE_METHODS, file_access
+from sessions.analysis.names import READ_ONLY_METHODS
 
 Position = tuple[int, int, int]
 
-READ_ONLY_METHODS = frozenset(
-    [
-        "head",
-        "tail",
-        "describe",
-        "info",
-        "sample",
-        "copy",
-        "get",
-        "keys",
-        "values",
-        "items",
-        "count",
-        "index",
-        "to_string",
-        "to_markdown",
-        "to_html",
-        "to_list",
-        "tolist",
-        "to_dict",
-        "to_numpy",
-        "summary",
-        "mean",
-        "median",
-        "sum",
-        "min",
-        "max",
-        "std",
-        "var",
-        "nunique",
-        "unique",
-        "value_counts",
-        "isna",
-        "isnull",
-        "notna",
-        "memory_usage",
-        "corr",
-        "cov",
-        "quantile",
-        "equals",
-        "startswith",
-        "endswith",
-        "format",
-        # NumPy and pandas methods that return a new object (pandas ones change
-        # their own object only with ``inplace=True``, which is checked).
-        "round",
-        "astype",
-        "reshape",
-        "ravel",
-        "flatten",
-        "transpose",
-        "squeeze",
-        "dot",
-        "any",
-        "all",
-        "argmax",
-        "argmin",
-        "cumsum",
-        "prod",
-        "abs",
-        "to_frame",
-        "sort_values",
-        "sort_index",
-        "dropna",
-        "fillna",
-        "drop",
-        "drop_duplicates",
-        "rename",
-        "reset_index",
-        "set_index",
-        "groupby",
-        "agg",
-        "aggregate",
-        "pivot",
-        "pivot_table",
-        "melt",
-        "query",
-        "assign",
-        "replace",
-        "filter",
-        "where",
-        "mask",
-        "nlargest",
-        "nsmallest",
-        "corrwith",
-        "predict",
-        "predict_proba",
-        "score",
-        "transform",
-        "get_params",
-        "summary_frame",
-    ]
-)
-"""Methods that only read their object. Called as a statement they display a
-value (often a cell's last line, its result), so they are not counted as
-mutations: ``df.head()`` must not make every later user of ``df`` stale.
-Drawing methods (``plot``, ``hist``) stay mutations: they change figure state."""
 """(line, column, end column): 0-based line, columns in code points."""
 
 

@@ -24,7 +24,7 @@ from sessions.analysis.graph import NotebookGraph
 from sessions.analysis.hidden_state import describe_name
 from sessions.analysis.versions import UNKNOWN_INPUT, cell_meaning, name_keys
 from sessions.cache.records import CellRecord
-from sessions.format.notebook import Notebook
+from sessions.format.notebook import ParsedNotebook
 
 Status = Literal["never-run", "edited", "upstream", "error", "fresh"]
 
@@ -47,7 +47,7 @@ FRESH = CellState("fresh", "")
 NOTHING_TO_RUN = CellState("fresh", "")
 
 
-def has_code_to_run(notebook: Notebook, graph: NotebookGraph, index: int) -> bool:
+def has_code_to_run(notebook: ParsedNotebook, graph: NotebookGraph, index: int) -> bool:
     """Whether a cell has a statement to run.
 
     Markdown, raw, empty and comment-only cells have nothing to run: they are
@@ -82,7 +82,7 @@ class VersionTable:
 
     def __init__(
         self,
-        notebook: Notebook,
+        notebook: ParsedNotebook,
         graph: NotebookGraph,
         records: Sequence[CellRecord | None],
     ) -> None:
@@ -133,7 +133,7 @@ class VersionTable:
 
 
 def record_versions(
-    notebook: Notebook,
+    notebook: ParsedNotebook,
     graph: NotebookGraph,
     records: Sequence[CellRecord | None],
     index: int,
@@ -184,7 +184,7 @@ class StatusPass:
 
     def __init__(
         self,
-        notebook: Notebook,
+        notebook: ParsedNotebook,
         graph: NotebookGraph,
         records: Sequence[CellRecord | None],
         previous: StatusPass | None = None,
@@ -341,7 +341,7 @@ class StatusPass:
 
 
 def compute_statuses(
-    notebook: Notebook,
+    notebook: ParsedNotebook,
     graph: NotebookGraph,
     records: Sequence[CellRecord | None],
 ) -> list[CellState]:

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from sessions.analysis.diagnostics import Diagnostic
 from sessions.analysis.staleness import CellState
 from sessions.cache.records import CellRecord
-from sessions.format.notebook import Cell, Notebook
+from sessions.format.notebook import Cell, ParsedNotebook
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 # IPython >= 8 prints "Cell In[5], line 3"; older ones "<ipython-input-5-...> in <module>" then "----> 3".
@@ -53,7 +53,7 @@ def _line_text_length(cell: Cell, offset: int) -> int:
 
 
 def status_diagnostics(
-    notebook: Notebook, states: Sequence[CellState], records: Sequence[CellRecord | None]
+    notebook: ParsedNotebook, states: Sequence[CellState], records: Sequence[CellRecord | None]
 ) -> list[Diagnostic]:
     out: list[Diagnostic] = []
     for index, (cell, state) in enumerate(zip(notebook.cells, states, strict=True)):

@@ -26,7 +26,7 @@ import ast
 import hashlib
 from collections.abc import Mapping
 
-from sessions.analysis.cell import CellAnalysis, analyze_code
+from sessions.analysis.cell import CellAnalysis, analyse_code
 from sessions.analysis.cell_python import cell_python
 from sessions.analysis.content_cache import ContentCache
 from sessions.analysis.graph import CellFlow
@@ -127,7 +127,7 @@ def meanings(code: str, analysis: CellAnalysis) -> Meanings:
 
 def cell_meaning(code: str) -> str:
     """What a cell's code means: equal for codes that differ only in comments and layout."""
-    return meanings(code, analyze_code(code)).cell
+    return meanings(code, analyse_code(code)).cell
 
 
 def name_keys(

@@ -30,7 +30,7 @@ from types import TracebackType
 from typing import Any
 
 from sessions.analysis.diagnostics import Diagnostic
-from sessions.analysis.snapshot import Snapshot, load_snapshot, read_notebook_text
+from sessions.analysis.snapshot import Snapshot, load_snapshot
 from sessions.api.loop_thread import LoopThread
 from sessions.api.views import CellView, cell_views, outputs_text
 from sessions.cache.atomic import write_atomic
@@ -46,8 +46,8 @@ from sessions.format.edits import (
     apply_edits,
     as_edit,
 )
-from sessions.format.notebook import CellKind, parse, serialize
-from sessions.format.notebook import Notebook as ParsedNotebook
+from sessions.format.files import read_notebook_text
+from sessions.format.notebook import CellKind, ParsedNotebook, parse, serialize
 from sessions.run.kernel_factory import kernel_factory_for
 from sessions.run.runner import NotebookRunner, RunListener, RunSettings, RunSummary
 

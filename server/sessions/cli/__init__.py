@@ -12,7 +12,7 @@ import importlib
 import sys
 from collections.abc import Callable, Sequence
 
-from sessions import __version__
+from sessions._version import __version__
 
 # Verb -> module of this package. A command imports only its own verb's module:
 # ``sessions lsp`` must not pay for jupyter_client, which ``sessions run`` needs.

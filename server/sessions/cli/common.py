@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from sessions.analysis.snapshot import NotebookReadError, Snapshot, load_snapshot
+from sessions.analysis.snapshot import Snapshot, load_snapshot
+from sessions.format.files import NotebookReadError
 
 
 class CliError(Exception):

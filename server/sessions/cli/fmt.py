@@ -14,9 +14,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from sessions.analysis.snapshot import NotebookReadError, read_notebook_text
 from sessions.cache.atomic import describe_write_error, write_atomic
 from sessions.cli.common import fail
+from sessions.format.files import NotebookReadError, read_notebook_text
 from sessions.format.notebook import parse, serialize
 from sessions.formatting import FormatResult, FormatterUnavailable, format_notebook
 

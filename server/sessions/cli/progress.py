@@ -16,7 +16,7 @@ from typing import TextIO
 
 from sessions.cache.records import Output
 from sessions.cli.render import paint, use_color
-from sessions.format.notebook import Notebook
+from sessions.format.notebook import ParsedNotebook
 from sessions.run.runner import CellOutcome, RunListener
 
 _MARK = {"ok": ("✓", "32"), "error": ("✗", "31"), "interrupted": ("■", "33")}
@@ -47,7 +47,7 @@ def output_text(output: Output, limit: int = 4000) -> str:
 
 class TerminalProgress(RunListener):
     def __init__(
-        self, notebook: Notebook, *, out: TextIO = sys.stderr, quiet: bool = False
+        self, notebook: ParsedNotebook, *, out: TextIO = sys.stderr, quiet: bool = False
     ) -> None:
         self.notebook = notebook
         self.out = out

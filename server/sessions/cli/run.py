@@ -13,10 +13,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from sessions.analysis.snapshot import NotebookReadError, Snapshot
+from sessions.analysis.snapshot import Snapshot
 from sessions.cache.sidecar import SidecarWriteError
 from sessions.cli.common import fail, print_json
 from sessions.cli.progress import TerminalProgress
+from sessions.format.files import NotebookReadError
 from sessions.kernel.errors import KernelError
 from sessions.kernel.interpreter import resolve_python
 from sessions.run.kernel_factory import kernel_factory_for

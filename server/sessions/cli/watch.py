@@ -18,12 +18,13 @@ from typing import Any, TextIO
 
 from watchfiles import awatch
 
-from sessions.analysis.snapshot import NotebookReadError, Snapshot, analyze
+from sessions.analysis.snapshot import Snapshot, analyse
 from sessions.cache.sidecar import SidecarWriteError
 from sessions.cli.common import fail
 from sessions.cli.progress import TerminalProgress
 from sessions.cli.render import STATUS_MARK
 from sessions.cli.run import summary_line
+from sessions.format.files import NotebookReadError
 from sessions.kernel.attached import AttachedKernel
 from sessions.kernel.errors import KernelError
 from sessions.run.kernel_factory import kernel_factory_for
@@ -206,7 +207,7 @@ def _baseline_after_run(runner: NotebookRunner, before: Snapshot, out: TextIO) -
     """
     after = runner.snapshot()
     _report_problems(after, out)
-    return analyze(after.path, before.notebook, after.sidecar)
+    return analyse(after.path, before.notebook, after.sidecar)
 
 
 def _report_problems(snapshot: Snapshot, out: TextIO) -> None:

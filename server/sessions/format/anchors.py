@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sessions.format.notebook import Cell, Notebook
+from sessions.format.notebook import Cell, ParsedNotebook
 
 CellRef = int | str
 """A 0-based cell index, or a text anchor that matches exactly one cell."""
@@ -36,7 +36,7 @@ class AmbiguousAnchor(CellAddressError):
         self.candidates = tuple(candidates)
 
 
-def describe_cell(notebook: Notebook, index: int) -> str:
+def describe_cell(notebook: ParsedNotebook, index: int) -> str:
     """``3 "Load data" (line 12)``: how an error message names a cell."""
     cell = notebook.cells[index]
     label = "preamble" if cell.is_preamble else cell.display_name(50) or "(empty)"
@@ -44,13 +44,13 @@ def describe_cell(notebook: Notebook, index: int) -> str:
     return f'{index} {kind}"{label}" (line {cell.start_line + 1})'
 
 
-def _listing(notebook: Notebook, indexes: Sequence[int]) -> str:
+def _listing(notebook: ParsedNotebook, indexes: Sequence[int]) -> str:
     shown = [describe_cell(notebook, i) for i in indexes[:_LISTED]]
     more = len(indexes) - len(shown)
     return "; ".join(shown) + (f"; and {more} more" if more > 0 else "")
 
 
-def _index_error(notebook: Notebook, index: int) -> NoSuchCell:
+def _index_error(notebook: ParsedNotebook, index: int) -> NoSuchCell:
     count = len(notebook.cells)
     if count == 0:
         return NoSuchCell(f"no cell {index}: the notebook has no cells yet; insert one first")
@@ -74,7 +74,7 @@ def _matches(cell: Cell, anchor: str) -> bool:
     return anchor in cell.source or anchor in cell.title or anchor in cell.raw
 
 
-def resolve_cell(notebook: Notebook, ref: CellRef) -> int:
+def resolve_cell(notebook: ParsedNotebook, ref: CellRef) -> int:
     """The index of the one cell ``ref`` names; raises :class:`CellAddressError`.
 
     Among several cells containing the anchor, a cell whose title equals it
@@ -110,7 +110,7 @@ def resolve_cell(notebook: Notebook, ref: CellRef) -> int:
     )
 
 
-def resolve_position(notebook: Notebook, ref: CellRef) -> int:
+def resolve_position(notebook: ParsedNotebook, ref: CellRef) -> int:
     """Like :func:`resolve_cell`, but an index may also be ``len(notebook)``: the end."""
     index = _as_index(ref)
     if index is not None and index == len(notebook.cells):

@@ -20,7 +20,7 @@ from typing import Any, get_args
 from sessions.format.anchors import CellAddressError, CellRef, resolve_cell, resolve_position
 from sessions.format.notebook import (
     CellKind,
-    Notebook,
+    ParsedNotebook,
     delete_cell,
     insert_cell,
     move_cell,
@@ -73,7 +73,7 @@ class Move:
 Edit = SetSource | Insert | Delete | Move
 
 
-def _insert_position(notebook: Notebook, edit: Insert) -> int:
+def _insert_position(notebook: ParsedNotebook, edit: Insert) -> int:
     if edit.before is not None and edit.after is not None:
         raise EditError("give `before` or `after` for an insert, not both")
     if edit.before is not None:
@@ -83,7 +83,7 @@ def _insert_position(notebook: Notebook, edit: Insert) -> int:
     return len(notebook.cells)
 
 
-def apply_edit(notebook: Notebook, edit: Edit) -> tuple[Notebook, int | None]:
+def apply_edit(notebook: ParsedNotebook, edit: Edit) -> tuple[ParsedNotebook, int | None]:
     """The edited notebook, and the index of the cell the edit produced or changed.
 
     Raises :class:`EditError` (with how to fix) or
@@ -118,7 +118,7 @@ def apply_edit(notebook: Notebook, edit: Edit) -> tuple[Notebook, int | None]:
         ) from exc
 
 
-def apply_edits(notebook: Notebook, edits: Iterable[Edit]) -> Notebook:
+def apply_edits(notebook: ParsedNotebook, edits: Iterable[Edit]) -> ParsedNotebook:
     """Apply edits in order; a failing edit raises with its position in the batch."""
     for number, edit in enumerate(edits):
         try:

@@ -52,7 +52,7 @@ __all__ = [
     "CellHeader",
     "CellKind",
     "HeaderError",
-    "Notebook",
+    "ParsedNotebook",
     "delete_cell",
     "format_header",
     "insert_cell",
@@ -258,7 +258,7 @@ class Cell:
         return moved
 
 
-def reuse_unchanged_cells(previous: Notebook, notebook: Notebook) -> Notebook:
+def reuse_unchanged_cells(previous: ParsedNotebook, notebook: ParsedNotebook) -> ParsedNotebook:
     """``notebook`` with every cell whose text is unchanged since ``previous``
     carrying over what was already derived from it (source, code, hash).
 
@@ -278,7 +278,7 @@ def reuse_unchanged_cells(previous: Notebook, notebook: Notebook) -> Notebook:
 
 
 @dataclass(frozen=True)
-class Notebook:
+class ParsedNotebook:
     """A parsed notebook. ``serialize(nb)`` is the exact text it came from."""
 
     cells: tuple[Cell, ...]
@@ -332,7 +332,7 @@ class Notebook:
         return index
 
 
-def parse(text: str) -> Notebook:
+def parse(text: str) -> ParsedNotebook:
     """Split ``text`` into cells. Never raises; any string is a notebook."""
     bom = text.startswith(_BOM)
     if bom:
@@ -362,10 +362,12 @@ def parse(text: str) -> Notebook:
     for begin, end in pairwise(bounds):
         cells.append(Cell(raw="".join(lines[begin:end]), start_line=begin))
     header = block.text if block is not None else ""
-    return Notebook(cells=tuple(cells), bom=bom, prefix=prefix, newline=newline, header=header)
+    return ParsedNotebook(
+        cells=tuple(cells), bom=bom, prefix=prefix, newline=newline, header=header
+    )
 
 
-def serialize(notebook: Notebook) -> str:
+def serialize(notebook: ParsedNotebook) -> str:
     """The file text; ``serialize(parse(t)) == t`` for every string ``t``."""
     head = notebook.header + notebook.prefix
     return (_BOM + head if notebook.bom else head) + "".join(cell.raw for cell in notebook.cells)
@@ -427,7 +429,7 @@ def _drop_final_eol(text: str) -> str:
     return text[: len(text) - len(line_ending(text))]
 
 
-def set_source(notebook: Notebook, index: int, source: str) -> Notebook:
+def set_source(notebook: ParsedNotebook, index: int, source: str) -> ParsedNotebook:
     """Replace one cell's source; every other cell keeps its exact bytes.
 
     The cell keeps its header and separator; line breaks in ``source`` are
@@ -461,7 +463,7 @@ def set_source(notebook: Notebook, index: int, source: str) -> Notebook:
     return _finish(notebook, cells, notebook.prefix, checked={index})
 
 
-def _set_frontmatter(notebook: Notebook, source: str) -> Notebook:
+def _set_frontmatter(notebook: ParsedNotebook, source: str) -> ParsedNotebook:
     """Rewrite the header's root-level YAML; text that is no frontmatter becomes a raw cell.
 
     The ``jupyter:`` section (the notebook metadata) is kept as it is.
@@ -485,19 +487,19 @@ def _set_frontmatter(notebook: Notebook, source: str) -> Notebook:
     return insert_cell(without, 0, source, kind="raw")
 
 
-def _reparse(notebook: Notebook, newline: str) -> Notebook:
+def _reparse(notebook: ParsedNotebook, newline: str) -> ParsedNotebook:
     """The notebook its text reads as (after an edit of the header)."""
     return replace(parse(serialize(notebook)), newline=newline)
 
 
 def insert_cell(
-    notebook: Notebook,
+    notebook: ParsedNotebook,
     index: int,
     source: str = "",
     kind: CellKind = "code",
     title: str = "",
     metadata: Mapping[str, Any] | None = None,
-) -> Notebook:
+) -> ParsedNotebook:
     """Insert a new cell before position ``index`` (``len(notebook)`` appends).
 
     Exactly one blank line separates the new cell from its neighbour: the new
@@ -567,7 +569,7 @@ def _new_cell_text(cell: NewCell, newline: str) -> str:
     return head + newline + _encode_body(cell.source, cell.kind, newline, language=language)
 
 
-def insert_cells(notebook: Notebook, index: int, new: Sequence[NewCell]) -> Notebook:
+def insert_cells(notebook: ParsedNotebook, index: int, new: Sequence[NewCell]) -> ParsedNotebook:
     """``insert_cell`` for several consecutive cells at once: the same text as
     inserting them one by one, in time linear in the notebook (one placement
     of the cells instead of one per inserted cell), which matters when a
@@ -604,7 +606,7 @@ def insert_cells(notebook: Notebook, index: int, new: Sequence[NewCell]) -> Note
     return _finish(replace(notebook, header=header), cells, prefix, checked=checked)
 
 
-def delete_cell(notebook: Notebook, index: int) -> Notebook:
+def delete_cell(notebook: ParsedNotebook, index: int) -> ParsedNotebook:
     """Remove exactly one cell's bytes (its header, body and separator).
 
     Deleting the frontmatter removes the header's root-level YAML and keeps
@@ -617,7 +619,7 @@ def delete_cell(notebook: Notebook, index: int) -> Notebook:
     return _finish(notebook, cells, notebook.prefix, checked=set())
 
 
-def move_cell(notebook: Notebook, source_index: int, target_index: int) -> Notebook:
+def move_cell(notebook: ParsedNotebook, source_index: int, target_index: int) -> ParsedNotebook:
     """Move a cell so that it ends up at ``target_index`` (list pop + insert).
 
     Headers and bodies move unchanged. The end of the file stays the end of
@@ -675,7 +677,9 @@ def _trade_endings(old_last: Cell, new_last: Cell, newline: str) -> tuple[Cell, 
     )
 
 
-def _finish(notebook: Notebook, cells: Sequence[Cell], prefix: str, checked: set[int]) -> Notebook:
+def _finish(
+    notebook: ParsedNotebook, cells: Sequence[Cell], prefix: str, checked: set[int]
+) -> ParsedNotebook:
     """Place ``cells`` on their file lines; re-parse if the text would read differently.
 
     Only the cells in ``checked`` (new or changed text) and the cell boundaries
@@ -686,7 +690,7 @@ def _finish(notebook: Notebook, cells: Sequence[Cell], prefix: str, checked: set
     for cell in cells:
         placed.append(cell._at(0) if cell.is_frontmatter else cell._at(line))
         line += cell.line_count
-    result = Notebook(
+    result = ParsedNotebook(
         cells=tuple(placed),
         bom=notebook.bom,
         prefix=prefix,
@@ -698,7 +702,7 @@ def _finish(notebook: Notebook, cells: Sequence[Cell], prefix: str, checked: set
     return _reparse(result, notebook.newline)
 
 
-def _reads_back(notebook: Notebook, checked: set[int]) -> bool:
+def _reads_back(notebook: ParsedNotebook, checked: set[int]) -> bool:
     """Whether ``parse(serialize(notebook))`` has exactly these cells."""
     cells = notebook.cells
     frontmatter = bool(cells) and cells[0].is_frontmatter
@@ -730,7 +734,7 @@ def _reads_back(notebook: Notebook, checked: set[int]) -> bool:
     return True
 
 
-def _header_reads_back(notebook: Notebook) -> bool:
+def _header_reads_back(notebook: ParsedNotebook) -> bool:
     """Whether the text still starts with exactly this header (or with none).
 
     Only the first lines decide that: a blank line now right after a header

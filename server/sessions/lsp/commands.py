@@ -19,36 +19,22 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import unquote, urlparse
 
-from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
-
-from sessions.analysis.snapshot import NotebookReadError
 from sessions.cache.identity import match_records
 from sessions.cache.records import SidecarData
+from sessions.format.files import NotebookReadError
 from sessions.kernel.errors import KernelError, KernelSetupError
-from sessions.lsp.documents import uri_to_path
+from sessions.lsp.errors import failed, invalid
 from sessions.lsp.notebook_json import PayloadError, parse_payload, serialize_payload
-from sessions.lsp.progress import RunProgress
 from sessions.lsp.state_payload import STATE_PAGE_BYTES, OutputsCursor, add_outputs_page, cells_json
 from sessions.run.plan import RUN_MODES, PlanError
 from sessions.workspace_scope import within
 
 if TYPE_CHECKING:
     from sessions.lsp.notebook_state import NotebookState
-    from sessions.lsp.server import SessionsServer
-
-REQUEST_FAILED = -32803
-"""LSP ``RequestFailed``: a valid request that could not be carried out."""
+    from sessions.lsp.workspace import NotebookWorkspace
 
 LOCAL_HOSTS = ("", "localhost")
 """``file:`` URI hosts that mean this machine (RFC 8089)."""
-
-
-def invalid(message: str) -> JsonRpcInvalidParams:
-    return JsonRpcInvalidParams(message=message)
-
-
-def failed(message: str) -> JsonRpcException:
-    return JsonRpcException(message=message, code=REQUEST_FAILED)
 
 
 def argument(args: Sequence[Any], command: str) -> Mapping[str, Any]:
@@ -59,35 +45,18 @@ def argument(args: Sequence[Any], command: str) -> Mapping[str, Any]:
     return cast(Mapping[str, Any], args[0])
 
 
-def _state(server: SessionsServer, arg: Mapping[str, Any], command: str) -> NotebookState:
+def _state(workspace: NotebookWorkspace, arg: Mapping[str, Any], command: str) -> NotebookState:
     uri = arg.get("uri")
     if not isinstance(uri, str) or not uri:
         raise invalid(f"{command}: `uri` (the notebook's file:// URI) is required")
-    _require_in_workspace(server, uri, command)
-    state = server.state_for(uri)
+    _require_in_workspace(workspace, uri, command)
+    state = workspace.state_for(uri)
     if state is None:
         raise invalid(f"{command}: {uri!r} is not a file:// URI of a notebook .py file")
     return state
 
 
-def workspace_folders(server: SessionsServer) -> list[Path]:
-    """The local folders the client declared: its workspace folders, else ``rootUri``."""
-    try:
-        workspace = server.workspace
-    except RuntimeError:  # not initialised: nothing declared
-        return []
-    uris = [folder.uri for folder in workspace.folders.values()]
-    if not uris and workspace.root_uri:
-        uris = [workspace.root_uri]
-    folders = []
-    for uri in uris:
-        path = uri_to_path(uri)
-        if path is not None and urlparse(uri).netloc.lower() in LOCAL_HOSTS:
-            folders.append(path)
-    return folders
-
-
-def _require_in_workspace(server: SessionsServer, uri: str, command: str) -> None:
+def _require_in_workspace(workspace: NotebookWorkspace, uri: str, command: str) -> None:
     """Refuse a notebook URI that is not local, or is neither open nor in the workspace."""
     parsed = urlparse(uri)
     if parsed.scheme != "file":
@@ -98,9 +67,9 @@ def _require_in_workspace(server: SessionsServer, uri: str, command: str) -> Non
             "local notebooks (file:///path or file://localhost/path)"
         )
     # What the client opened is what its user is looking at: allowed wherever it is.
-    if server.documents.text_of(uri) is not None:
+    if workspace.documents.text_of(uri) is not None:
         return
-    folders = workspace_folders(server)
+    folders = workspace.client.declared_folders()
     if not folders:
         raise invalid(
             f"{command}: {uri!r} is not open in the editor, and the client declared no "
@@ -136,9 +105,9 @@ def _summary_json(summary: Any) -> dict[str, Any]:
     }
 
 
-async def run(server: SessionsServer, *args: Any) -> dict[str, Any]:
+async def run(workspace: NotebookWorkspace, *args: Any) -> dict[str, Any]:
     arg = argument(args, "sessions.run")
-    state = _state(server, arg, "sessions.run")
+    state = _state(workspace, arg, "sessions.run")
     cells = _cells(arg, "sessions.run")
     line = arg.get("line")
     if line is not None and not cells:
@@ -168,8 +137,8 @@ async def run(server: SessionsServer, *args: Any) -> dict[str, Any]:
         if run_upstream is not None
         else settings
     )
-    progress = RunProgress(server, server.supports_progress())
-    listener = server.listener_for(state)
+    progress = workspace.client.new_progress()
+    listener = workspace.listener_for(state)
     listener.progress = progress
     await progress.begin("Sessions: running cells")
     try:
@@ -194,13 +163,13 @@ async def run(server: SessionsServer, *args: Any) -> dict[str, Any]:
     return _summary_json(summary)
 
 
-async def interrupt(server: SessionsServer, *args: Any) -> None:
-    state = _state(server, argument(args, "sessions.interrupt"), "sessions.interrupt")
+async def interrupt(workspace: NotebookWorkspace, *args: Any) -> None:
+    state = _state(workspace, argument(args, "sessions.interrupt"), "sessions.interrupt")
     await state.runner.interrupt()
 
 
-async def restart(server: SessionsServer, *args: Any) -> None:
-    state = _state(server, argument(args, "sessions.restart"), "sessions.restart")
+async def restart(workspace: NotebookWorkspace, *args: Any) -> None:
+    state = _state(workspace, argument(args, "sessions.restart"), "sessions.restart")
     try:
         await state.runner.restart()
     except KernelError as exc:
@@ -208,10 +177,10 @@ async def restart(server: SessionsServer, *args: Any) -> None:
     state.request_analysis()
 
 
-async def clear_outputs(server: SessionsServer, *args: Any) -> None:
+async def clear_outputs(workspace: NotebookWorkspace, *args: Any) -> None:
     arg = argument(args, "sessions.clearOutputs")
     cells = _cells(arg, "sessions.clearOutputs")
-    state = _state(server, arg, "sessions.clearOutputs")
+    state = _state(workspace, arg, "sessions.clearOutputs")
     try:
         notebook = state.current_notebook()
     except NotebookReadError as exc:
@@ -253,9 +222,9 @@ def _outputs_page(arg: Mapping[str, Any]) -> tuple[OutputsCursor | None, int]:
     return cursor, min(max_bytes, STATE_PAGE_BYTES)
 
 
-async def state_command(server: SessionsServer, *args: Any) -> dict[str, Any]:
+async def state_command(workspace: NotebookWorkspace, *args: Any) -> dict[str, Any]:
     arg = argument(args, "sessions.state")
-    state = _state(server, arg, "sessions.state")
+    state = _state(workspace, arg, "sessions.state")
     cursor, max_bytes = _outputs_page(arg)
     try:
         snapshot = await state.current_snapshot()
@@ -277,14 +246,14 @@ async def state_command(server: SessionsServer, *args: Any) -> dict[str, Any]:
     }
 
 
-def parse(server: SessionsServer, *args: Any) -> dict[str, Any]:
+def parse(workspace: NotebookWorkspace, *args: Any) -> dict[str, Any]:
     text = argument(args, "sessions.parse").get("text")
     if not isinstance(text, str):
         raise invalid("sessions.parse: `text` (the .py file's text) is required")
     return parse_payload(text)
 
 
-def serialize(server: SessionsServer, *args: Any) -> dict[str, Any]:
+def serialize(workspace: NotebookWorkspace, *args: Any) -> dict[str, Any]:
     try:
         return {"text": serialize_payload(argument(args, "sessions.serialize"))}
     except PayloadError as exc:

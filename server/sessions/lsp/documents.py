@@ -19,6 +19,9 @@ from pathlib import Path
 from typing import Any, cast
 from urllib.parse import unquote, urlparse
 
+from lsprotocol import types
+from pygls.workspace import Workspace
+
 from sessions.lsp.notebook_json import PayloadError, serialize_payload
 from sessions.lsp.positions import apply_change
 
@@ -180,3 +183,22 @@ class Documents:
         if notebook is not None:
             return notebook.text(), notebook.version
         return None
+
+
+def _mapping(value: object) -> Mapping[str, Any]:
+    return cast(Mapping[str, Any], value) if isinstance(value, Mapping) else {}
+
+
+def notebook_doc(workspace: Workspace, uri: str) -> NotebookDoc | None:
+    """The notebook document ``uri`` as pygls's workspace holds it, cells with their text."""
+    document = workspace.get_notebook_document(notebook_uri=uri)
+    if document is None:
+        return None
+    cells: list[CellDoc] = []
+    for cell in document.cells:
+        text_doc = workspace.get_text_document(cell.document)
+        kind = "markdown" if cell.kind == types.NotebookCellKind.Markup else "code"
+        cells.append(
+            CellDoc(cell.document, kind, text_doc.source, text_doc.version, _mapping(cell.metadata))
+        )
+    return NotebookDoc(document.version, _mapping(document.metadata), cells)

@@ -7,16 +7,24 @@ in a subprocess: call these functions from a worker thread.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lsprotocol import types
 
-from sessions.format.notebook import Notebook, parse
-from sessions.formatting import format_notebook
+from sessions.format.notebook import ParsedNotebook, parse
+from sessions.formatting import FormatterUnavailable, format_notebook
+from sessions.lsp.documents import has_cell_marker
+from sessions.lsp.errors import failed
 from sessions.lsp.positions import LineIndex, to_client_column
 
+if TYPE_CHECKING:
+    from sessions.lsp.workspace import NotebookWorkspace
 
-def _cell_offsets(notebook: Notebook) -> list[tuple[int, int]]:
+
+def _cell_offsets(notebook: ParsedNotebook) -> list[tuple[int, int]]:
     """(start, end) text offset of each cell, BOM, YAML header and blank prefix before them."""
     offset = (1 if notebook.bom else 0) + len(notebook.header) + len(notebook.prefix)
     spans: list[tuple[int, int]] = []
@@ -31,7 +39,7 @@ def _position(index: LineIndex, offset: int, encoding: str) -> types.Position:
     return types.Position(line, to_client_column(index.line_text(line), col, encoding))
 
 
-def cells_in_lines(notebook: Notebook, first: int, last: int) -> list[int]:
+def cells_in_lines(notebook: ParsedNotebook, first: int, last: int) -> list[int]:
     """Cells that overlap file lines ``first``..``last`` (inclusive)."""
     return [
         i
@@ -71,3 +79,41 @@ def format_cell_source(text: str, path: Path | None, cell: int) -> str | None:
     if cell not in result.changed:
         return None
     return result.notebook.cells[cell].source
+
+
+async def formatting_edits(
+    workspace: NotebookWorkspace,
+    uri: str,
+    lines: tuple[int, int] | None,
+    cell_text: Callable[[str], str],
+) -> list[types.TextEdit] | None:
+    """The edits that format document ``uri``: the ``.py`` text (the cells in
+    ``lines``, or all) or one notebook cell, whose current text is ``cell_text(uri)``."""
+    owner = workspace.documents.cell_owner(uri)
+    notebook_uri = owner[0] if owner is not None else uri
+    state = workspace.state_for(notebook_uri)
+    if state is None or state.text is None or not has_cell_marker(state.text):
+        return None
+    text = state.text
+    encoding = workspace.client.encoding()
+    try:
+        if owner is not None:
+            source = await asyncio.to_thread(format_cell_source, text, state.path, owner[1])
+            if source is None:
+                return []
+            cell = LineIndex(cell_text(uri))
+            last = len(cell.starts) - 1
+            last_line = cell.line_text(last)
+            end_column = to_client_column(last_line, len(last_line), encoding)
+            return [
+                types.TextEdit(
+                    range=types.Range(types.Position(0, 0), types.Position(last, end_column)),
+                    new_text=source,
+                )
+            ]
+        cells = None
+        if lines is not None:
+            cells = cells_in_lines(parse(text), lines[0], lines[1])
+        return await asyncio.to_thread(format_edits, text, state.path, encoding, cells)
+    except FormatterUnavailable as exc:
+        raise failed(str(exc)) from exc

@@ -1,10 +1,25 @@
-"""``hover`` on a name: which cell defines it, and whether that cell is stale."""
+"""``hover`` on a name: which cell defines it, and whether that cell is stale.
+
+:func:`hover_at` maps the client's position (a line of the ``.py`` text or
+of a notebook cell, a column in the negotiated encoding) to the file and
+answers from the latest snapshot, or at once from the last one when the
+hovered line is unchanged by the edit being analysed; :func:`hover_text` is
+the pure part.
+"""
 
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
+
+from lsprotocol import types
 
 from sessions.analysis.snapshot import Snapshot
+from sessions.lsp.positions import from_client_column
+from sessions.lsp.positions import line_text as snapshot_line_text
+
+if TYPE_CHECKING:
+    from sessions.lsp.workspace import NotebookWorkspace
 
 _IDENTIFIER = re.compile(r"[^\W\d]\w*")
 
@@ -47,3 +62,32 @@ def hover_text(snapshot: Snapshot, line: int, column: int, line_text: str) -> st
     else:
         text += f" — **{state.status}**: {state.reason}"
     return text
+
+
+async def hover_at(
+    workspace: NotebookWorkspace, uri: str, position: types.Position
+) -> types.Hover | None:
+    """The hover at ``position`` of document ``uri`` (the ``.py`` text or a cell)."""
+    line = position.line
+    owner = workspace.documents.cell_owner(uri)
+    state = workspace.state_for(uri) if owner is None else None
+    settled = state.settled_line(line) if state is not None else None
+    if settled is not None:  # the hovered line is unchanged by the edit being analysed
+        snapshot, line_text = settled
+    else:
+        if owner is not None:  # a notebook cell: map to the file
+            uri = owner[0]
+        found = await workspace.snapshot_for(uri)
+        if found is None:
+            return None
+        state, snapshot = found
+        if owner is not None:
+            if owner[1] >= len(snapshot.notebook.cells):
+                return None
+            line += snapshot.notebook.cells[owner[1]].body_line
+        line_text = snapshot_line_text(state.snapshot_text or "", line)
+    column = from_client_column(line_text, position.character, workspace.client.encoding())
+    text = hover_text(snapshot, line, column, line_text)
+    if text is None:
+        return None
+    return types.Hover(contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value=text))

@@ -22,7 +22,7 @@ from sessions.format.notebook import (
     Cell,
     CellKind,
     NewCell,
-    Notebook,
+    ParsedNotebook,
     delete_cell,
     insert_cells,
     parse,
@@ -116,7 +116,7 @@ def _reads_as(raw: str, wanted: _WantedCell) -> bool:
 
 def _base_notebook(
     kept: Sequence[str], *, bom: bool, header: str, prefix: str, newline: str
-) -> Notebook | None:
+) -> ParsedNotebook | None:
     """The notebook made of the header and the ``kept`` raw texts, or None if they
     do not read back alone."""
     raws = list(kept)
@@ -212,13 +212,13 @@ def serialize_payload(payload: Mapping[str, Any]) -> str:
     return serialize(notebook)
 
 
-def _has_frontmatter(notebook: Notebook) -> bool:
+def _has_frontmatter(notebook: ParsedNotebook) -> bool:
     return bool(notebook.cells) and notebook.cells[0].is_frontmatter
 
 
 def _apply_frontmatter(
-    base: Notebook, wanted: list[_WantedCell]
-) -> tuple[Notebook, list[_WantedCell]]:
+    base: ParsedNotebook, wanted: list[_WantedCell]
+) -> tuple[ParsedNotebook, list[_WantedCell]]:
     """Edit or remove the header's frontmatter as the first wanted cell says.
 
     Returns the notebook and the wanted cells still to place. A frontmatter
@@ -244,7 +244,9 @@ def _same_kind(wanted: _WantedCell, header: str) -> bool:
     return len(cells) == 1 and cells[0].kind == wanted.kind
 
 
-def _insert(notebook: Notebook, position: int, cells: Sequence[_WantedCell]) -> Notebook:
+def _insert(
+    notebook: ParsedNotebook, position: int, cells: Sequence[_WantedCell]
+) -> ParsedNotebook:
     while position < len(notebook) and not notebook.cells[position].has_marker:
         position += 1  # nothing goes above a preamble or the header's frontmatter
     position = min(position, len(notebook))

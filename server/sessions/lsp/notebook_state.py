@@ -17,16 +17,11 @@ from pathlib import Path
 from typing import Literal
 
 from sessions.analysis.content_cache import forget_everywhere
-from sessions.analysis.snapshot import (
-    NotebookReadError,
-    NotebookTooLarge,
-    Snapshot,
-    analyze,
-    read_notebook_text,
-)
+from sessions.analysis.snapshot import Snapshot, analyse
 from sessions.cache.sidecar import SidecarStore
 from sessions.format.bounded_read import MAX_NOTEBOOK_SETTING, format_size, text_bytes
-from sessions.format.notebook import Notebook, parse, reuse_unchanged_cells
+from sessions.format.files import NotebookReadError, NotebookTooLarge, read_notebook_text
+from sessions.format.notebook import ParsedNotebook, parse, reuse_unchanged_cells
 from sessions.kernel.errors import KernelSetupError
 from sessions.kernel.interpreter import ResolvedPython, resolve_python
 from sessions.lsp.positions import LineIndex
@@ -63,7 +58,7 @@ def return_freed_memory() -> None:
     trim(0)
 
 
-def is_notebook(notebook: Notebook) -> bool:
+def is_notebook(notebook: ParsedNotebook) -> bool:
     """A ``.py`` file is a notebook when it has at least one ``# %%`` cell."""
     return any(not cell.is_preamble for cell in notebook.cells)
 
@@ -120,7 +115,7 @@ class NotebookState:
         self._generation = 0
         self._analysed_generation = -1
         self._task: asyncio.Task[None] | None = None
-        self._parsed: tuple[str, Notebook] | None = None
+        self._parsed: tuple[str, ParsedNotebook] | None = None
         self._checked_limit: int | None = None
         """The size limit the latest text was checked against."""
 
@@ -221,7 +216,7 @@ class NotebookState:
                 "analyse it."
             )
 
-    def _notebook_for(self, text: str) -> Notebook:
+    def _notebook_for(self, text: str) -> ParsedNotebook:
         parsed = self._parsed
         if parsed is not None and parsed[0] is text:
             return parsed[1]
@@ -231,7 +226,7 @@ class NotebookState:
         self._parsed = (text, notebook)
         return notebook
 
-    def current_notebook(self) -> Notebook:
+    def current_notebook(self) -> ParsedNotebook:
         """The notebook as the user sees it now: the open document, else the file on disk."""
         text = self.text
         if text is None:
@@ -255,7 +250,7 @@ class NotebookState:
         # The last snapshot lets an edit update the graph and statuses where it
         # changed them, rather than rebuild them (the result is the same).
         previous = self.snapshot
-        return analyze(self.path, notebook, loaded.data, loaded.problems, previous), text
+        return analyse(self.path, notebook, loaded.data, loaded.problems, previous), text
 
     def request_analysis(self) -> None:
         """Analyse the latest text soon; superseded results are never published."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from lsprotocol import types
 
 from sessions.format.markers import split_lines
-from sessions.format.notebook import Cell, Notebook
+from sessions.format.notebook import Cell, ParsedNotebook
 
 
 def last_content_line(cell: Cell) -> int:
@@ -20,7 +20,7 @@ def _line_length(cell: Cell, line: int) -> int:
     return len(lines[offset].rstrip("\r\n")) if 0 <= offset < len(lines) else 0
 
 
-def document_symbols(notebook: Notebook) -> list[types.DocumentSymbol]:
+def document_symbols(notebook: ParsedNotebook) -> list[types.DocumentSymbol]:
     symbols: list[types.DocumentSymbol] = []
     for index, cell in enumerate(notebook.cells):
         last = last_content_line(cell)
@@ -44,7 +44,7 @@ def document_symbols(notebook: Notebook) -> list[types.DocumentSymbol]:
     return symbols
 
 
-def folding_ranges(notebook: Notebook) -> list[types.FoldingRange]:
+def folding_ranges(notebook: ParsedNotebook) -> list[types.FoldingRange]:
     ranges: list[types.FoldingRange] = []
     for cell in notebook.cells:
         last = last_content_line(cell)

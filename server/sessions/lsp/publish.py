@@ -14,7 +14,7 @@ from typing import Any
 from lsprotocol import types
 
 from sessions.analysis.diagnostics import Diagnostic
-from sessions.format.notebook import Notebook
+from sessions.format.notebook import ParsedNotebook
 from sessions.lsp.documents import Documents
 from sessions.lsp.notebook_state import NotebookState, is_notebook
 from sessions.lsp.positions import LineIndex, to_client_column
@@ -35,7 +35,7 @@ _SEVERITY = {
 }
 
 
-def kernel_setup_diagnostic(message: str, notebook: Notebook) -> Diagnostic:
+def kernel_setup_diagnostic(message: str, notebook: ParsedNotebook) -> Diagnostic:
     first = notebook.cells[0].raw.split("\n", 1)[0].rstrip("\r") if notebook.cells else ""
     return Diagnostic("kernel-setup", "error", message, 0, 0, 0, 0, len(first))
 

@@ -1,10 +1,13 @@
 """The Sessions language server: ``create_server()`` and its thin handlers.
 
-The server holds one :class:`NotebookState` per notebook file (keyed by
-path), the open documents, the settings and a folder watcher. Handlers
-translate LSP to calls on those objects; every feature lives in its own
-module. Handler failures become LSP error responses (pygls) plus a log
-line; nothing here writes to stdout, which is the protocol.
+:class:`SessionsServer` is the protocol side: transport, capabilities, and
+what the notebooks need of the client (:class:`workspace.Client`). The
+notebooks themselves — one :class:`NotebookState` per file, the open
+documents, the settings, the watcher — are its :class:`NotebookWorkspace`
+(``server.notebooks``). Handlers translate LSP to calls on that workspace;
+every feature lives in its own module. Handler failures become LSP error
+responses (pygls) plus a log line; nothing here writes to stdout, which is
+the protocol.
 """
 
 from __future__ import annotations
@@ -14,9 +17,10 @@ import inspect
 import logging
 import sys
 import threading
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, BinaryIO, cast
+from typing import Any, BinaryIO
+from urllib.parse import urlparse
 
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException, PyglsError
@@ -24,28 +28,25 @@ from pygls.io_ import StdoutWriter
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol, default_converter, lsp_method
 
-from sessions import __version__
-from sessions.analysis.snapshot import NotebookReadError, Snapshot
-from sessions.cache.sidecar import sidecar_path
-from sessions.format.bounded_read import MAX_SIDECAR_BYTES, read_regular_file
-from sessions.format.hashing import bytes_hash
-from sessions.format.notebook import parse
-from sessions.formatting import FormatterUnavailable
+from sessions._version import __version__
 from sessions.lsp import commands
-from sessions.lsp.documents import CellDoc, Documents, NotebookDoc, has_cell_marker, uri_to_path
-from sessions.lsp.formatting import cells_in_lines, format_cell_source, format_edits
-from sessions.lsp.hover import hover_text
+from sessions.lsp.commands import LOCAL_HOSTS
+from sessions.lsp.documents import (
+    notebook_doc,
+    uri_to_path,
+)
+from sessions.lsp.formatting import (
+    formatting_edits,
+)
+from sessions.lsp.hover import hover_at
 from sessions.lsp.inlay import inlay_hints
 from sessions.lsp.lenses import code_lenses
-from sessions.lsp.notebook_state import NotebookState, is_notebook
-from sessions.lsp.notifications import NotebookListener
 from sessions.lsp.outline import document_symbols, folding_ranges
-from sessions.lsp.positions import LineIndex, from_client_column, to_client_column
-from sessions.lsp.positions import line_text as snapshot_line_text
-from sessions.lsp.publish import Publisher
-from sessions.lsp.settings import DEFAULTS, Settings, read_settings, settings_section
+from sessions.lsp.positions import LineIndex
+from sessions.lsp.progress import RunProgress
+from sessions.lsp.settings import read_settings, settings_section
 from sessions.lsp.transport import READ_CHUNK, Connection, Read, ThreadedReader
-from sessions.lsp.watcher import FolderWatcher
+from sessions.lsp.workspace import NotebookWorkspace
 
 log = logging.getLogger(__name__)
 
@@ -114,18 +115,8 @@ class SessionsServer(LanguageServer):
             protocol_cls=SessionsProtocol,
             converter_factory=_converter,
         )
-        self.documents = Documents()
-        self.settings: Settings = DEFAULTS
-        self.states: dict[Path, NotebookState] = {}
-        self._listeners: dict[Path, NotebookListener] = {}
-        self.publisher = Publisher(self._notify, self.documents, self.encoding)
-        self.watcher = FolderWatcher(self._on_file_changed)
-        self.workspace_root: Path | None = None
+        self.notebooks = NotebookWorkspace(self)
         self._pending_warnings: list[str] = []
-        self._tasks: set[asyncio.Future[None]] = set()
-        """Background work (kernel pre-warming) kept referenced until it ends."""
-        self._closing: asyncio.Future[None] | None = None
-        """Kernels being shut down (``shutdown``, or the connection's end)."""
         self.exit_code = 0
         """The process's exit code once serving ended: 1 unless ``shutdown`` came first."""
 
@@ -181,13 +172,13 @@ class SessionsServer(LanguageServer):
         finally:
             self.exit_code = 0 if connection.shutdown_requested else 1
             try:
-                await asyncio.wait_for(self.shutdown_kernels(), CLOSE_KERNELS_SECONDS)
+                await asyncio.wait_for(self.notebooks.shutdown_kernels(), CLOSE_KERNELS_SECONDS)
             except Exception:
                 log.exception("could not stop the kernels")
 
-    # -- plumbing --------------------------------------------------------------
+    # -- what the workspace needs (workspace.Client) ----------------------------
 
-    def _notify(self, method: str, params: Any) -> None:
+    def notify(self, method: str, params: Any) -> None:
         self.protocol.notify(method, PlainJson(params) if type(params) is dict else params)
 
     def encoding(self) -> str:
@@ -200,6 +191,31 @@ class SessionsServer(LanguageServer):
     def log_message(self, message: str, kind: types.MessageType = types.MessageType.Info) -> None:
         self.window_log_message(types.LogMessageParams(type=kind, message=message))
 
+    def refresh_code_lenses(self) -> None:
+        workspace = self.client_capabilities.workspace
+        lens = workspace.code_lens if workspace is not None else None
+        if lens is not None and lens.refresh_support:
+            self.protocol.send_request(types.WORKSPACE_CODE_LENS_REFRESH, None)
+
+    def declared_folders(self) -> list[Path]:
+        try:
+            workspace = self.workspace
+        except RuntimeError:  # not initialised: nothing declared
+            return []
+        uris = [folder.uri for folder in workspace.folders.values()]
+        if not uris and workspace.root_uri:
+            uris = [workspace.root_uri]
+        folders = []
+        for uri in uris:
+            path = uri_to_path(uri)
+            if path is not None and urlparse(uri).netloc.lower() in LOCAL_HOSTS:
+                folders.append(path)
+        return folders
+
+    def new_progress(self) -> RunProgress:
+        window = self.client_capabilities.window
+        return RunProgress(self, bool(window is not None and window.work_done_progress))
+
     def report_server_error(
         self, error: Exception, source: type[PyglsError] | type[JsonRpcException]
     ) -> None:
@@ -210,159 +226,10 @@ class SessionsServer(LanguageServer):
         except Exception:
             log.exception("cannot report an error to the client")
 
-    def supports_progress(self) -> bool:
-        window = self.client_capabilities.window
-        return bool(window is not None and window.work_done_progress)
-
-    def _supports_lens_refresh(self) -> bool:
-        workspace = self.client_capabilities.workspace
-        lens = workspace.code_lens if workspace is not None else None
-        return bool(lens is not None and lens.refresh_support)
-
-    # -- notebook states -------------------------------------------------------
-
-    def state_for(self, uri: str) -> NotebookState | None:
-        path = uri_to_path(uri)
-        if path is None or path.suffix != ".py":
-            return None
-        path = path.absolute()
-        state = self.states.get(path)
-        if state is None:
-            state = NotebookState(
-                uri,
-                path,
-                settings=lambda: self.settings,
-                workspace_root=self.workspace_root,
-                on_analysed=self._on_analysed,
-            )
-            listener = NotebookListener(state, self._notify, self.publisher.publish_state)
-            state.runner.listener = listener
-            self._listeners[path] = listener
-            self.states[path] = state
-        return state
-
-    def listener_for(self, state: NotebookState) -> NotebookListener:
-        return self._listeners[state.path]
-
-    def _on_analysed(self, state: NotebookState) -> None:
-        while state.problems:  # e.g. a corrupt sidecar moved aside
-            problem = state.problems.pop(0)
-            self.log_message(f"sessions: {problem}", types.MessageType.Warning)
-        before = self.publisher.last_state(state.uri)
-        self.publisher.publish(state)
-        if before is not self.publisher.last_state(state.uri) and self._supports_lens_refresh():
-            self.protocol.send_request(types.WORKSPACE_CODE_LENS_REFRESH, None)
-
-    def _watch_open_folders(self) -> None:
-        open_states = [s for s in self.states.values() if s.document is not None]
-        # The sidecar of a symlinked notebook sits beside the real file, which
-        # may be in another folder than the link.
-        self.watcher.watch(
-            {s.path.parent for s in open_states}
-            | {sidecar_path(s.path).parent for s in open_states}
-        )
-
-    def _on_file_changed(self, path: Path) -> None:
-        for state in self.states.values():
-            if path == sidecar_path(state.path):
-                if state.document is None:
-                    continue  # read again when next needed
-                try:  # never blocks on a FIFO, never reads /dev/zero (bounded_read)
-                    raw = read_regular_file(path, MAX_SIDECAR_BYTES)
-                except OSError:
-                    raw = None
-                if raw is not None and bytes_hash(raw) == state.runner.store.last_written_hash:
-                    continue  # our own write, already published
-                state.request_analysis()
-
-    def open_document(self, uri: str, text: str, version: int | None, kind: str) -> None:
-        state = self.state_for(uri)
-        if state is None:
-            return
-        if kind == "text" and not has_cell_marker(text) and state.snapshot is None:
-            state.document, state.text, state.version = "text", text, version
-            return  # a plain .py file: nothing to publish unless it gains a marker
-        state.set_text(text, version, "text" if kind == "text" else "notebook")
-        self._watch_open_folders()
-        if self.settings.prewarm_kernel and state.runner.kernel is None:
-            self._background(state.prewarm())
-
-    def _background(self, work: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.ensure_future(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    def close_document(self, uri: str) -> None:
-        state = self.state_for(uri)
-        if state is None:
-            return
-        self.publisher.clear(state.uri)
-        state.release()  # frees what the document held (text, analysis, sidecar data)
-        self._watch_open_folders()
-
-    # -- settings --------------------------------------------------------------
-
-    def apply_settings(self, section: Any) -> None:
-        settings, warnings = read_settings(section)
-        for warning in warnings:
-            log.warning("%s", warning)
-            self.log_message(warning, types.MessageType.Warning)
-        if settings != self.settings:
-            self.settings = settings
-            for state in self.states.values():
-                state.settings_changed()
-
-    # -- snapshots for requests ------------------------------------------------
-
-    async def snapshot_for(self, uri: str) -> tuple[NotebookState, Snapshot] | None:
-        """The current snapshot of an open notebook document, or None (plain files, cells)."""
-        state = self.state_for(uri)
-        if state is None or state.document is None or state.text is None:
-            return None
-        if not has_cell_marker(state.text):
-            return None
-        try:
-            snapshot = await state.current_snapshot()
-        except NotebookReadError:
-            return None
-        if not is_notebook(snapshot.notebook):
-            return None
-        return state, snapshot
-
-    async def shutdown_kernels(self) -> None:
-        """Stop the watcher and every kernel; later calls wait for the first."""
-        if self._closing is None:
-            self._closing = asyncio.ensure_future(self._close_kernels())
-        await asyncio.shield(self._closing)
-
-    async def _close_kernels(self) -> None:
-        self.watcher.stop()
-        await asyncio.gather(
-            *(state.close() for state in self.states.values()), return_exceptions=True
-        )
-
-
-def _mapping(value: object) -> Mapping[str, Any]:
-    return cast(Mapping[str, Any], value) if isinstance(value, Mapping) else {}
-
-
-def _notebook_doc(server: SessionsServer, uri: str) -> NotebookDoc | None:
-    document = server.workspace.get_notebook_document(notebook_uri=uri)
-    if document is None:
-        return None
-    cells: list[CellDoc] = []
-    for cell in document.cells:
-        text_doc = server.workspace.get_text_document(cell.document)
-        kind = "markdown" if cell.kind == types.NotebookCellKind.Markup else "code"
-        cells.append(
-            CellDoc(cell.document, kind, text_doc.source, text_doc.version, _mapping(cell.metadata))
-        )
-    return NotebookDoc(document.version, _mapping(document.metadata), cells)
-
 
 def _command(server: SessionsServer, name: str, function: Callable[..., Any]) -> None:
     async def handler(ls: SessionsServer, *args: Any) -> Any:
-        result = function(ls, *args)
+        result = function(ls.notebooks, *args)
         if inspect.isawaitable(result):
             result = await result
         return result
@@ -378,10 +245,10 @@ def create_server() -> SessionsServer:
         root_uri = params.root_uri
         if root_uri is None and params.workspace_folders:
             root_uri = params.workspace_folders[0].uri
-        ls.workspace_root = uri_to_path(root_uri) if root_uri else None
+        ls.notebooks.root = uri_to_path(root_uri) if root_uri else None
         section = settings_section(params.initialization_options)
         settings, warnings = read_settings(section)
-        ls.settings = settings
+        ls.notebooks.settings = settings
         ls._pending_warnings = warnings
 
     @server.feature(types.INITIALIZED)
@@ -393,7 +260,7 @@ def create_server() -> SessionsServer:
 
     @server.feature(types.SHUTDOWN)
     async def shutdown(ls: SessionsServer, params: None) -> None:
-        await ls.shutdown_kernels()
+        await ls.notebooks.shutdown_kernels()
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     async def did_change_configuration(
@@ -407,7 +274,7 @@ def create_server() -> SessionsServer:
             items = [types.ConfigurationItem(section="sessions")]
             result = await ls.workspace_configuration_async(types.ConfigurationParams(items=items))
             section = settings_section({"sessions": result[0]} if result else None)
-        ls.apply_settings(section)
+        ls.notebooks.apply_settings(section)
 
     # -- text documents ---------------------------------------------------------
 
@@ -416,13 +283,14 @@ def create_server() -> SessionsServer:
         doc = params.text_document
         if not (doc.uri.endswith(".py") or doc.language_id == "python"):
             return
-        ls.documents.open_text(doc.uri, doc.text, doc.version, doc.language_id)
-        ls.open_document(doc.uri, doc.text, doc.version, "text")
+        ls.notebooks.documents.open_text(doc.uri, doc.text, doc.version, doc.language_id)
+        ls.notebooks.open_document(doc.uri, doc.text, doc.version, "text")
 
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(ls: SessionsServer, params: types.DidChangeTextDocumentParams) -> None:
         uri, version = params.text_document.uri, params.text_document.version
-        if uri not in ls.documents.texts:
+        documents = ls.notebooks.documents
+        if uri not in documents.texts:
             return
         changes: list[tuple[tuple[int, int], tuple[int, int], str] | str] = []
         for change in params.content_changes:
@@ -433,24 +301,24 @@ def create_server() -> SessionsServer:
                 )
             else:
                 changes.append(change.text)
-        ls.documents.change_text(uri, version, changes, ls.encoding())
-        ls.open_document(uri, ls.documents.texts[uri].text, version, "text")
+        documents.change_text(uri, version, changes, ls.encoding())
+        ls.notebooks.open_document(uri, documents.texts[uri].text, version, "text")
 
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: SessionsServer, params: types.DidCloseTextDocumentParams) -> None:
         uri = params.text_document.uri
-        if uri in ls.documents.texts:
-            ls.documents.close_text(uri)
-            ls.close_document(uri)
+        if uri in ls.notebooks.documents.texts:
+            ls.notebooks.documents.close_text(uri)
+            ls.notebooks.close_document(uri)
 
     # -- notebook documents -----------------------------------------------------
 
     def sync_notebook(ls: SessionsServer, uri: str) -> None:
-        notebook = _notebook_doc(ls, uri)
+        notebook = notebook_doc(ls.workspace, uri)
         if notebook is None:
             return
-        ls.documents.set_notebook(uri, notebook)
-        ls.open_document(uri, notebook.text(), notebook.version, "notebook")
+        ls.notebooks.documents.set_notebook(uri, notebook)
+        ls.notebooks.open_document(uri, notebook.text(), notebook.version, "notebook")
 
     @server.feature(types.NOTEBOOK_DOCUMENT_DID_OPEN)
     def notebook_did_open(ls: SessionsServer, params: types.DidOpenNotebookDocumentParams) -> None:
@@ -467,8 +335,8 @@ def create_server() -> SessionsServer:
         ls: SessionsServer, params: types.DidCloseNotebookDocumentParams
     ) -> None:
         uri = params.notebook_document.uri
-        ls.documents.close_notebook(uri)
-        ls.close_document(uri)
+        ls.notebooks.documents.close_notebook(uri)
+        ls.notebooks.close_document(uri)
 
     # -- language features ------------------------------------------------------
 
@@ -476,7 +344,7 @@ def create_server() -> SessionsServer:
     async def code_lens(
         ls: SessionsServer, params: types.CodeLensParams
     ) -> list[types.CodeLens] | None:
-        found = await ls.snapshot_for(params.text_document.uri)
+        found = await ls.notebooks.snapshot_for(params.text_document.uri)
         if found is None:
             return None
         state, snapshot = found
@@ -486,21 +354,21 @@ def create_server() -> SessionsServer:
     async def document_symbol(
         ls: SessionsServer, params: types.DocumentSymbolParams
     ) -> list[types.DocumentSymbol] | None:
-        found = await ls.snapshot_for(params.text_document.uri)
+        found = await ls.notebooks.snapshot_for(params.text_document.uri)
         return document_symbols(found[1].notebook) if found is not None else None
 
     @server.feature(types.TEXT_DOCUMENT_FOLDING_RANGE)
     async def folding_range(
         ls: SessionsServer, params: types.FoldingRangeParams
     ) -> list[types.FoldingRange] | None:
-        found = await ls.snapshot_for(params.text_document.uri)
+        found = await ls.notebooks.snapshot_for(params.text_document.uri)
         return folding_ranges(found[1].notebook) if found is not None else None
 
     @server.feature(types.TEXT_DOCUMENT_INLAY_HINT)
     async def inlay_hint(
         ls: SessionsServer, params: types.InlayHintParams
     ) -> list[types.InlayHint] | None:
-        found = await ls.snapshot_for(params.text_document.uri)
+        found = await ls.notebooks.snapshot_for(params.text_document.uri)
         if found is None or found[0].snapshot_text is None:
             return None
         state, snapshot = found
@@ -511,74 +379,23 @@ def create_server() -> SessionsServer:
 
     @server.feature(types.TEXT_DOCUMENT_HOVER)
     async def hover(ls: SessionsServer, params: types.HoverParams) -> types.Hover | None:
-        uri, position = params.text_document.uri, params.position
-        line = position.line
-        owner = ls.documents.cell_owner(uri)
-        state = ls.state_for(uri) if owner is None else None
-        settled = state.settled_line(line) if state is not None else None
-        if settled is not None:  # the hovered line is unchanged by the edit being analysed
-            snapshot, line_text = settled
-        else:
-            if owner is not None:  # a notebook cell: map to the file
-                uri = owner[0]
-            found = await ls.snapshot_for(uri)
-            if found is None:
-                return None
-            state, snapshot = found
-            if owner is not None:
-                if owner[1] >= len(snapshot.notebook.cells):
-                    return None
-                line += snapshot.notebook.cells[owner[1]].body_line
-            line_text = snapshot_line_text(state.snapshot_text or "", line)
-        column = from_client_column(line_text, position.character, ls.encoding())
-        text = hover_text(snapshot, line, column, line_text)
-        if text is None:
-            return None
-        return types.Hover(contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value=text))
+        return await hover_at(ls.notebooks, params.text_document.uri, params.position)
 
-    async def formatting_edits(
-        ls: SessionsServer, uri: str, lines: tuple[int, int] | None
-    ) -> list[types.TextEdit] | None:
-        owner = ls.documents.cell_owner(uri)
-        notebook_uri = owner[0] if owner is not None else uri
-        state = ls.state_for(notebook_uri)
-        if state is None or state.text is None or not has_cell_marker(state.text):
-            return None
-        text = state.text
-        try:
-            if owner is not None:
-                source = await asyncio.to_thread(format_cell_source, text, state.path, owner[1])
-                if source is None:
-                    return []
-                cell_text = LineIndex(ls.workspace.get_text_document(uri).source)
-                last = len(cell_text.starts) - 1
-                last_line = cell_text.line_text(last)
-                end_column = to_client_column(last_line, len(last_line), ls.encoding())
-                return [
-                    types.TextEdit(
-                        range=types.Range(types.Position(0, 0), types.Position(last, end_column)),
-                        new_text=source,
-                    )
-                ]
-            cells = None
-            if lines is not None:
-                cells = cells_in_lines(parse(text), lines[0], lines[1])
-            return await asyncio.to_thread(format_edits, text, state.path, ls.encoding(), cells)
-        except FormatterUnavailable as exc:
-            raise commands.failed(str(exc)) from exc
+    def cell_text(ls: SessionsServer) -> Callable[[str], str]:
+        return lambda uri: str(ls.workspace.get_text_document(uri).source)
 
     @server.feature(types.TEXT_DOCUMENT_FORMATTING)
     async def formatting(
         ls: SessionsServer, params: types.DocumentFormattingParams
     ) -> list[types.TextEdit] | None:
-        return await formatting_edits(ls, params.text_document.uri, None)
+        return await formatting_edits(ls.notebooks, params.text_document.uri, None, cell_text(ls))
 
     @server.feature(types.TEXT_DOCUMENT_RANGE_FORMATTING)
     async def range_formatting(
         ls: SessionsServer, params: types.DocumentRangeFormattingParams
     ) -> list[types.TextEdit] | None:
         lines = (params.range.start.line, params.range.end.line)
-        return await formatting_edits(ls, params.text_document.uri, lines)
+        return await formatting_edits(ls.notebooks, params.text_document.uri, lines, cell_text(ls))
 
     for name, function in commands.COMMANDS.items():
         _command(server, name, function)

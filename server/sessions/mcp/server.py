@@ -25,12 +25,12 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
 from pydantic import BaseModel, ConfigDict, Field
 
-from sessions import __version__
-from sessions.analysis.snapshot import NotebookReadError
+from sessions._version import __version__
 from sessions.api.notebook import AsyncNotebook, ConcurrentEditError, NotebookDocument
 from sessions.api.views import CellView, outputs_text
 from sessions.format.anchors import CellAddressError
 from sessions.format.edits import EditError
+from sessions.format.files import NotebookReadError
 from sessions.kernel.errors import KernelError, KernelSetupError
 from sessions.run.plan import PlanError
 from sessions.run.runner import RunSummary

@@ -17,7 +17,7 @@ from typing import Literal, get_args
 from sessions.analysis.graph import NotebookGraph
 from sessions.analysis.staleness import CellState, has_code_to_run
 from sessions.cache.records import CellRecord
-from sessions.format.notebook import Notebook
+from sessions.format.notebook import ParsedNotebook
 
 RunMode = Literal["cell", "stale", "all", "above", "below", "downstream"]
 RUN_MODES: tuple[str, ...] = get_args(RunMode)
@@ -27,7 +27,7 @@ class PlanError(ValueError):
     """The request cannot be planned (unknown mode, missing or bad cell index)."""
 
 
-def _check_cells(notebook: Notebook, cells: Sequence[int]) -> None:
+def _check_cells(notebook: ParsedNotebook, cells: Sequence[int]) -> None:
     for index in cells:
         if not 0 <= index < len(notebook.cells):
             raise PlanError(
@@ -69,7 +69,7 @@ def blocked_by_syntax_errors(
 
 
 def plan_run(
-    notebook: Notebook,
+    notebook: ParsedNotebook,
     graph: NotebookGraph,
     states: Sequence[CellState],
     mode: str,

@@ -21,12 +21,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-from sessions.analysis.snapshot import NotebookReadError, Snapshot, analyze, read_notebook_text
+from sessions.analysis.snapshot import Snapshot, analyse
 from sessions.analysis.staleness import failed_versions, record_versions
 from sessions.cache.identity import match_records
 from sessions.cache.records import CellRecord, KernelInfo, Output, RunStatus, SidecarData
 from sessions.cache.sidecar import SidecarStore, sidecar_path
-from sessions.format.notebook import Notebook, parse
+from sessions.format.files import NotebookReadError, read_notebook_text
+from sessions.format.notebook import ParsedNotebook, parse
 from sessions.run.outputs import OutputAccumulator, for_storage
 from sessions.run.plan import blocked_by_syntax_errors, plan_run
 
@@ -207,7 +208,7 @@ class NotebookRunner:
         *,
         settings: RunSettings | None = None,
         listener: RunListener | None = None,
-        read_notebook: Callable[[], Notebook] | None = None,
+        read_notebook: Callable[[], ParsedNotebook] | None = None,
         store: SidecarStore | None = None,
     ) -> None:
         self.path = path
@@ -230,7 +231,7 @@ class NotebookRunner:
 
     def snapshot(self) -> Snapshot:
         loaded = self.store.load()
-        return analyze(self.path, self._read_notebook(), loaded.data, loaded.problems)
+        return analyse(self.path, self._read_notebook(), loaded.data, loaded.problems)
 
     def loaded_cells(self, snapshot: Snapshot) -> set[int]:
         """Cells whose current code ran in the current kernel process: by this
@@ -511,7 +512,7 @@ class NotebookRunner:
 
     # -- sidecar ------------------------------------------------------------
 
-    def _notebook_now(self, fallback: Notebook) -> Notebook:
+    def _notebook_now(self, fallback: ParsedNotebook) -> ParsedNotebook:
         """The notebook as it is at write time, or ``fallback`` when it cannot
         be read (or has not changed, so records keep their indexes)."""
         try:
@@ -534,7 +535,7 @@ class NotebookRunner:
 
     def _commit(
         self,
-        notebook: Notebook,
+        notebook: ParsedNotebook,
         new_records: dict[int, CellRecord],
         kernel: KernelInfo,
         *,

@@ -1,0 +1,124 @@
+"""Tables of names the analysis knows without reading any cell: builtins, the
+names IPython provides, and methods that only read their object (DESIGN §4).
+
+Kept apart from the walker (``scopes``) and the cell analysis (``cell``) so
+that what the analysis assumes about the world is one short file to read.
+"""
+
+from __future__ import annotations
+
+import builtins
+import re
+
+BUILTIN_NAMES = frozenset(dir(builtins)) | {"__builtins__", "__name__", "__file__", "__doc__"}
+"""Names every kernel namespace provides; never a cell's *use* (see ``builtin_uses``)."""
+
+IPYTHON_NAMES = frozenset(
+    {"get_ipython", "display", "In", "Out", "_", "__", "___", "_i", "_ii", "_iii"}
+    | {"_ih", "_oh", "_dh", "exit", "quit"}
+)
+_IPYTHON_NUMBERED = re.compile(r"_i?\d+\Z")
+
+
+def is_ipython_name(name: str) -> bool:
+    """Names IPython puts in the namespace (``_``, ``Out``, ``_3``, ``_i3``...)."""
+    return name in IPYTHON_NAMES or _IPYTHON_NUMBERED.match(name) is not None
+
+
+READ_ONLY_METHODS = frozenset(
+    [
+        "head",
+        "tail",
+        "describe",
+        "info",
+        "sample",
+        "copy",
+        "get",
+        "keys",
+        "values",
+        "items",
+        "count",
+        "index",
+        "to_string",
+        "to_markdown",
+        "to_html",
+        "to_list",
+        "tolist",
+        "to_dict",
+        "to_numpy",
+        "summary",
+        "mean",
+        "median",
+        "sum",
+        "min",
+        "max",
+        "std",
+        "var",
+        "nunique",
+        "unique",
+        "value_counts",
+        "isna",
+        "isnull",
+        "notna",
+        "memory_usage",
+        "corr",
+        "cov",
+        "quantile",
+        "equals",
+        "startswith",
+        "endswith",
+        "format",
+        # NumPy and pandas methods that return a new object (pandas ones change
+        # their own object only with ``inplace=True``, which is checked).
+        "round",
+        "astype",
+        "reshape",
+        "ravel",
+        "flatten",
+        "transpose",
+        "squeeze",
+        "dot",
+        "any",
+        "all",
+        "argmax",
+        "argmin",
+        "cumsum",
+        "prod",
+        "abs",
+        "to_frame",
+        "sort_values",
+        "sort_index",
+        "dropna",
+        "fillna",
+        "drop",
+        "drop_duplicates",
+        "rename",
+        "reset_index",
+        "set_index",
+        "groupby",
+        "agg",
+        "aggregate",
+        "pivot",
+        "pivot_table",
+        "melt",
+        "query",
+        "assign",
+        "replace",
+        "filter",
+        "where",
+        "mask",
+        "nlargest",
+        "nsmallest",
+        "corrwith",
+        "predict",
+        "predict_proba",
+        "score",
+        "transform",
+        "get_params",
+        "summary_frame",
+    ]
+)
+"""Methods that only read their object. Called as a statement they display a
+value (often a cell's last line, its result), so they are not counted as
+mutations: ``df.head()`` must not make every later user of ``df`` stale.
+Drawing methods (``plot``, ``hist``) stay mutations: they change figure state."""

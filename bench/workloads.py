@@ -24,7 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from reference_notebook import reference_notebook
 
-from sessions.analysis.cell import clear_cache, content_cache
+from sessions.analysis import content_cache
+from sessions.analysis.cell import clear_cache
 from sessions.analysis.graph import build_graph
 from sessions.analysis.snapshot import Snapshot, analyse
 from sessions.analysis.staleness import record_versions

@@ -72,10 +72,17 @@ def match(
     old: Sequence[MatchKey], new: Sequence[MatchKey], *, floor: float = 0.6
 ) -> list[int | None]:
     """For each new key, the index of the old key it continues, or ``None``."""
-    if len(old) == len(new) and all(
-        a.hash == b.hash and a.id == b.id for a, b in zip(old, new, strict=True)
-    ):
-        return list(range(len(new)))
+    if len(old) == len(new):
+        changed = [
+            index
+            for index, (a, b) in enumerate(zip(old, new, strict=True))
+            if a.hash != b.hash or a.id != b.id
+        ]
+        if not changed:
+            return list(range(len(new)))
+        in_place = _match_in_place(old, new, changed, floor)
+        if in_place is not None:
+            return in_place
     result: list[int | None] = [None] * len(new)
     used = [False] * len(old)
 
@@ -87,6 +94,52 @@ def match(
     _match_unique_hashes(old, new, result, used, pair)
     for old_run, new_run in _gaps(result, used):
         _align_gap(old, new, old_run, new_run, floor, pair)
+    return result
+
+
+_IN_PLACE_LIMIT = 16
+"""Changed entries at most for :func:`_match_in_place` (typing edits one cell)."""
+
+
+def _match_in_place(
+    old: Sequence[MatchKey], new: Sequence[MatchKey], changed: list[int], floor: float
+) -> list[int | None] | None:
+    """The three passes' answer, found in one, when it is certain to be: as
+    many entries on both sides, a few changed in place, and every hash left
+    to pass 2 unique, so that every unchanged entry pairs with itself and
+    each run of changed entries is one gap of pass 3. None when unsure.
+
+    This is what an edit in the language server looks like on every
+    keystroke; the passes would redo their counting and chaining over all
+    cells to find the same pairs (``test_match_in_place_agrees``).
+    """
+    if len(changed) > _IN_PLACE_LIMIT or any(old[i].id != new[i].id for i in changed):
+        return None
+    ids = [key.id for key in old if key.id is not None]
+    if len(ids) != len(set(ids)):
+        return None  # pass 1 would pair duplicated ids in its own order
+    old_free = [key.hash for key in old if key.id is None]
+    new_free = [key.hash for key in new if key.id is None]
+    old_hashes, new_hashes = set(old_free), set(new_free)
+    if len(old_hashes) != len(old_free) or len(new_hashes) != len(new_free):
+        return None  # a duplicated cell: pass 2 leaves it to the alignment
+    open_entries = [i for i in changed if old[i].id is None]
+    if any(new[i].hash in old_hashes or old[i].hash in new_hashes for i in open_entries):
+        return None  # a moved or copied cell: pass 2 would pair it elsewhere
+    result: list[int | None] = list(range(len(new)))
+    for index in open_entries:
+        result[index] = None
+
+    def pair(new_index: int, old_index: int) -> None:
+        result[new_index] = old_index
+
+    run: list[int] = []
+    for index in [*open_entries, -1]:
+        if run and index != run[-1] + 1:
+            _align_gap(old, new, run, run, floor, pair)
+            run = []
+        if index >= 0:
+            run.append(index)
     return result
 
 

@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Literal, Protocol
 
 from sessions.analysis.snapshot import Snapshot, analyse
 from sessions.analysis.staleness import failed_versions, record_versions
@@ -28,18 +28,67 @@ from sessions.cache.records import CellRecord, KernelInfo, Output, RunStatus, Si
 from sessions.cache.sidecar import SidecarStore, sidecar_path
 from sessions.format.files import NotebookReadError, read_notebook_text
 from sessions.format.notebook import ParsedNotebook, parse
+from sessions.run.committer import Committer
 from sessions.run.outputs import OutputAccumulator, for_storage
 from sessions.run.plan import blocked_by_syntax_errors, plan_run
 
 OnRun = Literal["lazy", "autorun"]
 
 
+class ExecuteResultLike(Protocol):
+    """How a cell's execution ended (``sessions.kernel.session.ExecuteResult``)."""
+
+    @property
+    def status(self) -> str:
+        """``ok``, ``error``, ``aborted``, ``interrupted`` or ``dead``."""
+        ...
+
+    @property
+    def execution_count(self) -> int | None: ...
+
+
 class KernelLike(Protocol):
-    """What the runner needs from a kernel session (see :mod:`sessions.kernel`)."""
+    """What the runner and its users need from a kernel session: a
+    ``KernelSession`` or an ``AttachedKernel`` (see :mod:`sessions.kernel`)."""
 
     python: str
+    """The interpreter the kernel runs."""
+    python_reason: str
+    """Why that interpreter (the setting, pyproject, ``.venv``, ...)."""
 
-    async def execute(self, code: str, on_output: Callable[[Output], None]) -> Any: ...
+    @property
+    def state(self) -> str:
+        """``stopped``, ``starting``, ``idle``, ``busy``, ``dead`` or ``restarting``."""
+        ...
+
+    @property
+    def death_reason(self) -> str | None:
+        """Why the kernel died (or could not start); None while it is healthy."""
+        ...
+
+    @property
+    def language(self) -> str:
+        """``"python 3.11.7"``, from the kernel's ``kernel_info`` ("" before it answered)."""
+        ...
+
+    @property
+    def pid(self) -> int | None: ...
+
+    @property
+    def connection_file(self) -> Path | None: ...
+
+    def loaded_codes(self) -> frozenset[str] | None:
+        """``code_hash`` of the codes that ran in this kernel process, from any
+        client; None when only this runner's own runs are known."""
+        ...
+
+    def on_state(self, callback: Callable[[str], None]) -> Callable[[], None]:
+        """Call ``callback(state)`` on every state change; returns an unsubscribe."""
+        ...
+
+    async def execute(
+        self, code: str, on_output: Callable[[Output], None]
+    ) -> ExecuteResultLike: ...
 
     async def interrupt(self) -> None: ...
 
@@ -130,74 +179,6 @@ def kernel_died_output(detail: str = "") -> Output:
     }
 
 
-class _Committer:
-    """Writes finished cells' records to the sidecar off the execution path.
-
-    A sidecar write (lock, re-read check, encode, fsync, rename) costs about a
-    millisecond of CPU; done between cells it would sit on every cell's
-    critical path, and even in a thread it competes with the event loop. So a
-    finished record is queued; the first one is written at once, later ones
-    are gathered and written together at most every ``interval`` seconds,
-    while the kernel runs the next cells. A record lands on disk at most
-    ``interval`` (plus one write) after its cell ends — another process sees
-    a long cell's result right away and a chain of quick cells in a few
-    writes — and ``flush`` writes everything left without waiting (the run
-    awaits it before returning).
-    """
-
-    def __init__(
-        self,
-        write: Callable[[dict[int, CellRecord]], SidecarData],
-        on_written: Callable[[SidecarData], None],
-        *,
-        interval: float = 0.1,
-    ) -> None:
-        self._write = write
-        self._on_written = on_written
-        self._interval = interval
-        self._pending: dict[int, CellRecord] = {}
-        self._writer: asyncio.Task[None] | None = None
-        self._error: BaseException | None = None
-        self._last_write = -float("inf")
-        self._flushing = asyncio.Event()
-
-    def add(self, index: int, record: CellRecord) -> None:
-        self._pending[index] = record
-        if self._error is None and (self._writer is None or self._writer.done()):
-            self._writer = asyncio.ensure_future(self._drain())
-
-    async def _drain(self) -> None:
-        loop = asyncio.get_running_loop()
-        while self._pending and self._error is None:
-            wait = self._last_write + self._interval - loop.time()
-            if wait > 0 and not self._flushing.is_set():
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._flushing.wait(), wait)
-            batch, self._pending = self._pending, {}
-            try:
-                written = await asyncio.to_thread(self._write, batch)
-                self._on_written(written)
-            except Exception as error:  # kept for flush(), which re-raises it
-                self._error = error
-                self._pending = {**batch, **self._pending}
-            self._last_write = loop.time()
-
-    async def flush(self) -> None:
-        """Write every queued record now; re-raises a failed write."""
-        self._flushing.set()
-        while True:
-            writer = self._writer
-            if writer is not None and not writer.done():
-                # Shielded: a cancelled run does not abandon a write half way.
-                await asyncio.shield(writer)
-                continue
-            if self._error is not None:
-                raise self._error
-            if not self._pending:
-                return
-            self._writer = asyncio.ensure_future(self._drain())
-
-
 class NotebookRunner:
     """The execution queue of one notebook file."""
 
@@ -250,10 +231,9 @@ class NotebookRunner:
 
     def _kernel_codes(self) -> frozenset[str] | None:
         kernel = self.kernel
-        if kernel is None or getattr(kernel, "state", "idle") in ("dead", "stopped"):
+        if kernel is None or kernel.state in ("dead", "stopped"):
             return None
-        source = getattr(kernel, "loaded_codes", None)
-        return source() if callable(source) else None
+        return kernel.loaded_codes()
 
     @property
     def busy(self) -> bool:
@@ -270,21 +250,20 @@ class NotebookRunner:
             return await self._ensure_kernel_locked()
 
     async def _ensure_kernel_locked(self) -> KernelLike:
-        if self.kernel is None or getattr(self.kernel, "state", "idle") == "dead":
+        if self.kernel is None or self.kernel.state == "dead":
             if self.kernel is not None:
                 await self._quiet_shutdown(self.kernel)
             self.loaded_runs.clear()
             self.kernel = await self._kernel_factory()
-            subscribe = getattr(self.kernel, "on_state", None)
-            if subscribe is not None:
-                subscribe(self._on_kernel_state)
-                self._on_kernel_state(str(getattr(self.kernel, "state", "idle")))
+            self.kernel.on_state(self._on_kernel_state)
+            self._on_kernel_state(self.kernel.state)
         return self.kernel
 
     def _on_kernel_state(self, state: str) -> None:
         if state in ("restarting", "dead", "stopped"):
             self.loaded_runs.clear()  # a new process has none of the old values
-        self.listener.kernel_state(state, getattr(self.kernel, "python", ""))
+        # None once ``shutdown`` let go of the kernel (its last "stopped").
+        self.listener.kernel_state(state, self.kernel.python if self.kernel is not None else "")
 
     async def interrupt(self) -> None:
         """Stop the running cell; the rest of the queue is skipped."""
@@ -383,11 +362,11 @@ class NotebookRunner:
         if first_run is None:
             first_run = await asyncio.to_thread(self._reserve_run_ids, len(plan))
         records: list[CellRecord | None] = list(snapshot.records)
-        committer = _Committer(
+        committer = Committer(
             lambda batch: self._commit(
                 snapshot.notebook,
                 batch,
-                KernelInfo(getattr(kernel, "python", ""), getattr(kernel, "language", "")),
+                KernelInfo(kernel.python, kernel.language),
                 known_runs=first_run - 1,
             ),
             self.listener.records_committed,
@@ -465,7 +444,7 @@ class NotebookRunner:
                 }
             )
         duration = round(time.perf_counter() - clock, 4)
-        kernel_status = str(getattr(result, "status", "ok"))
+        kernel_status = result.status
         status: RunStatus = "ok"
         if kernel_status in ("error", "aborted"):
             status = "error"
@@ -473,7 +452,7 @@ class NotebookRunner:
             status = "interrupted"
         elif kernel_status == "dead":
             status = "error"
-            accumulator.add(kernel_died_output(str(getattr(kernel, "death_reason", "") or "")))
+            accumulator.add(kernel_died_output(kernel.death_reason or ""))
             self.loaded_runs.clear()
         if kernel_status != "dead":
             self.loaded_runs.add(run_id)
@@ -484,7 +463,7 @@ class NotebookRunner:
             index=index,
             run=run_id,
             status=status,
-            execution_count=getattr(result, "execution_count", None),
+            execution_count=result.execution_count,
             started=started,
             duration=duration,
             inputs=inputs,

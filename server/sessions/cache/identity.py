@@ -191,6 +191,8 @@ def _gaps(result: Sequence[int | None], used: Sequence[bool]) -> list[tuple[list
 
 def _longest_increasing_chain(pairs: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
     """The longest subsequence of (new, old) pairs, in new order, with increasing old."""
+    if all(pairs[i][1] < pairs[i + 1][1] for i in range(len(pairs) - 1)):
+        return list(pairs)  # already in order: the usual case, without the search
     tails: list[int] = []  # smallest old index ending a chain of each length
     tail_at: list[int] = []  # position in ``pairs`` of that tail
     previous = [-1] * len(pairs)

@@ -252,7 +252,7 @@ class Cell:
             is_preamble=self.is_preamble,
             frontmatter=self.frontmatter,
         )
-        for name in ("_parts", "header", "language", "source", "hash"):
+        for name in ("_parts", "header", "language", "source", "hash", "metadata", "id"):
             if name in self.__dict__:
                 moved.__dict__[name] = self.__dict__[name]
         return moved

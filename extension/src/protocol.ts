@@ -12,7 +12,7 @@ export type CellKind = "code" | "markdown" | "raw";
 
 export type CellStatus = "never-run" | "edited" | "upstream" | "error" | "fresh";
 
-export type KernelState = "starting" | "idle" | "busy" | "dead" | "restarting";
+export type KernelState = "starting" | "idle" | "busy" | "dead" | "restarting" | "stopped";
 
 /** One cell of `sessions.state` (and of `sessions/state`, minus `outputs`). */
 export interface CellState {

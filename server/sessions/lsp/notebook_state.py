@@ -179,10 +179,12 @@ class NotebookState:
     def kernel_view(self) -> KernelView:
         kernel = self.runner.kernel
         if kernel is not None:
-            reason = str(getattr(kernel, "python_reason", ""))
-            connection = getattr(kernel, "connection_file", None)
+            connection = kernel.connection_file
             return KernelView(
-                self.kernel_state, kernel.python, reason, str(connection) if connection else None
+                self.kernel_state,
+                kernel.python,
+                kernel.python_reason,
+                str(connection) if connection else None,
             )
         if self._python is None:
             try:

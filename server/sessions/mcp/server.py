@@ -137,8 +137,8 @@ class NotebookPool:
         return [
             {
                 "notebook": self.display(path),
-                "kernel": str(getattr(nb.runner.kernel, "state", "idle")),
-                "python": str(getattr(nb.runner.kernel, "python", "")),
+                "kernel": nb.runner.kernel.state if nb.runner.kernel is not None else "idle",
+                "python": nb.runner.kernel.python if nb.runner.kernel is not None else "",
                 "busy": nb.busy,
             }
             for path, nb in self._open.items()

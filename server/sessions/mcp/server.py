@@ -13,9 +13,6 @@ tool errors whose message says how to fix the call.
 # No ``from __future__ import annotations``: the MCP SDK reads the tool
 # signatures at runtime to build their JSON schemas.
 
-import contextlib
-import importlib
-import json
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
@@ -26,15 +23,16 @@ from mcp.types import ToolAnnotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from sessions._version import __version__
-from sessions.api.notebook import AsyncNotebook, ConcurrentEditError, NotebookDocument
-from sessions.api.views import CellView, outputs_text
+from sessions.api.notebook import ConcurrentEditError, NotebookDocument
+from sessions.api.views import outputs_text
 from sessions.format.anchors import CellAddressError
 from sessions.format.edits import EditError
 from sessions.format.files import NotebookReadError
 from sessions.kernel.errors import KernelError, KernelSetupError
+from sessions.mcp.payloads import OUTPUT_LIMIT, cell_row, cells_payload, run_payload, to_json
+from sessions.mcp.pool import NotebookPool, shared_sessions
 from sessions.run.plan import PlanError
-from sessions.run.runner import RunSummary
-from sessions.workspace_scope import OutsideScopeError, WorkspaceScope, real_path
+from sessions.workspace_scope import OutsideScopeError, real_path
 
 INSTRUCTIONS = """\
 Sessions notebooks are plain .py files with `# %%` cell markers; outputs are cached in
@@ -59,8 +57,6 @@ NotebookArg = Annotated[
     ),
 ]
 ToolFunction = TypeVar("ToolFunction", bound=Callable[..., Awaitable[str]])
-OUTPUT_LIMIT = 4_000
-"""Characters of output text per cell in tool results (head and tail kept)."""
 
 # What each tool does to the user's environment (MCP tool annotations), so a
 # client can ask before it lets an agent change files or run code. The
@@ -108,53 +104,6 @@ class EditOp(BaseModel):
     title: str | None = Field(None, description="insert: title shown after `# %%`")
 
 
-class NotebookPool:
-    """The notebooks this server has touched, one kernel each, keyed by real path.
-
-    Every path a tool names goes through :class:`WorkspaceScope` first: only
-    regular ``.py`` files inside the root, symbolic links resolved. The
-    notebook is opened at its resolved path, so edits and the output cache
-    land on the file that was checked, never through a link.
-    """
-
-    def __init__(self, root: Path, python: str | None = None) -> None:
-        self.scope = WorkspaceScope.at(root)
-        self.root = self.scope.root
-        self.python = python
-        self._open: dict[Path, AsyncNotebook] = {}
-
-    def get(self, notebook: str) -> AsyncNotebook:
-        # Checked on every call, not only on first open: a link may have been
-        # re-pointed, or the file replaced by a link, since.
-        path = self.scope.notebook(notebook)
-        found = self._open.get(path)
-        if found is None:
-            found = AsyncNotebook.open(path, python=self.python, workspace_root=self.root)
-            self._open[path] = found
-        return found
-
-    def live(self) -> list[dict[str, Any]]:
-        return [
-            {
-                "notebook": self.display(path),
-                "kernel": nb.runner.kernel.state if nb.runner.kernel is not None else "idle",
-                "python": nb.runner.kernel.python if nb.runner.kernel is not None else "",
-                "busy": nb.busy,
-            }
-            for path, nb in self._open.items()
-            if nb.kernel_started
-        ]
-
-    def display(self, path: Path) -> str:
-        return self.scope.display(path)
-
-    async def close(self) -> None:
-        notebooks, self._open = list(self._open.values()), {}
-        for notebook in notebooks:
-            with contextlib.suppress(Exception):
-                await notebook.close()
-
-
 class FixableErrors:
     """Turn the engine's errors into tool errors whose message says what to do."""
 
@@ -185,80 +134,6 @@ class FixableErrors:
             raise ToolError(f"kernel problem: {exc}. `restart` starts a new kernel.") from exc
         if isinstance(exc, OSError | ValueError):
             raise ToolError(str(exc)) from exc
-
-
-def to_json(payload: Any) -> str:
-    return json.dumps(payload, ensure_ascii=False, indent=1)
-
-
-def cell_row(view: CellView) -> dict[str, Any]:
-    """A cell as listed by ``get_cells``: empty fields left out to keep it short."""
-    first_line = next((line.strip() for line in view.source.splitlines() if line.strip()), "")
-    row: dict[str, Any] = {"index": view.index, "kind": view.kind}
-    if view.title:
-        row["title"] = view.title
-    if view.is_preamble:
-        row["preamble"] = True
-    row["first_line"] = first_line[:80]
-    row["status"] = view.status
-    if view.reason:
-        row["reason"] = view.reason
-    if view.defines:
-        row["defines"] = list(view.defines)
-    if view.uses:
-        row["uses"] = list(view.uses)
-    if view.short_output is not None:
-        row["output"] = view.short_output
-    if view.loaded:
-        row["loaded"] = True
-    return row
-
-
-def cells_payload(pool: NotebookPool, notebook: AsyncNotebook) -> dict[str, Any]:
-    views = notebook.cells()
-    stale = [v.index for v in views if v.is_stale]
-    return {
-        "notebook": pool.display(notebook.path),
-        "cells": [cell_row(v) for v in views],
-        "stale": stale,
-        "hint": 'run mode "stale" runs the stale cells' if stale else "every cell is fresh",
-    }
-
-
-def run_payload(pool: NotebookPool, notebook: AsyncNotebook, summary: RunSummary) -> dict[str, Any]:
-    after = notebook.cells()
-    payload: dict[str, Any] = {
-        "notebook": pool.display(notebook.path),
-        "ok": summary.ok,
-        "ran": [
-            {
-                "index": o.index,
-                "status": o.record.status,
-                "duration": o.record.duration,
-                "output": outputs_text(o.record.outputs, OUTPUT_LIMIT),
-            }
-            for o in summary.outcomes
-        ],
-    }
-    if not summary.planned:
-        payload["note"] = "nothing to run: every cell is fresh"
-    if summary.skipped:
-        payload["skipped"] = summary.skipped
-    if summary.stopped_because:
-        payload["stopped_because"] = summary.stopped_because
-    payload["still_stale"] = [v.index for v in after if v.is_stale]
-    return payload
-
-
-def shared_sessions() -> list[dict[str, Any]] | None:
-    """Live kernels of the user's session registry, or ``None`` when there is none."""
-    try:
-        registry = importlib.import_module("sessions.kernel.registry")
-    except ImportError:
-        return None
-    shown = ("key", "name", "notebook", "state", "python", "started", "last_activity")
-    entries = registry.Registry().entries()
-    return [{k: v for k, v in entry.to_json().items() if k in shown} for entry in entries]
 
 
 def build_server(pool: NotebookPool) -> MCPServer[Any]:

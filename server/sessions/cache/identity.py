@@ -53,7 +53,14 @@ class MatchKey:
 
 
 def keys_for_cells(cells: Sequence[Cell]) -> list[MatchKey]:
-    return [MatchKey(id=cell.id, hash=cell.hash, code=cell.source) for cell in cells]
+    keys = []
+    for cell in cells:
+        # Kept with the cell: an edit rebuilds the keys of the cells it changed only.
+        key = cell.memo.get("match_key")
+        if key is None:
+            key = cell.memo["match_key"] = MatchKey(id=cell.id, hash=cell.hash, code=cell.source)
+        keys.append(key)
+    return keys
 
 
 def keys_for_records(records: Sequence[CellRecord]) -> list[MatchKey]:

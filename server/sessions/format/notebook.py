@@ -252,10 +252,16 @@ class Cell:
             is_preamble=self.is_preamble,
             frontmatter=self.frontmatter,
         )
-        for name in ("_parts", "header", "language", "source", "hash", "metadata", "id"):
-            if name in self.__dict__:
-                moved.__dict__[name] = self.__dict__[name]
+        # Every cached value depends on the text alone, none on the position.
+        moved.__dict__.update(self.__dict__)
+        moved.__dict__["start_line"] = start_line
         return moved
+
+    @cached_property
+    def memo(self) -> dict[str, Any]:
+        """Values other layers derive from this cell's text (not its place),
+        kept with the cell across edits elsewhere (``reuse_unchanged_cells``)."""
+        return {}
 
 
 def reuse_unchanged_cells(previous: ParsedNotebook, notebook: ParsedNotebook) -> ParsedNotebook:

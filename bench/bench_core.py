@@ -71,6 +71,20 @@ JUPYTEXT_FLOOR = "jupytext.writes(py:percent) of the same cells"
 # -- the reference notebook ---------------------------------------------------------
 
 
+def parse_and_visit_each_cell(codes: list[str]) -> int:
+    """Parse each cell and visit every node once, doing nothing: the least a
+    Python-level analysis of the trees costs (an ``ast.NodeVisitor`` costs more)."""
+    nodes = 0
+    for code in codes:
+        try:
+            tree = ast.parse(code)
+        except SyntaxError:
+            continue
+        for _node in ast.walk(tree):
+            nodes += 1
+    return nodes
+
+
 def full_analysis_rows(text: str, repeat: int) -> list[Row]:
     notebook = parse(text)
     codes = cell_codes(notebook)
@@ -79,6 +93,7 @@ def full_analysis_rows(text: str, repeat: int) -> list[Row]:
     samples = interleaved(
         [
             Case("per-cell", lambda: parse_each_cell(codes)),
+            Case("per-cell + walk", lambda: parse_and_visit_each_cell(codes)),
             Case("whole-file", lambda: ast.parse(text)),
             Case("graph", lambda: build_graph(parse(text)), before=clear_analysis_caches),
             Case(
@@ -93,13 +108,25 @@ def full_analysis_rows(text: str, repeat: int) -> list[Row]:
     whole = median(samples["whole-file"])
     assert floor is not None and whole is not None
 
+    walk = median(samples["per-cell + walk"])
+    assert walk is not None
+
     def vs_whole(name: str) -> str:
         value = median(samples[name])
-        return f"{value / whole:.2f} × whole-file parse" if value is not None else ""
+        if value is None:
+            return ""
+        return f"{value / whole:.2f} × whole-file parse, {value / walk:.2f} × parse + visit"
 
     return [
         Row("floor: ast.parse of each cell's code", samples["per-cell"], "floor"),
         Row("ast.parse of the whole file", samples["whole-file"], "—", floor, PER_CELL_FLOOR),
+        Row(
+            "ast.parse + ast.walk of each cell (no work)",
+            samples["per-cell + walk"],
+            "—",
+            floor,
+            PER_CELL_FLOOR,
+        ),
         Row(
             "full analysis, cold (parse + build_graph)",
             samples["graph"],

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli_support import Watch
+from tests.support.cli import Watch
 
 
 @pytest.fixture

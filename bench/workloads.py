@@ -31,7 +31,8 @@ from sessions.analysis.snapshot import Snapshot, analyse
 from sessions.analysis.staleness import record_versions
 from sessions.cache.records import CellRecord, KernelInfo, SidecarData
 from sessions.cache.sidecar import SidecarStore, save_sidecar, sidecar_path
-from sessions.format.notebook import ParsedNotebook, parse, reuse_unchanged_cells
+from sessions.format.notebook import ParsedNotebook, parse
+from sessions.format.reparse import parse_edit
 
 LINES_PER_CELL = 20
 """The reference notebook's density (5,000 lines in 250 cells), kept at every size."""
@@ -129,23 +130,24 @@ def edit_cell(text: str, notebook: ParsedNotebook, index: int, name: str, k: int
 
 class TextPath:
     """One open notebook, analysed the way the language server analyses it
-    (``NotebookState._notebook_for`` and ``_analyse``): the whole text is
-    parsed, unchanged cells keep what was derived from them
-    (``reuse_unchanged_cells``), the sidecar store is asked for its data (a
-    stat when the file did not change), and ``snapshot.analyse`` builds the
-    graph, the statuses and the diagnostics. The CLI does the same minus the
-    reuse (``engine.load_snapshot``)."""
+    (``NotebookState._notebook_for`` and ``_analyse``): the cells the edit
+    touched are parsed again and the others kept (``reparse.parse_edit``),
+    the sidecar store is asked for its data (a stat when the file did not
+    change), and ``snapshot.analyse`` updates the graph and the statuses from
+    the last snapshot. The CLI does the same from scratch
+    (``snapshot.load_snapshot``)."""
 
     def __init__(self, path: Path, text: str) -> None:
         self.store = SidecarStore(sidecar_path(path), path.name)
         self.path = path
         self.notebook = parse(text)
+        self.text = text
         self.snapshot: Snapshot | None = None
         self.analyse(text)  # held, as the server holds it
 
     def analyse(self, text: str) -> Snapshot:
-        notebook = reuse_unchanged_cells(self.notebook, parse(text))
-        self.notebook = notebook
+        notebook = parse_edit(self.text, self.notebook, text)
+        self.notebook, self.text = notebook, text
         loaded = self.store.load()
         self.snapshot = analyse(self.path, notebook, loaded.data, loaded.problems, self.snapshot)
         return self.snapshot

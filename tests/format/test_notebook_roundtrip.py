@@ -389,3 +389,15 @@ def test_reusing_cells_after_an_edit_keeps_them_right(text: str, data: st.DataOb
         else text + "\n# %%\nz = 2\n"
     )
     assert derived(reuse_unchanged_cells(previous, parse(edited))) == derived(parse(edited))
+
+
+def test_a_blank_first_line_after_a_cr_marker_line_is_kept() -> None:
+    """Found by the property above: a marker line ending in a lone CR, then a
+    source starting with a blank line; the CR and the body's LF fused into
+    one CRLF and the blank line was lost."""
+    text = "# ---\n# jupyter:\n#   kernelspec:\n#     name: python3\n# ---\n\n# %%\r# %%\nx = 2\n"
+    nb = parse(text)
+    edited = set_source(nb, 0, "\nx = 1")
+    assert edited.cells[0].source == "\nx = 1"
+    assert parse(serialize(edited)).cells[0].source == "\nx = 1"
+    assert edited.cells[1].raw == nb.cells[1].raw

@@ -82,6 +82,22 @@ class NotebookGraph:
     """No cell depends on a cell below it (no ``used-before-defined``, no cycle)."""
     _incremental: _IncrementalState | None = field(repr=False, compare=False, default=None)
     """What lets the graph of the next text be updated (``build_graph(previous=)``)."""
+    _update: tuple[int, frozenset[int]] | None = field(repr=False, compare=False, default=None)
+    """``(id of the graph it was updated from, the cells re-resolved)``; None
+    for a full build."""
+
+    @property
+    def upward_only(self) -> bool:
+        """No cell depends on a cell below it (no ``used-before-defined``, no cycle)."""
+        return self._upward_only
+
+    def changed_cells(self, previous: NotebookGraph) -> frozenset[int] | None:
+        """The cells re-resolved when this graph was updated from ``previous``
+        (every other cell's analysis, flow and providers are ``previous``'s
+        own); None when it was not updated from it."""
+        if self._update is None or self._update[0] != id(previous):
+            return None
+        return self._update[1]
 
     def dependencies(self, cell: int) -> frozenset[int]:
         """Cells that directly provide a name ``cell`` uses."""
@@ -790,6 +806,7 @@ def build_graph(notebook: ParsedNotebook, previous: PreviousGraph | None = None)
         _incremental=_IncrementalState(
             providing=providing,
             defining=binders.defining,
+            display_options=frozenset(name for name in providing if is_display_state(name)),
             unknown_from=unknown_from,
             cell_diagnostics=tuple(per_cell),
             body_lines=tuple(cell.body_line for cell in cells),
@@ -812,6 +829,8 @@ class _IncrementalState:
 
     providing: Mapping[str, list[int]]
     defining: Mapping[str, list[int]]
+    display_options: frozenset[str]
+    """The display options some cell sets (every displaying statement reads them)."""
     unknown_from: int
     cell_diagnostics: tuple[tuple[Diagnostic, ...], ...]
     body_lines: tuple[int, ...]
@@ -873,9 +892,9 @@ def _update_graph(notebook: ParsedNotebook, previous: NotebookGraph) -> Notebook
     flows = list(previous.flows)
     providers = list(previous.providers)
     dependencies = list(previous._dependencies)
-    dependents = [set(d) for d in previous._dependents] if changed else None
+    dependents = list(previous._dependents)
     per_cell = list(state.cell_diagnostics)
-    options = frozenset(name for name in state.providing if is_display_state(name))
+    options = state.display_options
     for index in changed:
         analysis = analyses[index]
         assert analysis is not None
@@ -901,11 +920,11 @@ def _update_graph(notebook: ParsedNotebook, previous: NotebookGraph) -> Notebook
         flows[index] = flow
         providers[index] = MappingProxyType(resolved)
         per_cell[index] = tuple(found)
-        assert dependents is not None
+        # Only the providers that gained or lost this user get a new set.
         for provider in dependencies[index] - upstream:
-            dependents[provider].discard(index)
+            dependents[provider] = dependents[provider] - {index}
         for provider in upstream - dependencies[index]:
-            dependents[provider].add(index)
+            dependents[provider] = dependents[provider] | {index}
         dependencies[index] = upstream
     # Unchanged cells keep their diagnostics, moved with their cell.
     changed_set = set(changed)
@@ -918,15 +937,16 @@ def _update_graph(notebook: ParsedNotebook, previous: NotebookGraph) -> Notebook
         diagnostics=tuple(diagnostic for found in per_cell for diagnostic in found),
         flows=tuple(flows),
         _dependencies=tuple(dependencies),
-        _dependents=previous._dependents
-        if dependents is None
-        else tuple(frozenset(d) for d in dependents),
+        _dependents=tuple(dependents),
         _component=previous._component,
         _component_order=previous._component_order,
         _upward_only=True,
+        # ``previous`` is alive while its id is compared (the caller holds it).
+        _update=(id(previous), frozenset(changed)),
         _incremental=_IncrementalState(
             providing=state.providing,
             defining=state.defining,
+            display_options=state.display_options,
             unknown_from=state.unknown_from,
             cell_diagnostics=tuple(per_cell),
             body_lines=tuple(cell.body_line for cell in cells),

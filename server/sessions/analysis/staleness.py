@@ -16,6 +16,7 @@ pass in dependency order (no recursion: chains of any length).
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -110,9 +111,25 @@ class VersionTable:
             if provider != index
         }
 
+    def updated(
+        self,
+        notebook: ParsedNotebook,
+        graph: NotebookGraph,
+        records: Sequence[CellRecord | None],
+    ) -> VersionTable:
+        """A copy for the next text of the notebook, to update where it changed."""
+        table = VersionTable.__new__(VersionTable)
+        table.notebook, table.graph, table.records = notebook, graph, records
+        table.keys = list(self.keys)
+        table.consistent = list(self.consistent)
+        table.computed = list(self.computed)
+        table.needed = self.needed
+        return table
+
     def compute(self, index: int) -> None:
         """The keys of cell ``index`` (its providers' keys are known)."""
         self.computed[index] = True
+        self.consistent[index] = False
         analysis = self.graph.analyses[index]
         if analysis is None:
             return
@@ -175,11 +192,13 @@ class StatusPass:
     """The statuses of every cell: one pass over the cells in dependency order,
     each cell's keys then its state.
 
-    With ``previous`` (the pass over the notebook's last text), a cell whose
-    code, analysis, flow, record and providers are what they were, and none
-    of whose providers changed, keeps its keys and state without a look: an
-    edit costs a check per cell plus the cells it reaches. The result is what
-    a pass without ``previous`` gives (``test_staleness_incremental``).
+    With ``previous`` (the pass over the notebook's last text): after a
+    keystroke (the graph updated in place, the records the same) only the
+    edited cells and the cells their new keys or states reach are looked at;
+    otherwise a cell whose code, analysis, flow, record and providers are
+    what they were, and none of whose providers changed, keeps its keys and
+    state after a check. Either way the result is what a pass without
+    ``previous`` gives (``tests/analysis/test_incremental_analysis.py``).
     """
 
     def __init__(
@@ -192,14 +211,28 @@ class StatusPass:
         self.notebook = notebook
         self.graph = graph
         self.records = records
-        self.versions = VersionTable(notebook, graph, records)
         count = len(notebook.cells)
-        self.states: list[CellState] = [FRESH] * count
+        self.versions: VersionTable
+        self.states: list[CellState]
+        self.syntax_errors: list[int]
+        self.changed: list[bool]
+        """Per cell: its record, keys or state differ from ``previous``'s."""
+        if previous is not None and len(previous.states) != count:
+            previous = None
+        seeds = self._edited_cells(previous) if previous is not None else None
+        if previous is not None and seeds is not None:
+            self.versions = previous.versions.updated(notebook, graph, records)
+            self.states = list(previous.states)
+            self.syntax_errors = previous.syntax_errors
+            self.changed = [False] * count
+            self._update(previous, seeds)
+            return
+        self.versions = VersionTable(notebook, graph, records)
+        self.states = [FRESH] * count
         self.syntax_errors = [
             i for i, a in enumerate(graph.analyses) if a is not None and a.syntax_error is not None
         ]
-        self.changed: list[bool] = [True] * count
-        """Per cell: its record, keys or state differ from ``previous``'s."""
+        self.changed = [True] * count
         if previous is not None and (
             len(previous.states) != count or previous.syntax_errors != self.syntax_errors
         ):
@@ -236,6 +269,47 @@ class StatusPass:
                     )
             for index in members:
                 done[index] = True
+
+    def _edited_cells(self, previous: StatusPass) -> list[int] | None:
+        """The cells a keystroke changed, when only they and what they reach
+        can have another status: the graph was updated from ``previous``'s
+        (``graph.changed_cells``), every record is the same, and every input
+        of an edited cell has its keys already. None: check every cell."""
+        graph = self.graph
+        changed = graph.changed_cells(previous.graph)
+        if changed is None or not graph.upward_only:
+            return None
+        if any(new is not old for new, old in zip(self.records, previous.records, strict=True)):
+            return None
+        versions = previous.versions
+        for index in changed:
+            if index in versions.needed and not all(
+                versions.computed[p] for p in graph.providers[index].values()
+            ):
+                return None
+        return sorted(changed)
+
+    def _update(self, previous: StatusPass, seeds: list[int]) -> None:
+        """Recompute the edited cells, then, in file order (a topological order
+        here), every cell whose provider came out with other keys or state."""
+        versions, old_versions = self.versions, previous.versions
+        pending = list(seeds)
+        queued = set(seeds)
+        while pending:
+            index = heapq.heappop(pending)
+            if index in versions.needed:
+                versions.compute(index)
+            self.states[index] = self._state(index)
+            if (
+                versions.keys[index] != old_versions.keys[index]
+                or versions.consistent[index] != old_versions.consistent[index]
+                or self.states[index] != previous.states[index]
+            ):
+                self.changed[index] = True
+                for user in self.graph.dependents(index):
+                    if user not in queued:
+                        queued.add(user)
+                        heapq.heappush(pending, user)
 
     def _unchanged(self, index: int, previous: StatusPass, done: list[bool]) -> bool:
         """Whether cell ``index`` is, for its status, what it was in ``previous``."""

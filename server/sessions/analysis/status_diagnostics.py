@@ -48,6 +48,8 @@ def error_summary(record: CellRecord) -> str:
 
 
 def _line_text_length(cell: Cell, offset: int) -> int:
+    if offset == 0:
+        return len(cell.raw.partition("\n")[0].rstrip("\r"))
     lines = cell.raw.split("\n")
     return len(lines[offset].rstrip("\r")) if offset < len(lines) else 0
 
@@ -57,6 +59,8 @@ def status_diagnostics(
 ) -> list[Diagnostic]:
     out: list[Diagnostic] = []
     for index, (cell, state) in enumerate(zip(notebook.cells, states, strict=True)):
+        if state.status == "fresh" or state.status == "never-run":
+            continue  # the usual case: nothing to say, nothing to measure
         head_len = _line_text_length(cell, 0)
         if state.status == "edited":
             out.append(

@@ -63,8 +63,26 @@ def keys_for_cells(cells: Sequence[Cell]) -> list[MatchKey]:
     return keys
 
 
+_record_keys: dict[int, tuple[CellRecord, MatchKey]] = {}
+"""The keys of the records matched last, by ``id(record)`` (the record kept
+alive beside its key, so an id is never another record's): an open notebook
+matches the same records after every keystroke. A record's ``id``, ``hash``
+and ``code`` are never changed in place (only its ``index`` is, on renumbering)."""
+
+
 def keys_for_records(records: Sequence[CellRecord]) -> list[MatchKey]:
-    return [MatchKey(id=record.id, hash=record.hash, code=record.code) for record in records]
+    global _record_keys
+    known = _record_keys
+    keys: list[MatchKey] = []
+    kept: dict[int, tuple[CellRecord, MatchKey]] = {}
+    for record in records:
+        found = known.get(id(record))
+        if found is None or found[0] is not record:
+            found = (record, MatchKey(id=record.id, hash=record.hash, code=record.code))
+        kept[id(record)] = found
+        keys.append(found[1])
+    _record_keys = kept  # one assignment: threads analysing other notebooks see either
+    return keys
 
 
 def match_records(records: Sequence[CellRecord], cells: Sequence[Cell]) -> list[CellRecord | None]:

@@ -458,7 +458,7 @@ def set_source(notebook: ParsedNotebook, index: int, source: str) -> ParsedNoteb
     new_body = _encode_body(source, cell.kind, nl, opener, language)
     if new_body and header and not line_ending(header):
         header += nl
-    text = header + new_body
+    text = _join(header, new_body)  # a CR header line and a blank first line stay two lines
     is_last = index == len(notebook.cells) - 1
     if is_last and not separator and not line_ending(cell.raw):
         text = _drop_final_eol(text)  # keep a missing final newline missing

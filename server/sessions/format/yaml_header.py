@@ -155,6 +155,25 @@ class HeaderBlock:
         return "".join([*head, *body, *jupyter, *self.lines[self.closing :]])
 
 
+def opens_header(lines: Sequence[str]) -> bool:
+    """Whether ``lines`` (the top of a file) hold a header's opening rule where
+    :func:`find_header` looks for one: then where the header ends, if it
+    does, depends on every comment line after it."""
+    position = 0
+    if lines and strip_eol(lines[0]).startswith("#!"):
+        position = 1
+    if position < len(lines) and _CODING.match(lines[position]):
+        position += 1
+    while position < len(lines) and lines[position].startswith("#"):
+        text = _uncomment(lines[position])
+        if _RULE.match(text):
+            return True
+        if text.strip():
+            return False
+        position += 1
+    return False
+
+
 def find_header(lines: Sequence[str]) -> HeaderBlock | None:
     """The header at the top of ``lines`` (the file's lines, endings kept), if any."""
     position = 0

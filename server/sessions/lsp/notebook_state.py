@@ -21,7 +21,8 @@ from sessions.analysis.snapshot import Snapshot, analyse
 from sessions.cache.sidecar import SidecarStore
 from sessions.format.bounded_read import MAX_NOTEBOOK_SETTING, format_size, text_bytes
 from sessions.format.files import NotebookReadError, NotebookTooLarge, read_notebook_text
-from sessions.format.notebook import ParsedNotebook, parse, reuse_unchanged_cells
+from sessions.format.notebook import ParsedNotebook, parse
+from sessions.format.reparse import parse_edit
 from sessions.kernel.errors import KernelSetupError
 from sessions.kernel.interpreter import ResolvedPython, resolve_python
 from sessions.lsp.positions import LineIndex
@@ -222,9 +223,8 @@ class NotebookState:
         parsed = self._parsed
         if parsed is not None and parsed[0] is text:
             return parsed[1]
-        notebook = parse(text)
-        if parsed is not None:
-            notebook = reuse_unchanged_cells(parsed[1], notebook)
+        # Only the cells the edit touched are parsed again (format/reparse.py).
+        notebook = parse(text) if parsed is None else parse_edit(parsed[0], parsed[1], text)
         self._parsed = (text, notebook)
         return notebook
 

@@ -1,5 +1,5 @@
 // The serializer's metadata round trip, checked against the real server-side
-// parser and serializer (sessions.notebook_json in the repository's .venv):
+// parser and serializer (sessions.lsp.notebook_json in the repository's .venv):
 // an untouched notebook saves byte-identical, an edit rewrites only its cell.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
@@ -20,13 +20,13 @@ function python(code: string, input: unknown): unknown {
 
 const parse = (text: string): ParseResult =>
   python(
-    "import json, sys\nfrom sessions.notebook_json import parse_payload\nprint(json.dumps(parse_payload(json.load(sys.stdin))))",
+    "import json, sys\nfrom sessions.lsp.notebook_json import parse_payload\nprint(json.dumps(parse_payload(json.load(sys.stdin))))",
     text,
   ) as ParseResult;
 
 const serialize = (params: SerializeParams): string =>
   python(
-    "import json, sys\nfrom sessions.notebook_json import serialize_payload\nprint(json.dumps(serialize_payload(json.load(sys.stdin))))",
+    "import json, sys\nfrom sessions.lsp.notebook_json import serialize_payload\nprint(json.dumps(serialize_payload(json.load(sys.stdin))))",
     params,
   ) as string;
 

@@ -16,7 +16,7 @@ const PYTHON = path.join(ROOT, ".venv", "bin", "python");
 const PAGER = `
 import json, sys
 from sessions.lsp.state_payload import OutputsCursor, add_outputs_page
-from sessions.records import CellRecord
+from sessions.cache.records import CellRecord
 request = json.load(sys.stdin)
 records = [CellRecord(hash="h", index=i, run=r, outputs=o) if r is not None else None
            for i, (r, o) in enumerate(request["records"])]

@@ -13,6 +13,7 @@ inserted and deleted — is analysed both ways and compared field by field.
 from __future__ import annotations
 
 import random
+import re
 import sys
 from pathlib import Path
 
@@ -40,7 +41,7 @@ def edited(text: str, notebook: ParsedNotebook, rng: random.Random, step: int) -
     index = rng.choice(cells)
     cell = notebook.cells[index]
     code = cell.body.rstrip("\n")
-    kind = rng.randrange(8)
+    kind = rng.randrange(12)
     if kind == 0:  # a comment: no change in meaning
         body = f"{code}\n# note {step}"
     elif kind == 1:  # a value changes
@@ -60,6 +61,24 @@ def edited(text: str, notebook: ParsedNotebook, rng: random.Random, step: int) -
     elif kind == 6 and len(cells) > 3:  # a cell deleted
         lines = text.splitlines(keepends=True)
         return "".join([*lines[: cell.start_line], *lines[cell.end_line :]])
+    elif kind == 8:  # a name renamed where it is defined: its readers lose it
+        names = _defined(cell.code)
+        if not names:
+            return text
+        name = rng.choice(names)
+        body = re.sub(rf"^{re.escape(name)}\b", f"{name}_r{step}", code, flags=re.M)
+    elif kind == 9:  # a name of a cell above defined again: the cells below read it here
+        above = [n for i in cells if i < index for n in _defined(notebook.cells[i].code)]
+        if not above:
+            return text
+        body = f"{code}\n{rng.choice(above)} = {step}"
+    elif kind == 10:  # a function defined: calls elsewhere may now resolve to it
+        body = f"{code}\ndef helper_{step % 3}(v):\n    return v + {step}"
+    elif kind == 11:  # a name bound as a module now: its method calls mutate nothing
+        names = _defined(cell.code)
+        if not names:
+            return text
+        body = f"{code}\nimport math as {rng.choice(names)}"
     else:  # a statement that reads another cell's name
         body = f"{code}\nprint({step})"
     return _replace_body(text, notebook, index, body)

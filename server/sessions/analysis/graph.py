@@ -714,10 +714,11 @@ def _resolve_cell(
 def build_graph(notebook: ParsedNotebook, previous: PreviousGraph | None = None) -> NotebookGraph:
     """Analyse every code cell (cached per cell) and resolve every use.
 
-    With ``previous`` (the graph of the notebook's last text), an edit that
-    keeps every cell's interface to the others (what it defines and provides,
-    and how: see ``_interface``) re-resolves only the edited cells; the
-    result is the graph a full build gives (``test_graph_incremental``).
+    With ``previous`` (the graph of the notebook's last text), an edit of a
+    few cells re-analyses those and resolves again only the cells it can
+    reach: the readers and definers of each name whose binding or provider
+    moved (``_update_graph``). The result is the graph a full build gives
+    (``tests/analysis/test_incremental_analysis.py``).
     """
     if previous is not None:
         updated = _update_graph(notebook, previous)
@@ -806,6 +807,7 @@ def build_graph(notebook: ParsedNotebook, previous: PreviousGraph | None = None)
         _incremental=_IncrementalState(
             providing=providing,
             defining=binders.defining,
+            readers=_readers(analyses, flows),
             display_options=frozenset(name for name in providing if is_display_state(name)),
             unknown_from=unknown_from,
             cell_diagnostics=tuple(per_cell),
@@ -817,6 +819,23 @@ def build_graph(notebook: ParsedNotebook, previous: PreviousGraph | None = None)
 
 
 _NO_PROVIDERS: Mapping[str, int] = MappingProxyType({})
+_MAX_RESOLVED_CELLS = 64
+"""Cells an update resolves again at most; a rename of a name read all over
+the notebook is a full build."""
+
+
+def _readers(
+    analyses: Sequence[CellAnalysis | None], flows: Sequence[CellFlow]
+) -> dict[str, list[int]]:
+    """Name -> the cells whose flow inputs or uses hold it, in file order."""
+    readers: dict[str, list[int]] = {}
+    for index, analysis in enumerate(analyses):
+        if analysis is not None:
+            for name in flows[index].inputs | analysis.uses:
+                readers.setdefault(name, []).append(index)
+    return readers
+
+
 _MAX_UPDATED_CELLS = 8
 """Above this many changed cells an update is a full build (a paste, a
 reformat of the file): the per-cell checks would cost more than they save."""
@@ -829,6 +848,8 @@ class _IncrementalState:
 
     providing: Mapping[str, list[int]]
     defining: Mapping[str, list[int]]
+    readers: Mapping[str, list[int]]
+    """Name -> the cells whose flow inputs or uses hold it, in file order."""
     display_options: frozenset[str]
     """The display options some cell sets (every displaying statement reads them)."""
     unknown_from: int
@@ -842,20 +863,6 @@ PreviousGraph = NotebookGraph
 """The graph of the notebook's previous text, given to :func:`build_graph`."""
 
 
-def _interface(analysis: CellAnalysis) -> tuple[object, ...]:
-    """Everything about a cell that other cells' flows, resolutions and
-    diagnostics look at: an edit that keeps it changes only the cell itself."""
-    return (
-        analysis.defines,
-        analysis.kinds,
-        analysis.imports,
-        analysis.deferred,
-        analysis.deferred_calls,
-        tuple(star.name for star in analysis.star_imports),
-        analysis.syntax_error is None,
-    )
-
-
 def _shifted(diagnostics: tuple[Diagnostic, ...], delta: int) -> tuple[Diagnostic, ...]:
     if not delta:
         return diagnostics
@@ -865,10 +872,51 @@ def _shifted(diagnostics: tuple[Diagnostic, ...], delta: int) -> tuple[Diagnosti
     )
 
 
+def _binding_changes(old: CellAnalysis, new: CellAnalysis) -> set[str]:
+    """Names whose binding by this cell changed: bound or no longer bound, or
+    bound as another kind, import, or function (what other cells look up)."""
+    names = set(old.defines ^ new.defines)
+    for name in old.defines & new.defines:
+        if (
+            old.kinds.get(name) != new.kinds.get(name)
+            or old.imports.get(name) != new.imports.get(name)
+            or old.deferred.get(name) != new.deferred.get(name)
+            or old.deferred_calls.get(name) != new.deferred_calls.get(name)
+        ):
+            names.add(name)
+    return names
+
+
+def _moved(
+    index_of: Mapping[str, list[int]], cell: int, before: frozenset[str], after: frozenset[str]
+) -> Mapping[str, list[int]]:
+    """``index_of`` (name -> cells, in file order) with ``cell`` listed under
+    the names of ``after`` instead of those of ``before``; a new mapping when
+    anything moved (lists are shared, never changed in place)."""
+    if before == after:
+        return index_of
+    updated = dict(index_of)
+    for name in before - after:
+        remaining = [c for c in updated.get(name, ()) if c != cell]
+        if remaining:
+            updated[name] = remaining
+        else:
+            updated.pop(name, None)
+    for name in after - before:
+        listed = updated.get(name, [])
+        at = bisect_left(listed, cell)
+        updated[name] = [*listed[:at], cell, *listed[at:]]
+    return updated
+
+
 def _update_graph(notebook: ParsedNotebook, previous: NotebookGraph) -> NotebookGraph | None:
     """The graph of ``notebook`` from ``previous`` when at most a few cells
-    changed, each keeping its interface, and every provider stays above its
-    users; ``None`` when a full build is needed."""
+    changed: the edited cells are re-analysed, and the cells whose resolution
+    or diagnostics can change with them — the readers of every name whose
+    binding or provider moved, and the cells that define it — are resolved
+    again; ``None`` when a full build is needed (a syntax error or ``import *``
+    appears or goes, a display option changes, a dependency points down,
+    or an edit reaches too many cells)."""
     state = previous._incremental
     cells = notebook.cells
     if state is None or not previous._upward_only or len(cells) != len(state.hashes):
@@ -882,42 +930,74 @@ def _update_graph(notebook: ParsedNotebook, previous: NotebookGraph) -> Notebook
             if len(changed) > _MAX_UPDATED_CELLS:
                 return None
     analyses = list(previous.analyses)
+    defining, providing, readers = state.defining, state.providing, state.readers
+    touched: set[str] = set()
     for index in changed:
         old = previous.analyses[index]
         new = analyse_code(cells[index].code, cells[index].hash)
-        if old is None or _interface(new) != _interface(old):
+        if old is None or (old.syntax_error is None) != (new.syntax_error is None):
+            return None  # where names may come from nowhere moves (``unknown_from``)
+        if [s.name for s in old.star_imports] != [s.name for s in new.star_imports]:
             return None
         analyses[index] = new
-    binders = _Binders.sharing(analyses, state.defining)
+        touched |= _binding_changes(old, new)
+        defining = _moved(defining, index, old.defines, new.defines)
+    binders = _Binders.sharing(analyses, dict(defining))
     flows = list(previous.flows)
-    providers = list(previous.providers)
-    dependencies = list(previous._dependencies)
-    dependents = list(previous._dependents)
-    per_cell = list(state.cell_diagnostics)
     options = state.display_options
     for index in changed:
         analysis = analyses[index]
         assert analysis is not None
         flow = cell_flow(index, cells[index].hash, analysis, binders)
-        if flow.provides != previous.flows[index].provides:
-            return None  # another cell may now resolve a name here, or not
-        flow = _with_display_reads(flow, options)
+        before = previous.flows[index].provides
+        if any(is_display_state(name) for name in before ^ flow.provides):
+            return None  # every displaying statement reads the display options
+        touched |= before ^ flow.provides
+        providing = _moved(providing, index, before, flow.provides)
+        flows[index] = flow
+    # The cells to resolve again: the edited ones, the readers of a touched
+    # name, and its definers (their ``redefined`` hints count the others).
+    affected = set(changed)
+    for name in touched:
+        affected.update(readers.get(name, ()))
+        affected.update(state.defining.get(name, ()))
+        affected.update(defining.get(name, ()))
+    if len(affected) > _MAX_RESOLVED_CELLS:
+        return None
+    providers = list(previous.providers)
+    dependencies = list(previous._dependencies)
+    dependents = list(previous._dependents)
+    per_cell = list(state.cell_diagnostics)
+    changed_set = set(changed)
+    for index in sorted(affected):
+        analysis = analyses[index]
+        if analysis is None:
+            continue
+        flow = flows[index]
+        if index not in changed_set:
+            # Its flow looked names up in the edited cells: rebuilt if any changed.
+            flow = cell_flow(index, cells[index].hash, analysis, binders)
+            flow = _with_display_reads(flow, options)
+            if flow.provides != previous.flows[index].provides:
+                return None  # the change reaches further: the full build follows it
+        else:
+            flow = _with_display_reads(flow, options)
+        flows[index] = flow
         positions = _Positions(cells[index])
         found = _cell_problems(index, analysis, positions)
         resolved = _resolve_cell(
             index,
             analysis,
             flow,
-            state.providing,
+            providing,
             state.unknown_from,
-            state.defining,
+            defining,
             positions,
             found,
         )
         upstream = frozenset(resolved.values()) - {index}
         if any(provider > index for provider in upstream):
             return None  # a cycle may form: the full build orders it
-        flows[index] = flow
         providers[index] = MappingProxyType(resolved)
         per_cell[index] = tuple(found)
         # Only the providers that gained or lost this user get a new set.
@@ -926,10 +1006,21 @@ def _update_graph(notebook: ParsedNotebook, previous: NotebookGraph) -> Notebook
         for provider in upstream - dependencies[index]:
             dependents[provider] = dependents[provider] | {index}
         dependencies[index] = upstream
+    for index in affected:
+        analysis = analyses[index]
+        if analysis is not None:
+            old_flow = previous.flows[index]
+            old_analysis = previous.analyses[index]
+            assert old_analysis is not None
+            readers = _moved(
+                readers,
+                index,
+                old_flow.inputs | old_analysis.uses,
+                flows[index].inputs | analysis.uses,
+            )
     # Unchanged cells keep their diagnostics, moved with their cell.
-    changed_set = set(changed)
     for index, cell in enumerate(cells):
-        if index not in changed_set:
+        if index not in affected:
             per_cell[index] = _shifted(per_cell[index], cell.body_line - state.body_lines[index])
     return NotebookGraph(
         analyses=tuple(analyses),
@@ -942,10 +1033,11 @@ def _update_graph(notebook: ParsedNotebook, previous: NotebookGraph) -> Notebook
         _component_order=previous._component_order,
         _upward_only=True,
         # ``previous`` is alive while its id is compared (the caller holds it).
-        _update=(id(previous), frozenset(changed)),
+        _update=(id(previous), frozenset(affected)),
         _incremental=_IncrementalState(
-            providing=state.providing,
-            defining=state.defining,
+            providing=providing,
+            defining=defining,
+            readers=readers,
             display_options=state.display_options,
             unknown_from=state.unknown_from,
             cell_diagnostics=tuple(per_cell),

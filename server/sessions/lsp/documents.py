@@ -23,7 +23,7 @@ from lsprotocol import types
 from pygls.workspace import Workspace
 
 from sessions.lsp.notebook_json import PayloadError, serialize_payload
-from sessions.lsp.positions import apply_change
+from sessions.lsp.positions import LineIndex, apply_indexed_change
 
 _MARKER = re.compile(r"^[ \t]*#[ \t]*%%", re.MULTILINE)
 
@@ -45,6 +45,8 @@ class TextDoc:
     text: str
     version: int | None
     language_id: str
+    index: LineIndex | None = None
+    """Line starts of ``text``, kept up to date by ranged changes (made on first use)."""
 
 
 @dataclass
@@ -133,14 +135,17 @@ class Documents:
         doc = self.texts.get(uri)
         if doc is None:
             return
-        text = doc.text
+        text, index = doc.text, doc.index
         for change in changes:
             if isinstance(change, str):
-                text = change
+                text, index = change, None
             else:
                 start, end, new_text = change
-                text = apply_change(text, start, end, new_text, encoding)
-        doc.text, doc.version = text, version
+                if index is None or index.text is not text:
+                    index = LineIndex(text)
+                index = apply_indexed_change(index, start, end, new_text, encoding)
+                text = index.text
+        doc.text, doc.version, doc.index = text, version, index
 
     def close_text(self, uri: str) -> None:
         self.texts.pop(uri, None)

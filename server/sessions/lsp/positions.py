@@ -11,6 +11,9 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 
+from sessions.format.markers import split_lines
+from sessions.format.notebook import ParsedNotebook
+
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
@@ -87,11 +90,69 @@ class LineIndex:
         return line, offset - self.starts[line]
 
 
+class NotebookLines:
+    """``line_text`` of a notebook's text without indexing every line of it:
+    a line is looked up in the cell that holds it (each cell knows its first
+    line), and only the cells asked about are split. Publishing diagnostics
+    asks about a few lines; a :class:`LineIndex` of the whole text cost 1.5 ms
+    at 5,000 lines and 15 ms at 50,000, on every edit."""
+
+    def __init__(self, notebook: ParsedNotebook, text: str) -> None:
+        self.notebook = notebook
+        self.text = text
+        self._cells: dict[int, list[str]] = {}
+        self._whole: LineIndex | None = None
+
+    def line_text(self, line: int) -> str:
+        index = self.notebook.cell_at_line(line)
+        if (
+            index is None
+            or self.notebook.cells[index].is_frontmatter
+            or (line == 0 and self.notebook.bom)
+        ):
+            # The YAML header, blank lines before the first cell, or a BOM
+            # (a character of line 0 for the client, in no cell's text).
+            if self._whole is None:
+                self._whole = LineIndex(self.text)
+            return self._whole.line_text(line)
+        cell = self.notebook.cells[index]
+        lines = self._cells.get(index)
+        if lines is None:
+            lines = self._cells[index] = split_lines(cell.raw)
+        offset = line - cell.start_line
+        return lines[offset].rstrip("\r\n") if 0 <= offset < len(lines) else ""
+
+
 def apply_change(
     text: str, start: tuple[int, int], end: tuple[int, int], new_text: str, encoding: str
 ) -> str:
     """``text`` with the client range ``start``..``end`` replaced by ``new_text``."""
-    index = LineIndex(text)
+    return apply_indexed_change(LineIndex(text), start, end, new_text, encoding).text
+
+
+def apply_indexed_change(
+    index: LineIndex, start: tuple[int, int], end: tuple[int, int], new_text: str, encoding: str
+) -> LineIndex:
+    """The index of ``index.text`` with the client range replaced by ``new_text``.
+
+    Only the line starts near the change are found again; those after it are
+    shifted. Indexing the whole text on every keystroke cost 1.5 ms at 5,000
+    lines (15 ms at 50,000). The lines around the edit are re-read, so that a
+    CR and an LF meeting across the edit (one CRLF break) count once.
+    """
+    text, starts = index.text, index.starts
     begin = index.offset(start[0], start[1], encoding)
     finish = max(begin, index.offset(end[0], end[1], encoding))
-    return text[:begin] + new_text + text[finish:]
+    new = text[:begin] + new_text + text[finish:]
+    delta = len(new_text) - (finish - begin)
+    first = max(bisect_right(starts, begin) - 2, 0)  # the line before the edit's
+    last = bisect_right(starts, finish) + 1  # first start past the line after it
+    window_start = starts[first]
+    window_end = starts[last] + delta if last < len(starts) else len(new)
+    middle = [m.end() for m in _LINE_BREAK.finditer(new, window_start, window_end)]
+    if last < len(starts) and middle and middle[-1] == window_end:
+        middle.pop()  # the tail's first start, shifted below
+    updated = LineIndex.__new__(LineIndex)
+    updated.text = new
+    updated.starts = [*starts[: first + 1], *middle, *(s + delta for s in starts[last:])]
+    return updated

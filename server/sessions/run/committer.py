@@ -14,20 +14,30 @@ from collections.abc import Callable
 
 from sessions.cache.records import CellRecord, SidecarData
 
+SPACING = 19.0
+"""A write is followed by at least this many times its own duration without
+one: writing takes at most a twentieth of a run, however large the sidecar
+(a write holds the interpreter's lock for most of its time, so it slows the
+event loop that reads the kernel's messages)."""
+
 
 class Committer:
     """Writes finished cells' records to the sidecar off the execution path.
 
     A sidecar write (lock, re-read check, encode, fsync, rename) costs about a
-    millisecond of CPU; done between cells it would sit on every cell's
-    critical path, and even in a thread it competes with the event loop. So a
-    finished record is queued; the first one is written at once, later ones
-    are gathered and written together at most every ``interval`` seconds,
-    while the kernel runs the next cells. A record lands on disk at most
-    ``interval`` (plus one write) after its cell ends — another process sees
-    a long cell's result right away and a chain of quick cells in a few
-    writes — and ``flush`` writes everything left without waiting (the run
-    awaits it before returning).
+    millisecond of CPU for a small notebook; done between cells it would sit
+    on every cell's critical path, and even in a thread it competes with the
+    event loop. So a finished record is queued; the first one is written at
+    once, later ones are gathered and written together at most every
+    ``interval`` seconds, while the kernel runs the next cells — and never
+    more often than keeps writing under a twentieth of the run's time: a write
+    grows with the sidecar (60 ms at 8,000 cells), and at a fixed pace a
+    long chain of quick cells spent most of its time rewriting it (8.8 ms per
+    cell at 8,000 cells; issue 12). A record lands on disk at most the
+    spacing (plus one write) after its cell ends — another process sees a
+    long cell's result right away and a chain of quick cells in a few writes
+    — and ``flush`` writes everything left without waiting (the run awaits
+    it before returning).
     """
 
     def __init__(
@@ -44,6 +54,9 @@ class Committer:
         self._writer: asyncio.Task[None] | None = None
         self._error: BaseException | None = None
         self._last_write = -float("inf")
+        self._spacing = interval
+        """Seconds from one write to the next: ``interval``, or ``SPACING`` × the
+        last write's duration when that is longer."""
         self._flushing = asyncio.Event()
 
     def add(self, index: int, record: CellRecord) -> None:
@@ -54,11 +67,12 @@ class Committer:
     async def _drain(self) -> None:
         loop = asyncio.get_running_loop()
         while self._pending and self._error is None:
-            wait = self._last_write + self._interval - loop.time()
+            wait = self._last_write + self._spacing - loop.time()
             if wait > 0 and not self._flushing.is_set():
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._flushing.wait(), wait)
             batch, self._pending = self._pending, {}
+            started = loop.time()
             try:
                 written = await asyncio.to_thread(self._write, batch)
                 self._on_written(written)
@@ -66,6 +80,7 @@ class Committer:
                 self._error = error
                 self._pending = {**batch, **self._pending}
             self._last_write = loop.time()
+            self._spacing = max(self._interval, SPACING * (self._last_write - started))
 
     async def flush(self) -> None:
         """Write every queued record now; re-raises a failed write."""

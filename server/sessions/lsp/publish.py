@@ -18,7 +18,7 @@ from sessions.format.notebook import ParsedNotebook
 from sessions.lsp.documents import Documents
 from sessions.lsp.notebook_state import NotebookState, is_notebook
 from sessions.lsp.positions import NotebookLines, to_client_column
-from sessions.lsp.state_payload import cells_json
+from sessions.lsp.state_payload import StateCells
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +105,8 @@ class Publisher:
         """Notebook URI -> document URIs that last got diagnostics (to clear them later)."""
         self._too_large_shown: set[str] = set()
         """Notebook URIs over the size limit whose message window was shown."""
+        self._state_cells: dict[str, StateCells] = {}
+        """Per notebook URI: the cells of its last ``sessions/state``, reused where unchanged."""
 
     def _send_diagnostics(
         self, uri: str, version: int | None, found: Sequence[LspDiagnostic]
@@ -118,6 +120,7 @@ class Publisher:
         for target in self._published.pop(uri, set()):
             self._send_diagnostics(target, None, [])
         self._last_state.pop(uri, None)
+        self._state_cells.pop(uri, None)
         self._too_large_shown.discard(uri)
 
     def _publish_too_large(self, state: NotebookState, message: str) -> None:
@@ -220,8 +223,8 @@ class Publisher:
         params = {
             "uri": state.uri,
             "version": state.snapshot_version,
-            "cells": cells_json(
-                snapshot, loaded=state.loaded_cells(), running=state.running, outputs=False
+            "cells": self._state_cells.setdefault(state.uri, StateCells()).build(
+                snapshot, loaded=state.loaded_cells(), running=state.running
             ),
         }
         if self._last_state.get(state.uri) == params:

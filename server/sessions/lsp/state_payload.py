@@ -51,6 +51,26 @@ def iso_time(moment: datetime | None) -> str | None:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def cell_json(
+    snapshot: Snapshot, index: int, *, loaded: bool, running: bool, outputs: bool
+) -> dict[str, Any]:
+    """One cell of ``sessions.state`` / ``sessions/state`` (docs/protocol.md)."""
+    cell = snapshot.notebook.cells[index]
+    record = snapshot.records[index]
+    entry: dict[str, Any] = {
+        **snapshot.cell_facts(index),
+        "endLine": max(cell.start_line, cell.end_line - 1),
+        "loaded": loaded,
+        "running": running,
+        "executionCount": record.execution_count if record else None,
+        "started": iso_time(record.started) if record else None,
+    }
+    entry["outputCount"] = len(record.outputs) if record is not None else 0
+    if outputs:
+        entry["outputs"] = list(record.outputs) if record is not None else []
+    return entry
+
+
 def cells_json(
     snapshot: Snapshot,
     *,
@@ -58,22 +78,61 @@ def cells_json(
     running: int | None,
     outputs: bool,
 ) -> list[dict[str, Any]]:
-    cells: list[dict[str, Any]] = []
-    for index, cell in enumerate(snapshot.notebook.cells):
-        record = snapshot.records[index]
-        entry: dict[str, Any] = {
-            **snapshot.cell_facts(index),
-            "endLine": max(cell.start_line, cell.end_line - 1),
-            "loaded": index in loaded,
-            "running": index == running,
-            "executionCount": record.execution_count if record else None,
-            "started": iso_time(record.started) if record else None,
-        }
-        entry["outputCount"] = len(record.outputs) if record is not None else 0
-        if outputs:
-            entry["outputs"] = list(record.outputs) if record is not None else []
-        cells.append(entry)
-    return cells
+    return [
+        cell_json(
+            snapshot, index, loaded=index in loaded, running=index == running, outputs=outputs
+        )
+        for index in range(len(snapshot.notebook.cells))
+    ]
+
+
+class StateCells:
+    """The cells of ``sessions/state`` for one notebook, rebuilt only where
+    something they show changed: a keystroke re-sends 250 cells, and building
+    each one (sorting its names, formatting its record) cost about 1.5 ms per
+    edit. A cell's entry depends on its analysis, flow, state, record, place,
+    title and kind and whether it is loaded or running; one whose inputs are
+    the same objects (or equal) as last time is the same dict, never changed
+    after it is made (``sessions/state`` sends it as it is)."""
+
+    def __init__(self) -> None:
+        self._entries: list[tuple[tuple[object, ...], dict[str, Any]]] = []
+        self._snapshot: Snapshot | None = None
+
+    def build(
+        self, snapshot: Snapshot, *, loaded: Collection[int], running: int | None
+    ) -> list[dict[str, Any]]:
+        previous = self._entries
+        graph = snapshot.graph
+        entries: list[tuple[tuple[object, ...], dict[str, Any]]] = []
+        for index, cell in enumerate(snapshot.notebook.cells):
+            record = snapshot.records[index]
+            key = (
+                id(graph.analyses[index]),
+                id(graph.flows[index]) if graph.flows else None,
+                snapshot.states[index],
+                id(record),
+                # A record's run ids may be renumbered in place.
+                (record.run, record.execution_count, len(record.outputs)) if record else None,
+                cell.start_line,
+                cell.end_line,
+                cell.title,
+                cell.kind,
+                index in loaded,
+                index == running,
+            )
+            if index < len(previous) and previous[index][0] == key:
+                entries.append(previous[index])
+                continue
+            entry = cell_json(
+                snapshot, index, loaded=index in loaded, running=index == running, outputs=False
+            )
+            entries.append((key, entry))
+        # The previous entries (and the objects whose ids they hold) stay alive
+        # until this list replaces them, so an id is never another object's.
+        self._entries = entries
+        self._snapshot = snapshot
+        return [entry for _, entry in entries]
 
 
 @dataclass(frozen=True, slots=True)

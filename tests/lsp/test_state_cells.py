@@ -1,0 +1,54 @@
+"""``sessions/state`` cells are rebuilt only where something they show changed,
+and always equal what ``cells_json`` builds from scratch — across edits that
+move cells, change statuses and rename names, and a sidecar whose run ids
+are renumbered in place."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sessions.analysis.snapshot import Snapshot, analyse
+from sessions.cache.records import SidecarData
+from sessions.format.notebook import parse
+from sessions.lsp.state_payload import StateCells, cells_json
+
+from ..support.staleness import History
+
+TEXT = "".join(f"# %% step {i}\nv{i} = {'v' + str(i - 1) if i else 0} + 1\n\n" for i in range(12))
+
+
+def snapshot_of(history: History, previous: Snapshot | None = None) -> Snapshot:
+    data = SidecarData("nb.py", cells=[r for r in history.records if r is not None])
+    return analyse(Path("nb.py"), parse(_text(history)), data, (), previous)
+
+
+def _text(history: History) -> str:
+    return "".join(cell.raw for cell in history.notebook.cells)
+
+
+def test_unchanged_cells_are_the_same_objects_and_every_cell_is_right() -> None:
+    history = History(TEXT)
+    history.run_all()
+    cells = StateCells()
+    first = snapshot_of(history)
+    built = cells.build(first, loaded={0, 1}, running=None)
+    assert built == cells_json(first, loaded={0, 1}, running=None, outputs=False)
+    again = cells.build(first, loaded={0, 1}, running=None)
+    assert all(a is b for a, b in zip(built, again, strict=True))
+
+    # An edit in cell 5 that adds a line: cells 5.. move, cells 5.. go stale.
+    history.edit(_text(history).replace("v5 = v4 + 1\n", "v5 = v4 + 2\nw = 1\n"))
+    second = snapshot_of(history, first)
+    rebuilt = cells.build(second, loaded={0, 1}, running=5)
+    assert rebuilt == cells_json(second, loaded={0, 1}, running=5, outputs=False)
+    assert all(rebuilt[i] is again[i] for i in range(5))
+    assert all(rebuilt[i] is not again[i] for i in range(5, 12))
+
+    # Run ids renumbered in place: the same record objects, other numbers.
+    for record in history.records:
+        if record is not None:
+            record.run += 100
+    third = snapshot_of(history, second)
+    assert cells.build(third, loaded=set(), running=None) == cells_json(
+        third, loaded=set(), running=None, outputs=False
+    )

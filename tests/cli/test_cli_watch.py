@@ -177,14 +177,19 @@ def test_ctrl_c_during_a_long_cell_interrupts_it_and_shuts_the_kernel_down(
 ) -> None:
     env = cli_env(tmp_path)
     path = tmp_path / "nb.py"
-    path.write_text("# %% slow\nimport time\ntime.sleep(600)\n")
+    path.write_text(
+        "# %% slow\nimport pathlib, time\npathlib.Path('started').touch()\ntime.sleep(600)\n"
+    )
     watch = watches(tmp_path, env, path.name, "--autorun")
     watch.expect(r"^watching nb\.py")
     deadline = time.monotonic() + 60
     while not kernel_processes(tmp_path / "rt") and time.monotonic() < deadline:
         time.sleep(0.1)
     assert kernel_processes(tmp_path / "rt"), "the kernel never started"
-    time.sleep(0.5)  # let the cell start sleeping
+    # The cell is running (a fixed wait was too short on a loaded machine).
+    while not (tmp_path / "started").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert (tmp_path / "started").exists(), "the cell never started"
     started = time.monotonic()
     code, rest = watch.stop(signal.SIGINT)
     assert time.monotonic() - started < 15

@@ -805,12 +805,8 @@ def build_graph(notebook: ParsedNotebook, previous: PreviousGraph | None = None)
         _component_order=tuple(tuple(members) for members in components),
         _upward_only=upward_only,
         _incremental=_IncrementalState(
-            providing=providing,
-            defining=binders.defining,
-            readers=_readers(analyses, flows),
-            display_options=frozenset(name for name in providing if is_display_state(name)),
-            unknown_from=unknown_from,
-            cell_diagnostics=tuple(per_cell),
+            indexes=None,
+            readers=None,
             body_lines=tuple(cell.body_line for cell in cells),
             hashes=tuple(cell.hash for cell in cells),
             kinds=tuple(cell.kind for cell in cells),
@@ -841,19 +837,64 @@ _MAX_UPDATED_CELLS = 8
 reformat of the file): the per-cell checks would cost more than they save."""
 
 
+class _Indexes:
+    """The name indexes and per-cell diagnostics of a graph, as an update needs
+    them. A full build does not keep them (an open notebook nobody edits would
+    hold them for nothing: about 6 MB for 20 notebooks); the first update
+    derives them from the graph (``_indexes_of``) and later ones carry them."""
+
+    __slots__ = ("cell_diagnostics", "defining", "display_options", "providing", "unknown_from")
+
+    def __init__(
+        self,
+        providing: Mapping[str, list[int]],
+        defining: Mapping[str, list[int]],
+        display_options: frozenset[str],
+        unknown_from: int,
+        cell_diagnostics: tuple[tuple[Diagnostic, ...], ...],
+    ) -> None:
+        self.providing = providing
+        self.defining = defining
+        self.display_options = display_options
+        """The display options some cell sets (every displaying statement reads them)."""
+        self.unknown_from = unknown_from
+        self.cell_diagnostics = cell_diagnostics
+
+
+def _indexes_of(graph: NotebookGraph) -> _Indexes:
+    """What a full build knew, from the graph it built (upward-only: no cycle
+    diagnostics, and the diagnostics are grouped by cell in file order)."""
+    providing: dict[str, list[int]] = {}
+    defining: dict[str, list[int]] = {}
+    per_cell: list[list[Diagnostic]] = [[] for _ in graph.analyses]
+    for index, analysis in enumerate(graph.analyses):
+        if analysis is None:
+            continue
+        for name in graph.flows[index].provides:
+            providing.setdefault(name, []).append(index)
+        for name in analysis.defines:
+            defining.setdefault(name, []).append(index)
+    for diagnostic in graph.diagnostics:
+        per_cell[diagnostic.cell].append(diagnostic)
+    return _Indexes(
+        providing,
+        defining,
+        frozenset(name for name in providing if is_display_state(name)),
+        _unknown_from(graph.analyses),
+        tuple(tuple(found) for found in per_cell),
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class _IncrementalState:
-    """What a full build knew that lets the next text's graph be updated rather
-    than rebuilt. Kept on the graph; never read outside this module."""
+    """What lets the next text's graph be updated rather than rebuilt. Kept
+    on the graph; never read outside this module."""
 
-    providing: Mapping[str, list[int]]
-    defining: Mapping[str, list[int]]
-    readers: Mapping[str, list[int]]
-    """Name -> the cells whose flow inputs or uses hold it, in file order."""
-    display_options: frozenset[str]
-    """The display options some cell sets (every displaying statement reads them)."""
-    unknown_from: int
-    cell_diagnostics: tuple[tuple[Diagnostic, ...], ...]
+    indexes: _Indexes | None
+    """None after a full build: derived on the first update."""
+    readers: Mapping[str, list[int]] | None
+    """Name -> the cells whose flow inputs or uses hold it, in file order;
+    built by the first update that needs it."""
     body_lines: tuple[int, ...]
     hashes: tuple[str, ...]
     kinds: tuple[str, ...]
@@ -930,7 +971,8 @@ def _update_graph(notebook: ParsedNotebook, previous: NotebookGraph) -> Notebook
             if len(changed) > _MAX_UPDATED_CELLS:
                 return None
     analyses = list(previous.analyses)
-    defining, providing, readers = state.defining, state.providing, state.readers
+    indexes = state.indexes if state.indexes is not None else _indexes_of(previous)
+    defining, providing, readers = indexes.defining, indexes.providing, state.readers
     touched: set[str] = set()
     for index in changed:
         old = previous.analyses[index]
@@ -944,7 +986,7 @@ def _update_graph(notebook: ParsedNotebook, previous: NotebookGraph) -> Notebook
         defining = _moved(defining, index, old.defines, new.defines)
     binders = _Binders.sharing(analyses, dict(defining))
     flows = list(previous.flows)
-    options = state.display_options
+    options = indexes.display_options
     for index in changed:
         analysis = analyses[index]
         assert analysis is not None
@@ -958,16 +1000,18 @@ def _update_graph(notebook: ParsedNotebook, previous: NotebookGraph) -> Notebook
     # The cells to resolve again: the edited ones, the readers of a touched
     # name, and its definers (their ``redefined`` hints count the others).
     affected = set(changed)
+    if touched and readers is None:
+        readers = _readers(previous.analyses, previous.flows)
     for name in touched:
-        affected.update(readers.get(name, ()))
-        affected.update(state.defining.get(name, ()))
+        affected.update(readers.get(name, ()) if readers is not None else ())
+        affected.update(indexes.defining.get(name, ()))
         affected.update(defining.get(name, ()))
     if len(affected) > _MAX_RESOLVED_CELLS:
         return None
     providers = list(previous.providers)
     dependencies = list(previous._dependencies)
     dependents = list(previous._dependents)
-    per_cell = list(state.cell_diagnostics)
+    per_cell = list(indexes.cell_diagnostics)
     changed_set = set(changed)
     for index in sorted(affected):
         analysis = analyses[index]
@@ -990,7 +1034,7 @@ def _update_graph(notebook: ParsedNotebook, previous: NotebookGraph) -> Notebook
             analysis,
             flow,
             providing,
-            state.unknown_from,
+            indexes.unknown_from,
             defining,
             positions,
             found,
@@ -1006,18 +1050,17 @@ def _update_graph(notebook: ParsedNotebook, previous: NotebookGraph) -> Notebook
         for provider in upstream - dependencies[index]:
             dependents[provider] = dependents[provider] | {index}
         dependencies[index] = upstream
-    for index in affected:
-        analysis = analyses[index]
-        if analysis is not None:
-            old_flow = previous.flows[index]
+    if readers is not None:  # kept up to date once built
+        for index in affected:
+            analysis = analyses[index]
             old_analysis = previous.analyses[index]
-            assert old_analysis is not None
-            readers = _moved(
-                readers,
-                index,
-                old_flow.inputs | old_analysis.uses,
-                flows[index].inputs | analysis.uses,
-            )
+            if analysis is not None and old_analysis is not None:
+                readers = _moved(
+                    readers,
+                    index,
+                    previous.flows[index].inputs | old_analysis.uses,
+                    flows[index].inputs | analysis.uses,
+                )
     # Unchanged cells keep their diagnostics, moved with their cell.
     for index, cell in enumerate(cells):
         if index not in affected:
@@ -1035,12 +1078,14 @@ def _update_graph(notebook: ParsedNotebook, previous: NotebookGraph) -> Notebook
         # ``previous`` is alive while its id is compared (the caller holds it).
         _update=(id(previous), frozenset(affected)),
         _incremental=_IncrementalState(
-            providing=providing,
-            defining=defining,
+            indexes=_Indexes(
+                providing,
+                defining,
+                indexes.display_options,
+                indexes.unknown_from,
+                tuple(per_cell),
+            ),
             readers=readers,
-            display_options=state.display_options,
-            unknown_from=state.unknown_from,
-            cell_diagnostics=tuple(per_cell),
             body_lines=tuple(cell.body_line for cell in cells),
             hashes=tuple(cell.hash for cell in cells),
             kinds=state.kinds,

@@ -261,12 +261,7 @@ class StatusPass:
             for index in fresh:
                 self.states[index] = self._state(index)
                 if previous is not None:
-                    self.changed[index] = (
-                        self.records[index] is not previous.records[index]
-                        or versions.keys[index] != previous.versions.keys[index]
-                        or versions.consistent[index] != previous.versions.consistent[index]
-                        or self.states[index] != previous.states[index]
-                    )
+                    self.changed[index] = self._differs(index, previous)
             for index in members:
                 done[index] = True
 
@@ -292,7 +287,7 @@ class StatusPass:
     def _update(self, previous: StatusPass, seeds: list[int]) -> None:
         """Recompute the edited cells, then, in file order (a topological order
         here), every cell whose provider came out with other keys or state."""
-        versions, old_versions = self.versions, previous.versions
+        versions = self.versions
         pending = list(seeds)
         queued = set(seeds)
         while pending:
@@ -300,16 +295,22 @@ class StatusPass:
             if index in versions.needed:
                 versions.compute(index)
             self.states[index] = self._state(index)
-            if (
-                versions.keys[index] != old_versions.keys[index]
-                or versions.consistent[index] != old_versions.consistent[index]
-                or self.states[index] != previous.states[index]
-            ):
+            if self._differs(index, previous):
                 self.changed[index] = True
                 for user in self.graph.dependents(index):
                     if user not in queued:
                         queued.add(user)
                         heapq.heappush(pending, user)
+
+    def _differs(self, index: int, previous: StatusPass) -> bool:
+        """Whether cell ``index`` came out with another record, keys or state."""
+        versions, old = self.versions, previous.versions
+        return (
+            self.records[index] is not previous.records[index]
+            or versions.keys[index] != old.keys[index]
+            or versions.consistent[index] != old.consistent[index]
+            or self.states[index] != previous.states[index]
+        )
 
     def _unchanged(self, index: int, previous: StatusPass, done: list[bool]) -> bool:
         """Whether cell ``index`` is, for its status, what it was in ``previous``."""

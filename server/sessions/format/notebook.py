@@ -498,6 +498,15 @@ def _reparse(notebook: ParsedNotebook, newline: str) -> ParsedNotebook:
     return replace(parse(serialize(notebook)), newline=newline)
 
 
+def _check_insertion(cells: Sequence[Cell], index: int) -> None:
+    """Refuse an insertion point out of range, or above the preamble or the frontmatter."""
+    if not 0 <= index <= len(cells):
+        raise IndexError(f"cell index {index} out of range 0..{len(cells)}")
+    if index < _fixed_count(cells):
+        what = "preamble" if cells[index].is_preamble else "YAML header's frontmatter"
+        raise ValueError(f"nothing can be inserted above the {what}")
+
+
 def insert_cell(
     notebook: ParsedNotebook,
     index: int,
@@ -516,11 +525,7 @@ def insert_cell(
     with a preamble raises ``ValueError``.
     """
     cells = list(notebook.cells)
-    if not 0 <= index <= len(cells):
-        raise IndexError(f"cell index {index} out of range 0..{len(cells)}")
-    if index < _fixed_count(cells):
-        what = "preamble" if cells[index].is_preamble else "YAML header's frontmatter"
-        raise ValueError(f"nothing can be inserted above the {what}")
+    _check_insertion(cells, index)
     nl = notebook.newline
     prefix = notebook.prefix
     header = notebook.header
@@ -583,11 +588,7 @@ def insert_cells(notebook: ParsedNotebook, index: int, new: Sequence[NewCell]) -
     if not new:
         return notebook
     cells = list(notebook.cells)
-    if not 0 <= index <= len(cells):
-        raise IndexError(f"cell index {index} out of range 0..{len(cells)}")
-    if index < _fixed_count(cells):
-        what = "preamble" if cells[index].is_preamble else "YAML header's frontmatter"
-        raise ValueError(f"nothing can be inserted above the {what}")
+    _check_insertion(cells, index)
     nl = notebook.newline
     prefix = notebook.prefix
     header = notebook.header

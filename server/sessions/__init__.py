@@ -11,6 +11,7 @@ from sessions._version import __version__
 if TYPE_CHECKING:  # what the lazy names below are, for type checkers
     from sessions.api.notebook import AsyncNotebook, ConcurrentEditError, Notebook, NotebookDocument
     from sessions.api.views import CellView
+    from sessions.bind import bind
     from sessions.format.anchors import AmbiguousAnchor, CellAddressError, CellRef, NoSuchCell
     from sessions.format.edits import Delete, EditError, Insert, Move, SetSource
     from sessions.format.files import NotebookReadError
@@ -37,6 +38,7 @@ _API = {
     "RunSummary": "sessions.run.runner",
     "RunListener": "sessions.run.runner",
     "NotebookReadError": "sessions.format.files",
+    "bind": "sessions.bind",
 }
 
 __all__ = [
@@ -59,6 +61,7 @@ __all__ = [
     "RunSummary",
     "SetSource",
     "__version__",
+    "bind",
 ]
 
 

@@ -30,6 +30,7 @@ class Recorded:
         self.state: list[dict[str, Any]] = []
         self.output: list[dict[str, Any]] = []
         self.kernel: list[dict[str, Any]] = []
+        self.comm: list[dict[str, Any]] = []
         self.diagnostic_versions: dict[str, int | None] = {}
 
 
@@ -82,6 +83,10 @@ def recording_client() -> LanguageClient:
     @client.feature("sessions/kernel")
     def on_kernel(params: Any) -> None:
         recorded.kernel.append(_as_dict(params))
+
+    @client.feature("sessions/comm")
+    def on_comm(params: Any) -> None:
+        recorded.comm.append(_as_dict(params))
 
     return client
 

@@ -23,7 +23,12 @@ from typing import Literal
 
 from sessions.analysis.graph import NotebookGraph
 from sessions.analysis.hidden_state import describe_name
-from sessions.analysis.versions import UNKNOWN_INPUT, cell_meaning, name_keys
+from sessions.analysis.versions import (
+    UNKNOWN_INPUT,
+    cell_meaning,
+    is_widget_changed_key,
+    name_keys,
+)
 from sessions.cache.records import CellRecord
 from sessions.format.notebook import ParsedNotebook
 
@@ -396,6 +401,11 @@ class StatusPass:
                 roots = state.causes or (provider,)
                 listed = ", ".join(str(c) for c in roots)
                 return f"{label} is stale because of cell {listed}", roots
+        if is_widget_changed_key(provider_record.provides.get(name)):
+            return (
+                f"the widget {describe_name(name)} of cell {provider} was changed since this output",
+                (provider,),
+            )
         broken = self._syntax_error_between(provider, index)
         if broken is not None:
             return f"cell {broken} has a syntax error and may define {describe_name(name)}", (

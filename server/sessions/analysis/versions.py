@@ -170,3 +170,21 @@ def name_keys(
 
 def clear_cache() -> None:
     _cache.clear()
+
+
+# A widget's value changed from the notebook UI after its cell ran: the name
+# bound to it holds something its cell's code alone does not say. The record's
+# key for that name gets this suffix (one more per change), so every cell that
+# ran with the old value sees a key it did not run with and is ``upstream``
+# through the usual comparison — and so is what those cells feed.
+_WIDGET_MARK = "~ui"
+
+
+def widget_changed_key(key: str, generation: int) -> str:
+    """``key`` as it is after the ``generation``-th change of the widget it names."""
+    return f"{key.split(_WIDGET_MARK, 1)[0]}{_WIDGET_MARK}{generation}"
+
+
+def is_widget_changed_key(key: str | None) -> bool:
+    """Whether ``key`` was given by a widget change (``widget_changed_key``)."""
+    return key is not None and _WIDGET_MARK in key

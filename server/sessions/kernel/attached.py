@@ -89,6 +89,7 @@ class AttachedKernel(KernelSession):
             client.stop_channels()
             raise
         self._client = client
+        self._new_kernel_identity()
         self.death_reason = None
         self._tasks = [
             asyncio.create_task(self._read_iopub(client), name="attached-iopub"),

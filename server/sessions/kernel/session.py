@@ -37,6 +37,7 @@ import logging
 import os
 import signal
 import time
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -47,6 +48,7 @@ import zmq.asyncio
 from jupyter_client.asynchronous.client import AsyncKernelClient
 
 from sessions.cache.records import Output
+from sessions.kernel.comms import CommEvent, CommMirror
 from sessions.kernel.errors import KernelDeadError, KernelStartError
 from sessions.kernel.handshake import kernel_info_round
 from sessions.kernel.interpreter import check_ipykernel, resolve_python
@@ -73,6 +75,11 @@ OutputCallback = Callable[[Output], None]
 StateCallback = Callable[[KernelState], None]
 MessageCallback = Callable[[dict[str, Any]], None]
 """Gets every IOPub message, whichever client's request it answers."""
+CommCallback = Callable[[CommEvent], None]
+"""Gets every comm message the kernel sends (and the Output widget updates
+the server makes when it captures outputs)."""
+
+_COMM_MESSAGES = frozenset({"comm_open", "comm_msg", "comm_close"})
 
 # Output that was on the wire when the kernel died is still worth showing:
 # give the IOPub reader this long to deliver it before reporting the death.
@@ -102,6 +109,8 @@ class ExecuteResult:
     """Seconds from sending the request to the end of its outputs."""
     idle_missing: bool = False
     """The closing ``idle`` did not arrive within ``idle_timeout`` of the reply."""
+    msg_id: str = ""
+    """The execute request's id: comms the cell opened name it as their parent."""
 
 
 @dataclass(slots=True, eq=False)
@@ -168,6 +177,13 @@ class KernelSession:
         self._state: KernelState = "stopped"
         self._state_callbacks: list[StateCallback] = []
         self._message_callbacks: list[MessageCallback] = []
+        self._comm_callbacks: list[CommCallback] = []
+        self.comms = CommMirror()
+        """The kernel's open comms (widgets) and their state, as the server saw them."""
+        self.kernel_id = ""
+        """Names the kernel process this session talks to; a new one at each
+        start and restart (clients tell a restarted kernel's widgets from the
+        old ones by it)."""
         self.death_reason: str | None = None
         """Why the kernel is dead (``state == "dead"``), for the user."""
         self.kernel_info: dict[str, Any] = {}
@@ -269,6 +285,21 @@ class KernelSession:
 
         return unsubscribe
 
+    def on_comm(self, callback: CommCallback) -> Callable[[], None]:
+        """Call ``callback(event)`` for every comm message from the kernel;
+        returns an unsubscribe."""
+        self._comm_callbacks.append(callback)
+
+        def unsubscribe() -> None:
+            with contextlib.suppress(ValueError):
+                self._comm_callbacks.remove(callback)
+
+        return unsubscribe
+
+    def _new_kernel_identity(self) -> None:
+        self.comms.clear()
+        self.kernel_id = uuid.uuid4().hex[:12]
+
     def _set_state(self, state: KernelState) -> None:
         if state == self._state:
             return
@@ -347,6 +378,7 @@ class KernelSession:
         client.load_connection_info(connection.info)
         client.start_channels(shell=True, iopub=True, stdin=False, hb=False, control=True)
         self._process, self._connection, self._client = process, connection, client
+        self._new_kernel_identity()
         try:
             self.kernel_info = await self._wait_ready(client, process)
             await process.wait_kernel_pid(timeout=1.0)
@@ -397,6 +429,7 @@ class KernelSession:
         the reader tasks, the channels and the runtime files."""
         process, client, connection = self._process, self._client, self._connection
         self._process = self._client = self._connection = None
+        self.comms.clear()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -463,9 +496,14 @@ class KernelSession:
         msg_type: str = msg["msg_type"]
         content: dict[str, Any] = msg["content"]
         parent_id = msg["parent_header"].get("msg_id", "")
+        if msg_type in _COMM_MESSAGES:
+            self._handle_comm(msg_type, content, msg.get("buffers") or [], parent_id)
+            return
         execution = self._pending.get(parent_id)
         if execution is not None:
             execution.last_heard = time.monotonic()
+        if self.comms.captures(parent_id) and self._capture(parent_id, msg_type, content):
+            return
         if msg_type == "status":
             execution_state = content.get("execution_state")
             if execution_state in ("busy", "idle") and self._state in ("busy", "idle"):
@@ -484,6 +522,48 @@ class KernelSession:
                 execution.on_output(output)
             except Exception:
                 log.exception("output callback failed")
+
+    def _capture(self, parent_id: str, msg_type: str, content: dict[str, Any]) -> bool:
+        """Outputs printed inside ``with out:`` of an Output widget go to the
+        widget (as a front end would route them), not to the cell."""
+        output = output_from_message(msg_type, content)
+        if output is None:
+            return False
+        captured = self.comms.capture(parent_id, msg_type, output)
+        if captured is None:
+            return False
+        self._send_comm_message(captured)  # the kernel's copy of ``outputs`` stays in step
+        self._publish_comm(captured)
+        return True
+
+    def _handle_comm(
+        self, msg_type: str, content: dict[str, Any], buffers: Sequence[Any], parent_id: str
+    ) -> None:
+        comm_id = str(content.get("comm_id", ""))
+        if not comm_id:
+            return
+        data = content.get("data") or {}
+        event = CommEvent(
+            kind="open"
+            if msg_type == "comm_open"
+            else "close"
+            if msg_type == "comm_close"
+            else "msg",
+            comm_id=comm_id,
+            data=data if isinstance(data, dict) else {},
+            metadata=dict(content.get("metadata") or {}),
+            buffers=[bytes(b) for b in buffers],
+            target_name=str(content.get("target_name", "")),
+        )
+        self.comms.apply(event, parent_id=parent_id)
+        self._publish_comm(event)
+
+    def _publish_comm(self, event: CommEvent) -> None:
+        for callback in list(self._comm_callbacks):
+            try:
+                callback(event)
+            except Exception:
+                log.exception("comm callback failed")
 
     def _count_late_output(self, parent_id: str, msg_type: str) -> None:
         if msg_type not in _OUTPUT_MESSAGES:
@@ -595,9 +675,29 @@ class KernelSession:
                 self._quiet.set()
         result = _result_of(execution)
         result.idle_missing = execution.idle_missing
+        result.msg_id = msg_id
         result.started = started
         result.duration = time.perf_counter() - clock
         return result
+
+    def send_comm(self, event: CommEvent) -> None:
+        """Sends a front end's comm message to the kernel (shell channel) and
+        applies it to the mirror. ``KernelDeadError`` when no kernel runs."""
+        if self._client is None:
+            raise KernelDeadError("The kernel is not running.")
+        self.comms.apply(event)
+        self._send_comm_message(event)
+
+    def _send_comm_message(self, event: CommEvent) -> None:
+        client = self._client
+        if client is None:
+            return
+        content: dict[str, Any] = {"comm_id": event.comm_id, "data": event.data}
+        if event.kind == "open":
+            content["target_name"] = event.target_name
+        msg_type = {"open": "comm_open", "msg": "comm_msg", "close": "comm_close"}[event.kind]
+        message = client.session.msg(msg_type, content, metadata=event.metadata or None)
+        client.session.send(client.shell_channel.socket, message, buffers=event.buffers or None)
 
     async def interrupt(self, *, escalate_after: float = 3.0) -> None:
         """Interrupt what runs (SIGINT to the kernel's process group, as a

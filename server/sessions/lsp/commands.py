@@ -1,4 +1,4 @@
-"""``workspace/executeCommand``: ``sessions.run|interrupt|restart|clearOutputs|state|parse|serialize``.
+"""``workspace/executeCommand``: ``sessions.run|interrupt|restart|clearOutputs|state|parse|serialize|widgets``.
 
 Each command takes one argument, an object (docs/protocol.md). Bad requests
 become LSP error responses whose message says how to fix them.
@@ -260,6 +260,15 @@ def serialize(workspace: NotebookWorkspace, *args: Any) -> dict[str, Any]:
         raise invalid(f"sessions.serialize: {exc}") from exc
 
 
+def widgets(workspace: NotebookWorkspace, *args: Any) -> dict[str, Any]:
+    """``sessions.widgets {uri}``: every live widget model of the notebook's kernel."""
+    arg = argument(args, "sessions.widgets")
+    state = _state(workspace, arg, "sessions.widgets")
+    if state.comm_bridge is None:
+        return {"kernel": None, "state": {}}
+    return state.comm_bridge.snapshot()
+
+
 COMMANDS = {
     "sessions.run": run,
     "sessions.interrupt": interrupt,
@@ -268,4 +277,5 @@ COMMANDS = {
     "sessions.state": state_command,
     "sessions.parse": parse,
     "sessions.serialize": serialize,
+    "sessions.widgets": widgets,
 }

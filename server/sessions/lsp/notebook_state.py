@@ -14,7 +14,7 @@ import gc
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from sessions.analysis.content_cache import forget_everywhere
 from sessions.analysis.snapshot import Snapshot, analyse
@@ -30,6 +30,9 @@ from sessions.lsp.settings import Settings
 from sessions.lsp.state_payload import KernelView
 from sessions.run.kernel_factory import kernel_factory_for
 from sessions.run.runner import KernelLike, NotebookRunner, RunListener, RunSettings
+
+if TYPE_CHECKING:
+    from sessions.lsp.comm_bridge import CommBridge
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +123,8 @@ class NotebookState:
         self._checked_limit: int | None = None
         """The size limit the latest text was checked against."""
 
+        self.comm_bridge: CommBridge | None = None
+        """Widgets: the kernel's comms to the client and back (set by the workspace)."""
         self.runner = NotebookRunner(
             path,
             self._start_kernel,
@@ -156,10 +161,13 @@ class NotebookState:
         python = self.kernel_view().python
         self.runner.listener.kernel_state("starting", python)
         try:
-            return await factory()
+            kernel = await factory()
         except BaseException:
             self.runner.listener.kernel_state("stopped", python)
             raise
+        if self.comm_bridge is not None:
+            self.comm_bridge.attach(kernel)
+        return kernel
 
     async def prewarm(self) -> None:
         """Start the kernel now (setting ``sessions.prewarmKernel``), so the first run is quick.
@@ -362,4 +370,6 @@ class NotebookState:
     async def close(self) -> None:
         if self._task is not None and not self._task.done():
             self._task.cancel()
+        if self.comm_bridge is not None:
+            self.comm_bridge.close()
         await self.runner.shutdown()

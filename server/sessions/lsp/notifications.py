@@ -95,6 +95,10 @@ class NotebookListener(RunListener):
 
     def kernel_state(self, state: str, python: str) -> None:
         self.state.kernel_state = state
-        self._notify("sessions/kernel", {"uri": self.state.uri, "state": state, "python": python})
+        kernel = self.state.runner.kernel
+        params: dict[str, Any] = {"uri": self.state.uri, "state": state, "python": python}
+        if kernel is not None and kernel.kernel_id:
+            params["id"] = kernel.kernel_id
+        self._notify("sessions/kernel", params)
         if state in ("dead", "restarting", "stopped"):
             self.state.request_analysis()  # loaded cells changed

@@ -26,7 +26,12 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException, PyglsError
 from pygls.io_ import StdoutWriter
 from pygls.lsp.server import LanguageServer
-from pygls.protocol import LanguageServerProtocol, default_converter, lsp_method
+from pygls.protocol import (
+    JsonRPCNotification,
+    LanguageServerProtocol,
+    default_converter,
+    lsp_method,
+)
 
 from sessions._version import __version__
 from sessions.lsp import commands
@@ -101,6 +106,10 @@ def _converter() -> Any:  # a cattrs Converter
         return typed(message)
 
     converter.register_unstructure_hook(types.PublishDiagnosticsNotification, diagnostics)
+    # A notification of a method lsprotocol does not know (``sessions/comm``)
+    # keeps its params as the JSON dict they are: pygls would make them
+    # namedtuples, which rename keys such as a widget state's ``_model_name``.
+    converter.register_structure_hook(JsonRPCNotification, lambda obj, cls: cls(**obj))
     return converter
 
 
@@ -348,6 +357,13 @@ def create_server() -> SessionsServer:
         uri = params.notebook_document.uri
         ls.notebooks.documents.close_notebook(uri)
         ls.notebooks.close_document(uri)
+
+    @server.feature("sessions/comm")
+    def comm(ls: SessionsServer, params: Any) -> None:
+        """A widget front end's comm message (docs/protocol.md, "Widgets")."""
+        problem = ls.notebooks.comm_from_client(params)
+        if problem is not None:
+            ls.log_message(f"sessions/comm: {problem}", types.MessageType.Warning)
 
     # -- language features ------------------------------------------------------
 

@@ -24,6 +24,7 @@ from sessions.cache.sidecar import sidecar_path
 from sessions.format.bounded_read import MAX_SIDECAR_BYTES, read_regular_file
 from sessions.format.files import NotebookReadError
 from sessions.format.hashing import bytes_hash
+from sessions.lsp.comm_bridge import CommBridge
 from sessions.lsp.documents import Documents, has_cell_marker, uri_to_path
 from sessions.lsp.notebook_state import NotebookState, is_notebook
 from sessions.lsp.notifications import NotebookListener
@@ -95,6 +96,12 @@ class NotebookWorkspace:
             )
             listener = NotebookListener(state, self.client.notify, self.publisher.publish_state)
             state.runner.listener = listener
+            state.comm_bridge = CommBridge(
+                uri,
+                state.runner,
+                self.client.notify,
+                autorun=lambda: self.settings.on_run == "autorun",
+            )
             self._listeners[path] = listener
             self.states[path] = state
         return state
@@ -164,6 +171,21 @@ class NotebookWorkspace:
                 state.request_analysis()
 
     # -- settings ------------------------------------------------------------------
+
+    def comm_from_client(self, params: Any) -> str | None:
+        """Passes a client's ``sessions/comm`` to its notebook's kernel; returns
+        what is wrong with it (for the client's log), or None."""
+        uri = params.get("uri") if isinstance(params, dict) else None
+        if not isinstance(uri, str) or self.documents.text_of(uri) is None:
+            return f"{uri!r} is not a notebook open in the editor; the message was dropped"
+        state = self.state_for(uri)
+        if state is None or state.comm_bridge is None:
+            return f"{uri!r} is not a notebook .py file; the message was dropped"
+        try:
+            state.comm_bridge.from_client(params)
+        except ValueError as error:
+            return f"malformed message ({error}); it was dropped"
+        return None
 
     def apply_settings(self, section: Any) -> None:
         """New ``sessions`` settings from the client; bad values are reported and ignored."""

@@ -28,9 +28,11 @@ from sessions.cache.records import CellRecord, KernelInfo, Output, RunStatus, Si
 from sessions.cache.sidecar import SidecarStore, sidecar_path
 from sessions.format.files import NotebookReadError, read_notebook_text
 from sessions.format.notebook import ParsedNotebook, parse
+from sessions.kernel.comms import CommEvent, CommMirror, with_widget_state
 from sessions.run.committer import Committer
 from sessions.run.outputs import OutputAccumulator, for_storage
 from sessions.run.plan import blocked_by_syntax_errors, plan_run
+from sessions.run.widgets import BINDINGS_CODE, WidgetBinding, mark_changed, parse_bindings
 
 OnRun = Literal["lazy", "autorun"]
 
@@ -46,6 +48,11 @@ class ExecuteResultLike(Protocol):
     @property
     def execution_count(self) -> int | None: ...
 
+    @property
+    def msg_id(self) -> str:
+        """The execute request's id (comms the cell opened name it)."""
+        ...
+
 
 class KernelLike(Protocol):
     """What the runner and its users need from a kernel session: a
@@ -55,6 +62,10 @@ class KernelLike(Protocol):
     """The interpreter the kernel runs."""
     python_reason: str
     """Why that interpreter (the setting, pyproject, ``.venv``, ...)."""
+    comms: CommMirror
+    """The kernel's open comms (widgets), as the server saw them."""
+    kernel_id: str
+    """Names the kernel process; new at each start and restart."""
 
     @property
     def state(self) -> str:
@@ -87,8 +98,16 @@ class KernelLike(Protocol):
         ...
 
     async def execute(
-        self, code: str, on_output: Callable[[Output], None]
+        self, code: str, on_output: Callable[[Output], None], *, silent: bool = False
     ) -> ExecuteResultLike: ...
+
+    def on_comm(self, callback: Callable[[CommEvent], None]) -> Callable[[], None]:
+        """Call ``callback(event)`` for every comm message from the kernel."""
+        ...
+
+    def send_comm(self, event: CommEvent) -> None:
+        """A front end's comm message, to the kernel."""
+        ...
 
     async def interrupt(self) -> None: ...
 
@@ -207,6 +226,10 @@ class NotebookRunner:
         self._kernel_lock = asyncio.Lock()
         self._cancelled = False
         self._tasks: set[asyncio.Future[None]] = set()
+        self._reacting = False
+        """The run in progress re-runs the readers of changed widgets."""
+        self.widgets: dict[str, WidgetBinding] = {}
+        """Widget model id -> the names holding it in the current kernel process."""
 
     # -- state ------------------------------------------------------------
 
@@ -262,6 +285,7 @@ class NotebookRunner:
     def _on_kernel_state(self, state: str) -> None:
         if state in ("restarting", "dead", "stopped"):
             self.loaded_runs.clear()  # a new process has none of the old values
+            self.widgets.clear()
         # None once ``shutdown`` let go of the kernel (its last "stopped").
         self.listener.kernel_state(state, self.kernel.python if self.kernel is not None else "")
 
@@ -312,7 +336,12 @@ class NotebookRunner:
             return summary
 
     async def _run_locked(
-        self, mode: str, cells: Sequence[int], *, only_downstream_of: Sequence[int] | None = None
+        self,
+        mode: str,
+        cells: Sequence[int],
+        *,
+        only_downstream_of: Sequence[int] | None = None,
+        excluding: Collection[int] = (),
     ) -> RunSummary:
         snapshot = self.snapshot()
 
@@ -339,7 +368,7 @@ class NotebookRunner:
         plan = planned(self.loaded_cells(snapshot))
         if only_downstream_of is not None:
             allowed = snapshot.graph.downstream_closure(only_downstream_of)
-            plan = [i for i in plan if i in allowed]
+            plan = [i for i in plan if i in allowed and i not in excluding]
         blocked = (
             blocked_by_syntax_errors(snapshot.graph, plan, snapshot.records)
             if mode == "stale"
@@ -456,6 +485,8 @@ class NotebookRunner:
             self.loaded_runs.clear()
         if kernel_status != "dead":
             self.loaded_runs.add(run_id)
+        if kernel_status == "ok":
+            await self._learn_widget_names(kernel, index, run_id, result.msg_id)
         if status != "ok":
             provides = failed_versions(provides, run_id)
         record = CellRecord(
@@ -468,11 +499,70 @@ class NotebookRunner:
             duration=duration,
             inputs=inputs,
             provides=provides,
-            outputs=for_storage(accumulator.outputs),
+            outputs=with_widget_state(for_storage(accumulator.outputs), kernel.comms),
             id=cell.id,
             code=cell.code,
         )
         return CellOutcome(index, record, kernel_status, timed_out=timed_out)
+
+    async def _learn_widget_names(
+        self, kernel: KernelLike, index: int, run_id: int, msg_id: str
+    ) -> None:
+        """After a cell that opened widgets: which names hold which of them
+        (one silent request; nothing for cells that opened none)."""
+        opened = set(kernel.comms.opened_during(msg_id)) if msg_id else set()
+        if not opened:
+            return
+        printed: list[str] = []
+
+        def collect(output: Output) -> None:
+            if output.get("output_type") == "stream":
+                printed.append(str(output.get("text", "")))
+
+        try:
+            result = await kernel.execute(BINDINGS_CODE, collect, silent=True)
+        except Exception:  # a dead kernel: no bindings, nothing else lost
+            return
+        if result.status != "ok":
+            return
+        for model_id, (names, bound) in parse_bindings("".join(printed)).items():
+            if model_id in opened:
+                self.widgets[model_id] = WidgetBinding(run_id, index, names, bound)
+
+    async def widget_changed(self, model_ids: Collection[str]) -> tuple[list[int], bool]:
+        """The UI changed the value of these widget models: give the names
+        bound to them new keys in their cells' records (so what read them is
+        stale). Returns the indexes of those records' cells, and whether one
+        of the widgets is bound (``sessions.bind``) to re-run its readers."""
+        changed = {m: self.widgets[m] for m in model_ids if m in self.widgets}
+        if not changed:
+            return [], False
+        for binding in changed.values():
+            binding.generation += 1
+        marked: list[int] = []
+
+        def change(data: SidecarData) -> None:
+            marked.extend(mark_changed(data, changed))
+
+        data = await asyncio.to_thread(self.store.update, change)
+        self.listener.records_committed(data)
+        return sorted(set(marked)), any(b.bound for b in changed.values())
+
+    async def run_readers_of(self, cells: Sequence[int]) -> RunSummary:
+        """Runs what is stale downstream of ``cells`` but not ``cells``
+        themselves (the cells that created changed widgets). A run already
+        started this way is superseded: its cells not begun yet are skipped."""
+        if self.busy and self._reacting:
+            self._cancelled = True
+        async with self._queue_lock:
+            self._cancelled = False
+            self._reacting = True
+            try:
+                return await self._run_locked(
+                    "stale", (), only_downstream_of=cells, excluding=cells
+                )
+            finally:
+                self._reacting = False
 
     def _stop_reason(self, outcome: CellOutcome) -> str:
         index = outcome.index

@@ -34,6 +34,7 @@ from sessions.ipynb_metadata import (
     import_header,
     kernel_language,
 )
+from sessions.kernel.comms import WIDGET_STATE_MIME, references, widget_view_ids
 
 NBFORMAT = 4
 NBFORMAT_MINOR = 5
@@ -83,6 +84,9 @@ def to_ipynb(
         metadata = export_metadata(nb, [cell["metadata"] for cell in cells], language)
     except HeaderError as exc:
         raise IpynbError(str(exc)) from exc
+    widgets = _gather_widget_state(cells)
+    if widgets:
+        metadata["widgets"] = {WIDGET_STATE_MIME: widgets}
     data: dict[str, Any] = {
         "cells": cells,
         "metadata": metadata,
@@ -117,6 +121,25 @@ def _export_cell(
             if (exported_output := _export_output(output, count)) is not None
         ]
     return exported
+
+
+def _gather_widget_state(cells: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
+    """The widget state the outputs carry (each in its metadata, as the
+    sidecar keeps it), merged into nbformat's notebook-level shape and taken
+    off the outputs: JupyterLab and nbviewer read it from
+    ``metadata.widgets``. Later outputs win for a model shown twice."""
+    models: dict[str, Any] = {}
+    for cell in cells:
+        for output in cell.get("outputs", ()):
+            metadata = output.get("metadata")
+            if not isinstance(metadata, dict):
+                continue
+            saved = metadata.pop(WIDGET_STATE_MIME, None)
+            if isinstance(saved, dict) and isinstance(saved.get("state"), dict):
+                models.update(saved["state"])
+    if not models:
+        return None
+    return {"version_major": 2, "version_minor": 0, "state": models}
 
 
 def _cell_id(cell: Cell, index: int, used_ids: set[str]) -> str:
@@ -385,6 +408,7 @@ def _sidecar(
     notebook: ParsedNotebook, cells: Sequence[_ImportedCell], notebook_name: str, metadata: Any
 ) -> SidecarData:
     imported = [cell for cell in cells if not (cell.preamble and not cell.body())]
+    _spread_widget_state(imported, metadata)
     records: list[CellRecord | None] = [None] * len(notebook.cells)
     run = 0
     for index, (cell, source) in enumerate(zip(notebook.cells, imported, strict=True)):
@@ -412,6 +436,39 @@ def _sidecar(
         kernel=KernelInfo(language=kernel_language(metadata)),
         cells=[record for record in records if record is not None],
     )
+
+
+def _spread_widget_state(cells: Sequence[_ImportedCell], metadata: Any) -> None:
+    """The notebook-level widget state JupyterLab saved, given to each output
+    that shows a widget (its model and what that refers to), the way the
+    sidecar keeps it."""
+    widgets = metadata.get("widgets") if isinstance(metadata, Mapping) else None
+    saved = widgets.get(WIDGET_STATE_MIME) if isinstance(widgets, Mapping) else None
+    models = saved.get("state") if isinstance(saved, Mapping) else None
+    if not isinstance(models, Mapping):
+        return
+    for cell in cells:
+        for output in cell.outputs:
+            shown = widget_view_ids([output])
+            if not shown:
+                continue
+            state: dict[str, Any] = {}
+            pending = list(shown)
+            while pending:
+                model_id = pending.pop()
+                model = models.get(model_id)
+                if model_id in state or not isinstance(model, Mapping):
+                    continue
+                state[model_id] = copy.deepcopy(dict(model))
+                pending.extend(references(model.get("state")))
+            if state:
+                output_metadata = dict(output.get("metadata") or {})
+                output_metadata[WIDGET_STATE_MIME] = {
+                    "version_major": 2,
+                    "version_minor": 0,
+                    "state": state,
+                }
+                output["metadata"] = output_metadata
 
 
 def _run_status(outputs: Iterable[Output]) -> RunStatus:

@@ -16,8 +16,13 @@ from typing import TextIO
 
 from sessions.cache.records import Output
 from sessions.cli.render import paint, use_color
+from sessions.cli.widget_text import output_widget_text, widget_text
 from sessions.format.notebook import ParsedNotebook
+from sessions.kernel.comms import CommEvent, CommMirror
 from sessions.run.runner import CellOutcome, RunListener
+
+# A bar a loop sets 10,000 times is drawn from its state at most this often.
+_WIDGET_REDRAW_SECONDS = 0.1
 
 _MARK = {"ok": ("✓", "32"), "error": ("✗", "31"), "interrupted": ("■", "33")}
 
@@ -26,6 +31,8 @@ def output_text(output: Output, limit: int = 4000) -> str:
     kind = output.get("output_type")
     if kind == "stream":
         text = str(output.get("text", ""))
+    elif kind in ("execute_result", "display_data") and (widget := output_widget_text(output)):
+        text = widget  # a widget as it looked when its cell ended, not its constructor call
     elif kind in ("execute_result", "display_data"):
         data = output.get("data", {})
         text = data.get("text/plain", "")
@@ -62,6 +69,9 @@ class TerminalProgress(RunListener):
         # draw between a cell's final line and the next line, leaving a stray
         # half line in the terminal.
         self._write_lock = threading.Lock()
+        self._widget_line = ""
+        """The progress bar (a widget) the running cell updated last, as text."""
+        self._widget_drawn = 0.0
 
     def _label(self, index: int) -> str:
         return f"cell {index} {self.notebook.cells[index].display_name(48)}"
@@ -81,11 +91,36 @@ class TerminalProgress(RunListener):
     def _draw(self, index: int, position: int, total: int) -> None:
         elapsed = time.monotonic() - self._started
         line = f"[{position + 1}/{total}] {self._label(index)}  {elapsed:.1f}s"
+        if self._widget_line:
+            line += "  " + self._widget_line
         self.out.write("\r\x1b[2K" + line)
         self.out.flush()
 
+    def comm_message(self, comms: CommMirror, event: CommEvent) -> None:
+        """A widget of the running cell changed: on a terminal, the live line
+        shows the row it is in (a ``tqdm.auto`` bar as a text bar)."""
+        if not self.live or event.kind != "msg" or self._current is None:
+            return
+        now = time.monotonic()
+        if now - self._widget_drawn < _WIDGET_REDRAW_SECONDS:
+            return
+        self._widget_drawn = now
+        reference = "IPY_MODEL_" + event.comm_id
+        row = next(
+            (
+                comm_id
+                for comm_id, model in comms.models.items()
+                if reference in (model.state.get("children") or ())
+            ),
+            event.comm_id,
+        )
+        models = comms.widget_state([row])["state"]
+        text = widget_text(row, models).replace("\n", " ")
+        self._widget_line = text[:80]
+
     def cell_started(self, index: int, run: int, position: int, total: int) -> None:
         with self._write_lock:
+            self._widget_line = ""
             self._started = time.monotonic()
             self._current = (index, position, total)
             if self.live:

@@ -185,6 +185,9 @@ class RunListener:
     def kernel_state(self, state: str, python: str) -> None:
         pass
 
+    def comm_message(self, comms: CommMirror, event: CommEvent) -> None:
+        """Every comm message from the kernel (widgets), after ``comms`` applied it."""
+
 
 def kernel_died_output(detail: str = "") -> Output:
     message = "The kernel died while running this cell" + (f" ({detail})" if detail else "")
@@ -279,6 +282,8 @@ class NotebookRunner:
             self.loaded_runs.clear()
             self.kernel = await self._kernel_factory()
             self.kernel.on_state(self._on_kernel_state)
+            kernel = self.kernel
+            kernel.on_comm(lambda event: self.listener.comm_message(kernel.comms, event))
             self._on_kernel_state(self.kernel.state)
         return self.kernel
 

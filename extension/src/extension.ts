@@ -1,5 +1,6 @@
 // Entry point: wires the language client, the notebook serializer and
-// controller, the status bar, the commands and the settings together.
+// controller, the widget bridge, the status bar, the commands and the settings
+// together.
 
 import * as os from "node:os";
 import * as vscode from "vscode";
@@ -19,6 +20,7 @@ import { spawnServer } from "./serverLaunch";
 import { parseSettings, type Settings } from "./settings";
 import { StateStore } from "./stateStore";
 import { CellStatusProvider, KernelStatusItem } from "./statusBar";
+import { WidgetBridge } from "./widgetBridge";
 
 let client: SessionsClient | undefined;
 
@@ -42,6 +44,7 @@ export function activate(context: vscode.ExtensionContext): void {
   const store = new StateStore((uri) => vscode.Uri.parse(uri).toString());
   const controller = new SessionsController(sessions, store);
   const cellStatus = new CellStatusProvider(store);
+  const widgets = new WidgetBridge(sessions);
 
   context.subscriptions.push(
     vscode.workspace.registerNotebookSerializer(NOTEBOOK_TYPE, new SessionsSerializer(sessions), SERIALIZER_OPTIONS),
@@ -52,9 +55,13 @@ export function activate(context: vscode.ExtensionContext): void {
     new Commands(sessions, controller),
     trackEditorHasCells(),
     sessions.onNotification<StateNotification>(Notification.state, (params) => store.update(params)),
-    sessions.onNotification<KernelNotification>(Notification.kernel, ({ uri, state, python }) =>
-      store.updateKernel(uri, python ? { state, python } : { state }),
-    ),
+    widgets,
+    // One handler per method (the language client keeps only the last one registered).
+    sessions.onNotification<KernelNotification>(Notification.kernel, (params) => {
+      const { uri, state, python } = params;
+      store.updateKernel(uri, python ? { state, python } : { state });
+      widgets.kernelChanged(params);
+    }),
     vscode.workspace.onDidCloseNotebookDocument((notebook) => {
       const stillOpenAsText = vscode.workspace.textDocuments.some(
         (document) => document.uri.toString() === notebook.uri.toString(),

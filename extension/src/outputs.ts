@@ -3,6 +3,7 @@
 // Pure: no vscode import, so it is unit-tested under plain node.
 
 import type { NbOutput } from "./protocol";
+import { WIDGET_STATE_MIME, WIDGET_TEXT_KEY, WIDGET_VIEW_MIME } from "./widgetMessages";
 
 /** The mime types VS Code's built-in renderers use for streams and errors. */
 export const STDOUT_MIME = "application/vnd.code.notebook.stdout";
@@ -85,6 +86,24 @@ export function errorItem(output: NbOutput): OutputItemSpec {
   return { mime: ERROR_MIME, data: encoder.encode(JSON.stringify(payload)) };
 }
 
+/**
+ * What the widget renderer needs beside the view item: the saved state of the
+ * models (to show the widget static when no kernel runs it) and the text/plain
+ * fallback (a renderer sees only its own item). Empty for other outputs.
+ */
+function widgetMetadata(output: NbOutput): Record<string, unknown> {
+  const data = output.data;
+  if (data === null || typeof data !== "object" || !(WIDGET_VIEW_MIME in data)) return {};
+  const extra: Record<string, unknown> = {};
+  const metadata = output.metadata;
+  if (metadata !== null && typeof metadata === "object" && WIDGET_STATE_MIME in metadata) {
+    extra[WIDGET_STATE_MIME] = (metadata as Record<string, unknown>)[WIDGET_STATE_MIME];
+  }
+  const text = joinText((data as Record<string, unknown>)["text/plain"]);
+  if (text !== "") extra[WIDGET_TEXT_KEY] = text;
+  return extra;
+}
+
 /** One nbformat output → one notebook output; null for messages that are not outputs. */
 export function toOutputSpec(output: NbOutput): OutputSpec | null {
   const metadata = { outputType: output.output_type };
@@ -97,7 +116,7 @@ export function toOutputSpec(output: NbOutput): OutputSpec | null {
     case "execute_result":
     case "update_display_data": {
       const items = bundleItems(output.data);
-      return items.length > 0 ? { items, metadata } : null;
+      return items.length > 0 ? { items, metadata: { ...metadata, ...widgetMetadata(output) } } : null;
     }
     case "error":
       return { items: [errorItem(output)], metadata };

@@ -85,6 +85,42 @@ export interface KernelNotification {
   uri: string;
   state: KernelState | string;
   python?: string | null;
+  /** The kernel process instance (new at each start and restart); the `kernel` of `sessions/comm`. */
+  id?: string | null;
+}
+
+export type CommEvent = "open" | "msg" | "close";
+
+/**
+ * Params of the `sessions/comm` notification, both ways: one comm message of
+ * the notebook's kernel (widgets use target `jupyter.widget`). Binary buffers
+ * travel as base64 strings.
+ */
+export interface CommNotification {
+  uri: string;
+  kernel: string;
+  event: CommEvent;
+  commId: string;
+  /** `open` only. */
+  targetName?: string;
+  data: Record<string, unknown>;
+  metadata?: Record<string, unknown>;
+  buffers?: string[];
+}
+
+/** One live widget model of `sessions.widgets`, in nbformat's widget-state shape. */
+export interface WidgetModelState {
+  model_name: string;
+  model_module: string;
+  model_module_version: string;
+  state: Record<string, unknown>;
+  buffers?: { path: (string | number)[]; encoding: "base64"; data: string }[];
+}
+
+/** Result of `sessions.widgets {uri}`: the live comm models of the notebook's running kernel. */
+export interface WidgetsSnapshot {
+  kernel: string | null;
+  state: Record<string, WidgetModelState>;
 }
 
 export type RunMode = "cell" | "stale" | "all" | "above" | "below" | "downstream";
@@ -143,6 +179,7 @@ export const Command = {
   state: "sessions.state",
   parse: "sessions.parse",
   serialize: "sessions.serialize",
+  widgets: "sessions.widgets",
 } as const;
 
 /** Server commands that execute code: refused in an untrusted workspace. */
@@ -152,6 +189,7 @@ export const Notification = {
   state: "sessions/state",
   output: "sessions/output",
   kernel: "sessions/kernel",
+  comm: "sessions/comm",
 } as const;
 
 export const NOTEBOOK_TYPE = "sessions-notebook";

@@ -81,6 +81,41 @@ describe("toOutputSpec", () => {
   });
 });
 
+describe("widget outputs", () => {
+  const view = { version_major: 2, version_minor: 0, model_id: "abc" };
+  const saved = { version_major: 2, version_minor: 0, state: { abc: { model_name: "IntSliderModel", state: { value: 3 } } } };
+
+  it("puts the widget view first and passes its saved state and text/plain to the renderer", () => {
+    const out = toOutputSpec({
+      output_type: "display_data",
+      data: { "text/plain": "IntSlider(value=3)", "application/vnd.jupyter.widget-view+json": view },
+      metadata: { "application/vnd.jupyter.widget-state+json": saved, other: 1 },
+    });
+    assert.equal(out?.items[0].mime, "application/vnd.jupyter.widget-view+json");
+    assert.deepEqual(JSON.parse(decode(out!.items[0].data)), view);
+    assert.deepEqual(out?.metadata, {
+      outputType: "display_data",
+      "application/vnd.jupyter.widget-state+json": saved,
+      sessionsWidgetText: "IntSlider(value=3)",
+    });
+  });
+
+  it("has only the text without saved state, and other outputs keep their metadata as before", () => {
+    const live = toOutputSpec({
+      output_type: "display_data",
+      data: { "text/plain": ["Int", "Slider()"], "application/vnd.jupyter.widget-view+json": view },
+      metadata: {},
+    });
+    assert.deepEqual(live?.metadata, { outputType: "display_data", sessionsWidgetText: "IntSlider()" });
+    const html = toOutputSpec({
+      output_type: "display_data",
+      data: { "text/html": "<b>x</b>" },
+      metadata: { "application/vnd.jupyter.widget-state+json": saved },
+    });
+    assert.deepEqual(html?.metadata, { outputType: "display_data" });
+  });
+});
+
 describe("accumulate", () => {
   it("merges consecutive streams of the same name only", () => {
     const state = feed([

@@ -1,0 +1,2 @@
+// CSS imports are compiled into the bundle by the build (see injectStyle.ts).
+declare module "*.css";

@@ -1,0 +1,58 @@
+// Reading what a widget output carries: the view's model id, the saved state of
+// its models (nbformat's widget-state shape, which Sessions keeps in the output
+// metadata) and its text/plain. Untyped input from the notebook, checked here.
+// Pure (no DOM), so it is unit-tested.
+
+import type { WidgetModelState } from "../protocol";
+import { WIDGET_STATE_MIME, WIDGET_TEXT_KEY } from "../widgetMessages";
+
+/** nbformat's `application/vnd.jupyter.widget-state+json`. */
+export interface WidgetStateDocument {
+  version_major: number;
+  version_minor: number;
+  state: Record<string, WidgetModelState>;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === "object" && !Array.isArray(value);
+}
+
+/** The model id of a `application/vnd.jupyter.widget-view+json` item. */
+export function viewModelId(value: unknown): string | undefined {
+  if (!isObject(value)) return undefined;
+  const id = value.model_id;
+  return typeof id === "string" && id !== "" ? id : undefined;
+}
+
+function isModelState(value: unknown): value is WidgetModelState {
+  return (
+    isObject(value) &&
+    typeof value.model_name === "string" &&
+    typeof value.model_module === "string" &&
+    typeof value.model_module_version === "string" &&
+    isObject(value.state)
+  );
+}
+
+/**
+ * The saved widget state in an output's metadata, keeping only well-formed
+ * models; undefined when there is none or it is of another major version.
+ */
+export function savedWidgetState(metadata: unknown): WidgetStateDocument | undefined {
+  if (!isObject(metadata)) return undefined;
+  const document = metadata[WIDGET_STATE_MIME];
+  if (!isObject(document) || document.version_major !== 2 || !isObject(document.state)) return undefined;
+  const state: Record<string, WidgetModelState> = {};
+  for (const [modelId, model] of Object.entries(document.state)) {
+    if (isModelState(model)) state[modelId] = model;
+  }
+  const minor = typeof document.version_minor === "number" ? document.version_minor : 0;
+  return { version_major: 2, version_minor: minor, state };
+}
+
+/** The output's text/plain, as the extension put it in the metadata. */
+export function widgetText(metadata: unknown): string | undefined {
+  if (!isObject(metadata)) return undefined;
+  const text = metadata[WIDGET_TEXT_KEY];
+  return typeof text === "string" && text.trim() !== "" ? text.trim() : undefined;
+}

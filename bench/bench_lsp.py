@@ -95,13 +95,17 @@ class BenchClient(LanguageClient):
 
         @self.feature("sessions/output")  # type: ignore[untyped-decorator]
         def on_output(params: Any) -> None:
-            self.output_chars += len(str(params.get("output", {}).get("text", "")))
+            self.output_seen(params)
 
         for method in ("sessions/state", "sessions/kernel", types.WINDOW_LOG_MESSAGE):
 
             @self.feature(method)  # type: ignore[untyped-decorator]
             def ignore(params: Any) -> None:
                 pass
+
+    def output_seen(self, params: Any) -> None:
+        """A ``sessions/output`` arrived (subclasses look at more than its size)."""
+        self.output_chars += len(str(params.get("output", {}).get("text", "")))
 
     def expect(self, predicate: Callable[[Published], bool]) -> asyncio.Future[Published]:
         """A future for the next publication matching ``predicate`` (register before acting)."""

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import pytest_lsp
+from lsprotocol import types
 from pytest_lsp import LanguageClient
 
 from tests.support.lsp import (
@@ -47,8 +48,11 @@ twice = bound.value * 2
 
 # %% tail
 print("twice", twice)
+
+# %% other
+version = widgets.__version__
 """
-MAKE, READS_SLIDER, READS_BOUND, DERIVED, TAIL = range(5)
+MAKE, READS_SLIDER, READS_BOUND, DERIVED, TAIL, OTHER = range(6)
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 
@@ -152,6 +156,10 @@ async def test_widgets_bridge_and_react(lsp: LanguageClient, folder: Path) -> No
         lambda: cell(lsp, uri, READS_SLIDER)["status"] == "fresh", what="the reader fresh again"
     )
 
+    # A cell below the widgets' that reads none of them, not run: a change leaves it be.
+    await command(lsp, "sessions.clearOutputs", {"uri": uri, "cells": [OTHER]})
+    await wait_until(lambda: cell(lsp, uri, OTHER)["status"] == "never-run", what="never-run")
+
     # The UI moves the bound slider: its readers, and what they feed, re-run at once.
     changed_at = time.monotonic()
     send_comm(
@@ -169,8 +177,11 @@ async def test_widgets_bridge_and_react(lsp: LanguageClient, folder: Path) -> No
     assert "bound 40" in printed(lsp, READS_BOUND)
     assert cell(lsp, uri, MAKE)["run"] == make_run  # the creating cell never re-runs
     await wait_until(
-        lambda: all(c["status"] == "fresh" for c in latest_state(lsp, uri)["cells"]),  # type: ignore[index]
-        what="every cell fresh after the re-run",
+        lambda: (
+            [c["status"] for c in latest_state(lsp, uri)["cells"]]  # type: ignore[index]
+            == ["fresh"] * OTHER + ["never-run"]
+        ),
+        what="every reader fresh after the re-run, the unrelated cell not run",
     )
 
 
@@ -208,3 +219,45 @@ async def test_a_restart_forgets_the_live_models(lsp: LanguageClient, folder: Pa
     assert after["kernel"] not in (None, before["kernel"])
     kernel_ids = [k.get("id") for k in recorded(lsp).kernel if k["uri"] == uri]
     assert after["kernel"] in kernel_ids
+
+
+async def test_a_flood_of_kernel_updates_is_coalesced_and_ends_in_the_last_value(
+    lsp: LanguageClient, folder: Path
+) -> None:
+    path = write_notebook(
+        folder,
+        "flood.py",
+        "# %% bar\nimport ipywidgets as widgets\nbar = widgets.IntProgress(max=10_000)\n"
+        "display(bar)\n\n# %% fill\nfor i in range(10_000):\n    bar.value = i\n",
+    )
+    uri = open_text(lsp, path)
+    assert (await command(lsp, "sessions.run", {"uri": uri, "cells": [0]}))["ok"]
+    bar_id = next(
+        c["commId"]
+        for c in reversed(recorded(lsp).comm)
+        if c["event"] == "open" and c["data"]["state"].get("_model_name") == "IntProgressModel"
+    )
+    before = len(recorded(lsp).comm)
+    run = lsp.workspace_execute_command_async(
+        types.ExecuteCommandParams(command="sessions.run", arguments=[{"uri": uri, "cells": [1]}])
+    )
+    # The server answers requests while the updates stream.
+    hover = await lsp.text_document_hover_async(
+        types.HoverParams(
+            text_document=types.TextDocumentIdentifier(uri=uri),
+            position=types.Position(line=2, character=1),
+        )
+    )
+    assert hover is not None
+    await run
+    await wait_until(
+        lambda: any(
+            c["commId"] == bar_id and c["data"].get("state", {}).get("value") == 9_999
+            for c in recorded(lsp).comm[before:]
+        ),
+        what="the last value",
+    )
+    updates = [c for c in recorded(lsp).comm[before:] if c["commId"] == bar_id]
+    assert len(updates) < 1_000, len(updates)  # 10,000 kernel messages, coalesced
+    values = [c["data"]["state"]["value"] for c in updates if "value" in c["data"]["state"]]
+    assert values == sorted(values)  # in order: merging never reorders

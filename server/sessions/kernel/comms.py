@@ -231,11 +231,14 @@ class CommMirror:
         changes = data.get("state", {})
         if not isinstance(changes, dict):
             return
-        changes = copy.deepcopy(changes)
-        buffers = _take_buffers(changes, data.get("buffer_paths"), event.buffers)
-        for key in changes:
-            model.buffers = {p: b for p, b in model.buffers.items() if p[0] != key}
-        model.state.update(changes)
+        if event.buffers:  # taking them out must not change the message itself
+            changes = copy.deepcopy(changes)
+            buffers = _take_buffers(changes, data.get("buffer_paths"), event.buffers)
+        else:
+            buffers = {}
+        if model.buffers:
+            model.buffers = {p: b for p, b in model.buffers.items() if p[0] not in changes}
+        model.state.update(changes)  # the values are not changed in place later: no copy
         model.buffers.update(buffers)
         if "msg_id" in changes:
             self._track_capture(event.comm_id, model.state)

@@ -85,9 +85,13 @@ _COMM_MESSAGES = frozenset({"comm_open", "comm_msg", "comm_close"})
 # give the IOPub reader this long to deliver it before reporting the death.
 _DEATH_DRAIN_SECONDS = 0.05
 
-# The IOPub reader handles at most this many queued messages in a row before
-# it lets the event loop run other tasks (LSP requests, timers).
+# The IOPub reader handles at most this many queued messages in a row, and
+# for at most this long, before it lets the event loop run other tasks (LSP
+# requests, timers). The time bound matters when messages are dear (a flood
+# of widget updates): a request that takes several loop turns to answer
+# waits one slice per turn, so a slice must stay short.
 _READ_BATCH = 256
+_READ_SLICE_SECONDS = 0.001
 
 # Requests that ended without their ``idle``, remembered to count late outputs.
 _ENDED_WITHOUT_IDLE_KEPT = 32
@@ -466,8 +470,10 @@ class KernelSession:
         # reading a flood of small stream messages.
         queued: zmq.Socket[bytes] = zmq.Socket.shadow(socket.underlying)
         session = client.session
+        clock = time.perf_counter
         while True:
             await socket.poll()
+            deadline = clock() + _READ_SLICE_SECONDS
             for _ in range(_READ_BATCH):
                 try:
                     frames = queued.recv_multipart(zmq.NOBLOCK)
@@ -477,8 +483,11 @@ class KernelSession:
                     self._handle_iopub(decode(session, frames))
                 except Exception:
                     log.exception("could not handle an IOPub message")
+                if clock() > deadline:
+                    await asyncio.sleep(0)  # more may be queued: let other tasks in first
+                    break
             else:
-                await asyncio.sleep(0)  # still more queued: let other tasks in first
+                await asyncio.sleep(0)
 
     def _iopub_queued(self) -> bool:
         """Whether IOPub messages wait in our socket, not read yet."""

@@ -153,9 +153,9 @@ class CommBridge:
         self._background(self._react(changed))
 
     async def _react(self, model_ids: set[str]) -> None:
-        cells, bound = await self.runner.widget_changed(model_ids)
-        if cells and (bound or self._autorun()):
-            await self.runner.run_readers_of(cells)
+        changed, bound = await self.runner.widget_changed(model_ids)
+        if changed and (bound or self._autorun()):
+            await self.runner.run_readers_of(changed)
 
     def _background(self, work: Coroutine[Any, Any, None]) -> None:
         async def guarded() -> None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable, Callable, Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -346,7 +346,7 @@ class NotebookRunner:
         cells: Sequence[int],
         *,
         only_downstream_of: Sequence[int] | None = None,
-        excluding: Collection[int] = (),
+        within: Callable[[Snapshot], Collection[int]] | None = None,
     ) -> RunSummary:
         snapshot = self.snapshot()
 
@@ -373,7 +373,10 @@ class NotebookRunner:
         plan = planned(self.loaded_cells(snapshot))
         if only_downstream_of is not None:
             allowed = snapshot.graph.downstream_closure(only_downstream_of)
-            plan = [i for i in plan if i in allowed and i not in excluding]
+            plan = [i for i in plan if i in allowed]
+        if within is not None:
+            chosen = within(snapshot)
+            plan = [i for i in plan if i in chosen]
         blocked = (
             blocked_by_syntax_errors(snapshot.graph, plan, snapshot.records)
             if mode == "stale"
@@ -534,14 +537,17 @@ class NotebookRunner:
             if model_id in opened:
                 self.widgets[model_id] = WidgetBinding(run_id, index, names, bound)
 
-    async def widget_changed(self, model_ids: Collection[str]) -> tuple[list[int], bool]:
+    async def widget_changed(
+        self, model_ids: Collection[str]
+    ) -> tuple[dict[int, frozenset[str]], bool]:
         """The UI changed the value of these widget models: give the names
         bound to them new keys in their cells' records (so what read them is
-        stale). Returns the indexes of those records' cells, and whether one
-        of the widgets is bound (``sessions.bind``) to re-run its readers."""
+        stale). Returns those cells' indexes with the names changed in each,
+        and whether one of the widgets is bound (``sessions.bind``) to re-run
+        its readers at once."""
         changed = {m: self.widgets[m] for m in model_ids if m in self.widgets}
         if not changed:
-            return [], False
+            return {}, False
         for binding in changed.values():
             binding.generation += 1
         marked: list[int] = []
@@ -551,21 +557,39 @@ class NotebookRunner:
 
         data = await asyncio.to_thread(self.store.update, change)
         self.listener.records_committed(data)
-        return sorted(set(marked)), any(b.bound for b in changed.values())
+        names: dict[int, set[str]] = {}
+        by_run = {record.run: record.index for record in data.cells}
+        for binding in changed.values():
+            index = by_run.get(binding.run)
+            if index is not None and index in marked:
+                names.setdefault(index, set()).update(binding.names)
+        return {i: frozenset(n) for i, n in names.items()}, any(b.bound for b in changed.values())
 
-    async def run_readers_of(self, cells: Sequence[int]) -> RunSummary:
-        """Runs what is stale downstream of ``cells`` but not ``cells``
-        themselves (the cells that created changed widgets). A run already
-        started this way is superseded: its cells not begun yet are skipped."""
+    async def run_readers_of(self, changed: Mapping[int, Collection[str]]) -> RunSummary:
+        """Runs the stale cells that read the given names from the given cells
+        (the widgets whose value changed), and the stale cells those feed —
+        not the cells that created the widgets, nor their other dependents. A
+        run already started this way is superseded: what it has not begun is
+        skipped."""
         if self.busy and self._reacting:
             self._cancelled = True
+
+        def readers_and_after(snapshot: Snapshot) -> set[int]:
+            graph = snapshot.graph
+            readers = {
+                user
+                for cell, names in changed.items()
+                if cell < len(graph.providers)
+                for user in graph.dependents(cell)
+                if any(graph.providers[user].get(name) == cell for name in names)
+            }
+            return (readers | graph.downstream_closure(readers)) - set(changed)
+
         async with self._queue_lock:
             self._cancelled = False
             self._reacting = True
             try:
-                return await self._run_locked(
-                    "stale", (), only_downstream_of=cells, excluding=cells
-                )
+                return await self._run_locked("stale", (), within=readers_and_after)
             finally:
                 self._reacting = False
 

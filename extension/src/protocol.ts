@@ -108,13 +108,20 @@ export interface CommNotification {
   buffers?: string[];
 }
 
+/** A binary buffer of a widget model, where it goes in the state (nbformat's shape). */
+export interface WidgetBuffer {
+  path: (string | number)[];
+  encoding: "base64";
+  data: string;
+}
+
 /** One live widget model of `sessions.widgets`, in nbformat's widget-state shape. */
 export interface WidgetModelState {
   model_name: string;
   model_module: string;
   model_module_version: string;
   state: Record<string, unknown>;
-  buffers?: { path: (string | number)[]; encoding: "base64"; data: string }[];
+  buffers?: WidgetBuffer[];
 }
 
 /** Result of `sessions.widgets {uri}`: the live comm models of the notebook's running kernel. */

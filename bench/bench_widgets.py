@@ -232,7 +232,7 @@ async def main(changes: int) -> None:
                 "raw comm round trip",
             ),
             Row(
-                "Sessions: sessions/comm update → sessions/output of the reader",
+                "Sessions: slider update → the reader's new output",
                 ours,
                 "≤ 1000 ms",
                 comm_floor.median,

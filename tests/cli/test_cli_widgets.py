@@ -79,3 +79,15 @@ def test_on_a_terminal_the_bar_advances_on_the_live_line(tmp_path: Path) -> None
     redraws = [line for line in screen.split("\r") if "cell 0 bar" in line and "steps:" in line]
     # Drawn part way, before the cell ended: a live bar, not only the final one.
     assert any("/50" in line and "50/50" not in line for line in redraws), redraws
+
+
+def test_the_widgets_example_runs(tmp_path: Path) -> None:
+    example = Path(__file__).resolve().parents[2] / "examples" / "widgets.py"
+    path = tmp_path / "widgets.py"
+    path.write_text(example.read_text())
+    done = cli("run", str(path), cwd=tmp_path, env=cli_env(tmp_path))
+    assert done.returncode == 0, done.stderr
+    log = done.stdout + done.stderr
+    assert "sampling: 100%|" in log and "40/40" in log
+    assert "    bins 8\n" in log
+    assert "the busiest of 8 bins" in log

@@ -228,6 +228,8 @@ class NotebookRunner:
         self._queue_lock = asyncio.Lock()
         self._kernel_lock = asyncio.Lock()
         self._cancelled = False
+        self._cancel_reason = "interrupted"
+        """Why the run stops at its next cell once ``_cancelled`` is set."""
         self._tasks: set[asyncio.Future[None]] = set()
         self._reacting = False
         """The run in progress re-runs the readers of changed widgets."""
@@ -296,12 +298,12 @@ class NotebookRunner:
 
     async def interrupt(self) -> None:
         """Stop the running cell; the rest of the queue is skipped."""
-        self._cancelled = True
+        self._cancelled, self._cancel_reason = True, "interrupted"
         if self.kernel is not None:
             await self.kernel.interrupt()
 
     async def restart(self) -> None:
-        self._cancelled = True
+        self._cancelled, self._cancel_reason = True, "interrupted"
         if self.kernel is not None:
             await self.kernel.restart()
         self.loaded_runs.clear()
@@ -411,7 +413,7 @@ class NotebookRunner:
         try:
             for position, index in enumerate(plan):
                 if self._cancelled:
-                    summary.stopped_because = "interrupted"
+                    summary.stopped_because = self._cancel_reason
                     summary.skipped = plan[position:]
                     break
                 outcome = await self._run_cell(
@@ -573,6 +575,7 @@ class NotebookRunner:
         skipped."""
         if self.busy and self._reacting:
             self._cancelled = True
+            self._cancel_reason = "superseded by a newer change of a widget"
 
         def readers_and_after(snapshot: Snapshot) -> set[int]:
             graph = snapshot.graph
@@ -587,6 +590,7 @@ class NotebookRunner:
 
         async with self._queue_lock:
             self._cancelled = False
+            self._cancel_reason = "interrupted"
             self._reacting = True
             try:
                 return await self._run_locked("stale", (), within=readers_and_after)

@@ -40,8 +40,8 @@ MAY_IMPORT: dict[str, set[str]] = {
     "cli": {*ENGINE, "interop", "api", "mcp", "lsp", "cli"},
     "face": {"api", "format", "run", "analysis", "face"},
 }
-"""Layer -> the layers it may import. ``face`` is ``sessions/__init__.py``
-and ``_version.py``; everyone may import ``sessions._version``."""
+"""Layer -> the layers it may import. ``face`` is ``sessions/__init__.py``,
+``_version.py`` and ``bind.py`` (which runs in kernels and imports nothing); everyone may import ``sessions._version``."""
 
 CACHE_READERS = {"records", "identity", "sidecar", "decode", "conflicts", "__init__"}
 """What analysis may use of the cache: reading records, never writing them."""
@@ -66,7 +66,7 @@ class Import:
 def layer_of(module: str) -> str:
     """``sessions.analysis.graph`` -> ``analysis``."""
     parts = module.split(".")
-    if len(parts) == 1 or parts[1] in ("__init__", "_version"):
+    if len(parts) == 1 or parts[1] in ("__init__", "_version", "bind"):
         return "face"
     if parts[1] in INTEROP:
         return "interop"

@@ -15,6 +15,7 @@ from sessions.analysis.snapshot import Snapshot
 from sessions.analysis.staleness import Status
 from sessions.cache.records import Output
 from sessions.run.outputs import short_result
+from sessions.run.widget_text import output_widget_text
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 _TEXT_TYPES = ("text/plain", "text/markdown", "application/json", "text/latex")
@@ -134,6 +135,8 @@ def output_text(output: Output) -> str:
         text = "\n".join(_joined(line) for line in traceback) or (
             f"{output.get('ename', 'Error')}: {output.get('evalue', '')}"
         )
+    elif kind in ("execute_result", "display_data") and (widget := output_widget_text(output)):
+        text = widget  # what the widget showed when its cell ended, not its constructor call
     elif kind in ("execute_result", "display_data"):
         data = output.get("data")
         text = _data_text(data) if isinstance(data, dict) else ""

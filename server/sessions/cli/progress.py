@@ -16,10 +16,10 @@ from typing import TextIO
 
 from sessions.cache.records import Output
 from sessions.cli.render import paint, use_color
-from sessions.cli.widget_text import output_widget_text, widget_text
 from sessions.format.notebook import ParsedNotebook
 from sessions.kernel.comms import CommEvent, CommMirror
 from sessions.run.runner import CellOutcome, RunListener
+from sessions.run.widget_text import output_widget_text, widget_text
 
 # A bar a loop sets 10,000 times is drawn from its state at most this often.
 _WIDGET_REDRAW_SECONDS = 0.1

@@ -21,6 +21,7 @@ from collections import deque
 from typing import Any
 
 from sessions.cache.cap import cap_parts
+from sessions.run.widget_text import output_widget_text
 
 Output = dict[str, Any]
 
@@ -232,7 +233,7 @@ def short_result(outputs: list[Output], limit: int = 60) -> str | None:
     """A one-line ``text/plain`` summary of a cell's result, for inlay hints and tables."""
     for output in reversed(outputs):
         if output.get("output_type") in ("execute_result", "display_data"):
-            text = output.get("data", {}).get("text/plain")
+            text = output_widget_text(output) or output.get("data", {}).get("text/plain")
             if isinstance(text, list):
                 text = "".join(text)
             if isinstance(text, str) and text.strip():

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sessions.cli.widget_text import output_widget_text, progress_bar, widget_text
+from sessions.run.widget_text import output_widget_text, progress_bar, widget_text
 
 
 def model(name: str, **state: Any) -> dict[str, Any]:
@@ -50,3 +50,21 @@ def test_outputs_without_a_saved_state_fall_back() -> None:
         }
     }
     assert output_widget_text({"data": view, "metadata": saved}) == "hi"
+
+
+def test_the_api_and_inlay_text_of_a_widget_output_is_its_state() -> None:
+    from sessions.api.views import output_text
+    from sessions.run.outputs import short_result
+
+    view = {
+        "application/vnd.jupyter.widget-view+json": {"model_id": "m"},
+        "text/plain": "IntSlider(value=3)",
+    }
+    saved = {
+        "application/vnd.jupyter.widget-state+json": {
+            "state": {"m": model("IntSliderModel", value=9, description="n")}
+        }
+    }
+    output = {"output_type": "execute_result", "data": view, "metadata": saved}
+    assert output_text(output) == "n 9"
+    assert short_result([output]) == "n 9"

@@ -1,4 +1,5 @@
-"""Widgets as terminal text: what ``sessions run`` shows for a widget output.
+"""Widgets as text: what ``sessions run`` in a terminal, the API's and the
+MCP tools' output text show for a widget output.
 
 A widget's ``text/plain`` is its constructor call
 (``HBox(children=(HTML(value=''), FloatProgress(value=0.0, max=50.0), …))``),

@@ -231,3 +231,21 @@ def check_ipykernel(python: str, *, timeout: float = 30.0) -> KernelSetupError |
         + (f": {detail[-1]}" if detail else f" (exit code {completed.returncode})"),
         python=python,
     )
+
+
+def project_server(notebook_path: Path, workspace_root: Path | None = None) -> str | None:
+    """``[tool.sessions] server`` in the nearest ``pyproject.toml``: the URL of
+    a Jupyter server to run the notebook's kernels on (None: local kernels).
+    A broken file or a value that is not a string counts as not set."""
+    folder = Path(notebook_path).absolute().parent
+    pyproject = _nearest_pyproject(folder, workspace_root)
+    if pyproject is None:
+        return None
+    try:
+        data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return None
+    tool = data.get("tool")
+    sessions = tool.get("sessions") if isinstance(tool, dict) else None
+    server = sessions.get("server") if isinstance(sessions, dict) else None
+    return server.strip() if isinstance(server, str) and server.strip() else None

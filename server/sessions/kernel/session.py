@@ -133,6 +133,8 @@ class _Execution:
     last_heard: float = 0.0
     """``time.monotonic()`` of the reply or of the request's last IOPub message."""
     idle_missing: bool = False
+    reconnected: bool = False
+    """The connection to a remote kernel dropped while it ran: outputs may be lost."""
 
     def check_done(self) -> None:
         if self.reply is not None and self.idle and not self.done.done():
@@ -592,14 +594,16 @@ class KernelSession:
 
     async def _read_shell(self, client: AsyncKernelClient) -> None:
         while True:
-            msg = await client.get_shell_msg()
-            execution = self._pending.get(msg["parent_header"].get("msg_id", ""))
-            if execution is not None and msg["msg_type"] == "execute_reply":
-                execution.reply = msg["content"]
-                execution.last_heard = time.monotonic()
-                execution.check_done()
-                if not execution.done.done():
-                    self._await_idle(msg["parent_header"]["msg_id"], execution)
+            self._handle_shell(await client.get_shell_msg())
+
+    def _handle_shell(self, msg: dict[str, Any]) -> None:
+        execution = self._pending.get(msg["parent_header"].get("msg_id", ""))
+        if execution is not None and msg["msg_type"] == "execute_reply":
+            execution.reply = msg["content"]
+            execution.last_heard = time.monotonic()
+            execution.check_done()
+            if not execution.done.done():
+                self._await_idle(msg["parent_header"]["msg_id"], execution)
 
     def _await_idle(self, msg_id: str, execution: _Execution) -> None:
         """Bound the wait for ``idle`` once the reply is in: end the request
@@ -671,8 +675,16 @@ class KernelSession:
         execution = _Execution(on_output=on_output, done=loop.create_future())
         started = datetime.now(UTC)
         clock = time.perf_counter()
-        msg_id: str = client.execute(
-            code, silent=silent, store_history=not silent, allow_stdin=False
+        msg_id = self._send_shell(
+            "execute_request",
+            {
+                "code": code,
+                "silent": silent,
+                "store_history": not silent,
+                "user_expressions": {},
+                "allow_stdin": False,
+                "stop_on_error": True,
+            },
         )
         self._pending[msg_id] = execution
         self._quiet.clear()
@@ -698,15 +710,27 @@ class KernelSession:
         self._send_comm_message(event)
 
     def _send_comm_message(self, event: CommEvent) -> None:
-        client = self._client
-        if client is None:
-            return
         content: dict[str, Any] = {"comm_id": event.comm_id, "data": event.data}
         if event.kind == "open":
             content["target_name"] = event.target_name
         msg_type = {"open": "comm_open", "msg": "comm_msg", "close": "comm_close"}[event.kind]
-        message = client.session.msg(msg_type, content, metadata=event.metadata or None)
-        client.session.send(client.shell_channel.socket, message, buffers=event.buffers or None)
+        self._send_shell(msg_type, content, event.metadata, event.buffers)
+
+    def _send_shell(
+        self,
+        msg_type: str,
+        content: dict[str, Any],
+        metadata: dict[str, Any] | None = None,
+        buffers: Sequence[bytes] = (),
+    ) -> str:
+        """Sends a request on the shell channel; returns its ``msg_id`` ("" when
+        no kernel is connected)."""
+        client = self._client
+        if client is None:
+            return ""
+        message = client.session.msg(msg_type, content, metadata=metadata or None)
+        client.session.send(client.shell_channel.socket, message, buffers=list(buffers) or None)
+        return str(message["header"]["msg_id"])
 
     async def interrupt(self, *, escalate_after: float = 3.0) -> None:
         """Interrupt what runs (SIGINT to the kernel's process group, as a
@@ -733,6 +757,15 @@ def _result_of(execution: _Execution) -> ExecuteResult:
     reply = execution.reply or {}
     status = reply.get("status", "error")
     count = reply.get("execution_count")
+    if status == "ok" and execution.reconnected:
+        # What the kernel published during the outage may not have reached us:
+        # an error, so the cell is stale, never fresh with outputs missing.
+        return ExecuteResult(
+            status="error",
+            execution_count=count,
+            ename="OutputsLost",
+            evalue="the connection to the kernel dropped while the cell ran; run it again",
+        )
     if status == "ok":
         return ExecuteResult(status="ok", execution_count=count)
     ename = reply.get("ename")

@@ -25,6 +25,7 @@ from sessions.run.runner import KernelFactory, KernelLike
 
 if TYPE_CHECKING:
     from sessions.kernel.registry import Registry, SessionEntry
+    from sessions.kernel.remote import RemoteServer
     from sessions.kernel.session import KernelSession
 
 # jupyter_client and zmq are imported when the first kernel starts, not with
@@ -89,11 +90,20 @@ def kernel_factory_for(
     workspace_root: Path | None = None,
     fresh: bool = False,
     registry: Registry | None = None,
+    server: RemoteServer | None = None,
 ) -> KernelFactory:
     """A factory of running kernels for the notebook (see ``attach_or_start``);
-    with ``fresh`` every kernel it makes is a new one."""
+    with ``fresh`` every kernel it makes is a new one. With ``server``, each
+    is a new kernel on that Jupyter server (``RemoteKernel``), deleted there
+    when it shuts down."""
 
     async def start_kernel() -> KernelLike:
+        if server is not None:
+            from sessions.kernel.remote import RemoteKernel
+
+            remote = RemoteKernel(server, Path(notebook_path).absolute().parent)
+            await remote.start()
+            return remote
         return await attach_or_start(
             notebook_path,
             python=python,

@@ -1,0 +1,73 @@
+"""``sessions run --server URL`` against a real ``jupyter server``: the token
+from JUPYTER_TOKEN or --token-file, never written to the sidecar; a wrong
+token or URL is one line that says how to fix it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.cli import cli, cli_env
+from tests.support.jupyter_server import JupyterServer, free_port
+
+pytestmark = [pytest.mark.kernel]
+
+
+@pytest.fixture(scope="module")
+def jupyter(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JupyterServer]:
+    server = JupyterServer(tmp_path_factory.mktemp("jupyter-server-cli"))
+    server.start()
+    yield server
+    server.stop()
+
+
+def notebook(tmp_path: Path) -> Path:
+    path = tmp_path / "nb.py"
+    path.write_text(
+        "# %% where\nimport os\nhere = os.getcwd()\n\n# %% say\nprint('remote', 6 * 7)\n"
+    )
+    return path
+
+
+def test_run_on_a_jupyter_server(jupyter: JupyterServer, tmp_path: Path) -> None:
+    path = notebook(tmp_path)
+    env = {**cli_env(tmp_path), "JUPYTER_TOKEN": jupyter.token}
+    done = cli("run", str(path), "--server", jupyter.url, cwd=tmp_path, env=env)
+    assert done.returncode == 0, done.stderr
+    assert "remote 42" in done.stdout
+    sidecar = (tmp_path / "nb.sessions.toml").read_text()
+    assert "remote 42" in sidecar and jupyter.token not in sidecar
+    assert jupyter.kernels() == []  # ours, deleted when the run ended
+
+    token_file = tmp_path / "token"
+    token_file.write_text(jupyter.token + "\n")
+    (tmp_path / "pyproject.toml").write_text(f'[tool.sessions]\nserver = "{jupyter.url}"\n')
+    again = cli(
+        "run",
+        "--all",
+        str(path),
+        "--token-file",
+        str(token_file),
+        cwd=tmp_path,
+        env=cli_env(tmp_path),
+    )
+    assert again.returncode == 0, again.stderr
+
+
+def test_a_wrong_token_or_url_is_one_clear_line(jupyter: JupyterServer, tmp_path: Path) -> None:
+    path = notebook(tmp_path)
+    env = {**cli_env(tmp_path), "JUPYTER_TOKEN": "wrong"}
+    done = cli("run", str(path), "--server", jupyter.url, cwd=tmp_path, env=env)
+    assert done.returncode != 0
+    assert "refused" in done.stderr and "JUPYTER_TOKEN" in done.stderr
+    assert "Traceback" not in done.stderr
+
+    gone = cli(
+        "run", str(path), "--server", f"http://127.0.0.1:{free_port()}/", cwd=tmp_path, env=env
+    )
+    assert gone.returncode != 0 and "Cannot reach the Jupyter server" in gone.stderr
+    bad = cli("run", str(path), "--server", "ftp://x", cwd=tmp_path, env=env)
+    assert bad.returncode != 0 and "is not a Jupyter server URL" in bad.stderr
+    assert not (tmp_path / "nb.sessions.toml").exists()

@@ -12,6 +12,16 @@ export interface ServerSettings {
   prewarmKernel: boolean;
   /** Largest notebook the server analyses, in bytes; null: the server's default. */
   maxNotebookBytes: number | null;
+  /** `sessions.kernel.*`: a Jupyter server to run kernels on (null: local kernels). */
+  kernel: KernelServerSettings;
+}
+
+export interface KernelServerSettings {
+  server: string | null;
+  /** A file holding the server's token (else the server process's JUPYTER_TOKEN). */
+  tokenFile: string | null;
+  name: string | null;
+  caBundle: string | null;
 }
 
 export interface Settings {
@@ -27,6 +37,7 @@ export const DEFAULT_SERVER_SETTINGS: Readonly<ServerSettings> = Object.freeze({
   outputCap: 1_000_000,
   prewarmKernel: false,
   maxNotebookBytes: null,
+  kernel: Object.freeze({ server: null, tokenFile: null, name: null, caBundle: null }),
 });
 
 export interface ParsedSettings {
@@ -107,6 +118,19 @@ export function parseSettings(
     invalid("maxNotebookBytes", maxValue, maxNotebookBytes);
   }
 
+  const text = (key: string): string | null => {
+    const value = get(key);
+    if (typeof value === "string" && value.trim() !== "") return value.trim();
+    if (value !== undefined && value !== null && value !== "") invalid(key, value, null);
+    return null;
+  };
+  const kernel: KernelServerSettings = {
+    server: text("kernel.server"),
+    tokenFile: parsePath(text("kernel.tokenFile"), options),
+    name: text("kernel.name"),
+    caBundle: parsePath(text("kernel.caBundle"), options),
+  };
+
   for (const key of ["python", "server.python"]) {
     const value = get(key);
     if (value !== undefined && value !== null && typeof value !== "string") {
@@ -124,6 +148,7 @@ export function parseSettings(
         outputCap,
         prewarmKernel,
         maxNotebookBytes,
+        kernel,
       },
     },
     warnings,

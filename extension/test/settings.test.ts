@@ -26,7 +26,11 @@ describe("parseSettings", () => {
         outputCap: 500,
         prewarmKernel: true,
         maxNotebookBytes: 10_000_000,
+        "kernel.server": " https://hub.example/user/me/ ",
+        "kernel.tokenFile": "~/.jupyter-token",
+        "kernel.name": "python3",
       }),
+      { trusted: true, home: "/home/u" },
     );
     assert.deepEqual(settings, {
       serverPython: "/usr/bin/python3",
@@ -37,6 +41,12 @@ describe("parseSettings", () => {
         outputCap: 500,
         prewarmKernel: true,
         maxNotebookBytes: 10_000_000,
+        kernel: {
+          server: "https://hub.example/user/me/",
+          tokenFile: "/home/u/.jupyter-token",
+          name: "python3",
+          caBundle: null,
+        },
       },
     });
     assert.deepEqual(warnings, []);
@@ -76,6 +86,7 @@ describe("parseSettings", () => {
         outputCap: 1_000_000,
         prewarmKernel: false,
         maxNotebookBytes: null,
+        kernel: { server: null, tokenFile: null, name: null, caBundle: null },
       },
     });
   });

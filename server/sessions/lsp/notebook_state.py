@@ -23,8 +23,8 @@ from sessions.format.bounded_read import MAX_NOTEBOOK_SETTING, format_size, text
 from sessions.format.files import NotebookReadError, NotebookTooLarge, read_notebook_text
 from sessions.format.notebook import ParsedNotebook, parse
 from sessions.format.reparse import parse_edit
-from sessions.kernel.errors import KernelSetupError
-from sessions.kernel.interpreter import ResolvedPython, resolve_python
+from sessions.kernel.errors import KernelSetupError, KernelStartError
+from sessions.kernel.interpreter import ResolvedPython, project_server, resolve_python
 from sessions.lsp.positions import LineIndex
 from sessions.lsp.settings import Settings
 from sessions.lsp.state_payload import KernelView
@@ -32,6 +32,7 @@ from sessions.run.kernel_factory import kernel_factory_for
 from sessions.run.runner import KernelLike, NotebookRunner, RunListener, RunSettings
 
 if TYPE_CHECKING:
+    from sessions.kernel.remote import RemoteServer
     from sessions.lsp.comm_bridge import CommBridge
 
 log = logging.getLogger(__name__)
@@ -153,9 +154,28 @@ class NotebookState:
         ):
             self.request_analysis()  # the size limit changed: refuse or analyse anew
 
+    def remote_server(self) -> RemoteServer | None:
+        """The Jupyter server to run this notebook's kernel on (setting
+        ``sessions.kernel.server``, else ``[tool.sessions] server``); None: local."""
+        settings = self._settings()
+        url = settings.kernel_server or project_server(self.path, self.workspace_root)
+        if url is None:
+            return None
+        from sessions.kernel.remote import RemoteServer
+
+        return RemoteServer.from_options(
+            url,
+            token_file=settings.kernel_token_file,
+            kernel_name=settings.kernel_name,
+            ca_bundle=settings.kernel_ca_bundle,
+        )
+
     async def _start_kernel(self) -> KernelLike:
         factory = kernel_factory_for(
-            self.path, python=self._settings().python, workspace_root=self.workspace_root
+            self.path,
+            python=self._settings().python,
+            workspace_root=self.workspace_root,
+            server=self.remote_server(),
         )
         # The session reports its own states once it exists; "starting" comes first.
         python = self.kernel_view().python
@@ -194,6 +214,16 @@ class NotebookState:
                 kernel.python,
                 kernel.python_reason,
                 str(connection) if connection else None,
+            )
+        try:
+            server = self.remote_server()
+        except KernelStartError as exc:  # a bad URL or token file: said when a run starts
+            return KernelView(self.kernel_state, "", str(exc))
+        if server is not None:
+            return KernelView(
+                self.kernel_state,
+                f"{server.kernel_name} on {server.url}",
+                f"remote kernel {server.kernel_name!r} on the Jupyter server {server.url}",
             )
         if self._python is None:
             try:

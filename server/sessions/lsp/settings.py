@@ -14,7 +14,17 @@ from sessions.cache.sidecar import DEFAULT_OUTPUT_CAP
 from sessions.format.bounded_read import max_notebook_bytes
 from sessions.run.runner import OnRun
 
-_KEYS = ("python", "onRun", "runUpstream", "outputCap", "prewarmKernel", "maxNotebookBytes")
+_KEYS = (
+    "python",
+    "onRun",
+    "runUpstream",
+    "outputCap",
+    "prewarmKernel",
+    "maxNotebookBytes",
+    "kernel",
+)
+_KERNEL_KEYS = ("server", "tokenFile", "name", "caBundle")
+"""``sessions.kernel.*``: where kernels run (a Jupyter server) and how to reach it."""
 
 
 @dataclass(frozen=True)
@@ -30,6 +40,13 @@ class Settings:
     """Largest notebook analysed (UTF-8 bytes; ``bounded_read``): past it the
     document gets one diagnostic instead of an analysis whose memory grows with
     its size. Defaults to ``SESSIONS_MAX_NOTEBOOK_BYTES`` or 4 MB."""
+    kernel_server: str | None = None
+    """A Jupyter Server / Enterprise Gateway URL to run kernels on; None: local
+    (or ``[tool.sessions] server``). The token comes from ``kernel_token_file``
+    or the server process's ``JUPYTER_TOKEN``, never from the settings."""
+    kernel_token_file: str | None = None
+    kernel_name: str | None = None
+    kernel_ca_bundle: str | None = None
 
 
 DEFAULTS = Settings()
@@ -108,6 +125,17 @@ def read_settings(section: Mapping[str, Any] | None) -> tuple[Settings, list[str
     elif value is not None:
         invalid("maxNotebookBytes", value, "a positive number of bytes", max_bytes)
 
+    kernel: dict[str, str | None] = dict.fromkeys(_KERNEL_KEYS)
+    nested = section.get("kernel")
+    for key in _KERNEL_KEYS:
+        value = nested.get(key) if isinstance(nested, Mapping) else None
+        if value is None:
+            value = section.get(f"kernel.{key}")
+        if isinstance(value, str) and value.strip():
+            kernel[key] = value.strip()
+        elif value not in (None, ""):
+            invalid(f"kernel.{key}", value, "a string", None)
+
     settings = Settings(
         python,
         on_run,
@@ -115,5 +143,9 @@ def read_settings(section: Mapping[str, Any] | None) -> tuple[Settings, list[str
         output_cap,
         prewarm_kernel,
         max_notebook_bytes=max_bytes,
+        kernel_server=kernel["server"],
+        kernel_token_file=kernel["tokenFile"],
+        kernel_name=kernel["name"],
+        kernel_ca_bundle=kernel["caBundle"],
     )
     return settings, warnings

@@ -27,7 +27,7 @@ import threading
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sessions.analysis.diagnostics import Diagnostic
 from sessions.analysis.snapshot import Snapshot, load_snapshot
@@ -48,8 +48,11 @@ from sessions.format.edits import (
 )
 from sessions.format.files import read_notebook_text
 from sessions.format.notebook import CellKind, ParsedNotebook, parse, serialize
-from sessions.run.kernel_factory import kernel_factory_for
+from sessions.run.kernel_factory import kernel_factory_for, remote_server_for
 from sessions.run.runner import NotebookRunner, RunListener, RunSettings, RunSummary
+
+if TYPE_CHECKING:
+    from sessions.kernel.remote import RemoteServer
 
 __all__ = ["AsyncNotebook", "ConcurrentEditError", "Notebook", "NotebookDocument"]
 
@@ -202,13 +205,17 @@ class AsyncNotebook(NotebookDocument):
         workspace_root: str | Path | None = None,
         settings: RunSettings | None = None,
         listener: RunListener | None = None,
+        server: str | RemoteServer | None = None,
     ) -> None:
         super().__init__(path)
         self.settings = settings or RunSettings()
         root = Path(workspace_root) if workspace_root is not None else None
+        remote = remote_server_for(self.path, server, root)
         self.runner = NotebookRunner(
             self.path,
-            kernel_factory_for(self.path, python=python, workspace_root=root, fresh=fresh),
+            kernel_factory_for(
+                self.path, python=python, workspace_root=root, fresh=fresh, server=remote
+            ),
             settings=self.settings,
             listener=listener,
         )
@@ -225,12 +232,16 @@ class AsyncNotebook(NotebookDocument):
         workspace_root: str | Path | None = None,
         settings: RunSettings | None = None,
         listener: RunListener | None = None,
+        server: str | RemoteServer | None = None,
     ) -> AsyncNotebook:
         """Open a notebook file (``create=True`` makes an empty one if missing).
 
         No kernel starts until the first run. ``python`` overrides the
         interpreter resolution of DESIGN §6; ``fresh`` asks for a new kernel
-        even when a shared one is available.
+        even when a shared one is available. ``server`` (a URL, or a
+        ``RemoteServer`` for a token file or CA bundle) runs the kernel on a
+        Jupyter Server instead, the token from ``JUPYTER_TOKEN``; without it,
+        ``[tool.sessions] server`` in the nearest ``pyproject.toml`` if set.
         """
         if create:
             cls.create(path)
@@ -241,6 +252,7 @@ class AsyncNotebook(NotebookDocument):
             workspace_root=workspace_root,
             settings=settings,
             listener=listener,
+            server=server,
         )
 
     def snapshot(self) -> Snapshot:
@@ -324,6 +336,7 @@ class Notebook(NotebookDocument):
         workspace_root: str | Path | None = None,
         settings: RunSettings | None = None,
         listener: RunListener | None = None,
+        server: str | RemoteServer | None = None,
     ) -> None:
         super().__init__(path)
         self._async = AsyncNotebook(
@@ -333,6 +346,7 @@ class Notebook(NotebookDocument):
             workspace_root=workspace_root,
             settings=settings,
             listener=listener,
+            server=server,
         )
         self._loop: LoopThread | None = None
         self._loop_lock = threading.Lock()
@@ -348,6 +362,7 @@ class Notebook(NotebookDocument):
         workspace_root: str | Path | None = None,
         settings: RunSettings | None = None,
         listener: RunListener | None = None,
+        server: str | RemoteServer | None = None,
     ) -> Notebook:
         """Open a notebook file; see :meth:`AsyncNotebook.open`."""
         if create:
@@ -359,6 +374,7 @@ class Notebook(NotebookDocument):
             workspace_root=workspace_root,
             settings=settings,
             listener=listener,
+            server=server,
         )
 
     def _ensure_loop(self) -> LoopThread:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sessions.kernel.errors import KernelError
-from sessions.kernel.interpreter import resolve_python
+from sessions.kernel.interpreter import project_server, resolve_python
 from sessions.run.runner import KernelFactory, KernelLike
 
 if TYPE_CHECKING:
@@ -81,6 +81,23 @@ async def attach_or_start(
     await session.start()
     Registration(registry, session, notebook_path, key=key).begin()
     return session
+
+
+def remote_server_for(
+    notebook_path: Path,
+    server: str | RemoteServer | None,
+    workspace_root: Path | None = None,
+) -> RemoteServer | None:
+    """The Jupyter server a notebook's kernels run on: ``server`` (a URL, the
+    token from ``JUPYTER_TOKEN``), else ``[tool.sessions] server``; None: local."""
+    if server is not None and not isinstance(server, str):
+        return server
+    url = server or project_server(notebook_path, workspace_root)
+    if url is None:
+        return None
+    from sessions.kernel.remote import RemoteServer
+
+    return RemoteServer.from_options(url)
 
 
 def kernel_factory_for(

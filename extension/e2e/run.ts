@@ -2,7 +2,9 @@
 // and installs the .vsix, then drives the workbench from the page.
 //  - trusted workspace, one code-server start for all of these scenarios:
 //    the tour notebook (code lens, cached outputs, stale, run, save,
-//    Shift+Enter), the kernel console, rich outputs, interrupt;
+//    Shift+Enter), the kernel console, rich outputs, interrupt, Jupyter
+//    widgets; then a second code-server on that folder, where the widgets
+//    show their saved state without a kernel;
 //  - an untrusted workspace, in a second code-server with workspace trust on:
 //    cached outputs show, running is refused, no kernel starts;
 //  - server launch, in a third code-server whose server Python is a fresh
@@ -11,7 +13,7 @@
 // The last line is `N passed, 0 failed` (or `N passed, 1 failed`).
 //   usage: npm run test:e2e     (needs .venv with sessions installed)
 //   SESSIONS_E2E_ONLY=rich,interrupt runs only those scenarios (while developing; also
-//   notebook, console, untrusted, serverlaunch).
+//   notebook, console, widgets, untrusted, serverlaunch).
 
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -29,6 +31,7 @@ import { richOutputsScenario } from "./richOutputsScenario";
 import { launchWorkspace, serverLaunchScenario } from "./serverLaunchScenario";
 import { declineTrust, untrustedScenario } from "./untrustedScenario";
 import { waitForWorkbench } from "./workbench";
+import { widgetsReopenedScenario, widgetsScenario } from "./widgetsScenario";
 import { trustedWorkspace, untrustedWorkspace, writeSettings } from "./workspace";
 
 interface WorkbenchOptions {
@@ -127,7 +130,16 @@ async function main(): Promise<void> {
       if (wanted("console")) await timed("kernel console", () => consoleScenario(page, trusted));
       if (wanted("rich")) await timed("rich outputs", () => richOutputsScenario(page, trusted));
       if (wanted("interrupt")) await timed("interrupt", () => interruptScenario(page, trusted));
+      if (wanted("widgets")) await timed("widgets", () => widgetsScenario(page, trusted));
     });
+    if (wanted("widgets")) {
+      // A new VS Code on the same folder: its server starts no kernel, so widgets show their saved state.
+      const reopenedOptions = { name: "widgets-reopened", folder: trusted.folder, workspaceTrust: false };
+      await withWorkbench(tools, opened, tmp, extensionsDir, reopenedOptions, async (page) => {
+        await waitForWorkbench(page);
+        await timed("widgets, reopened without a kernel", () => widgetsReopenedScenario(page));
+      });
+    }
     if (wanted("untrusted")) {
       const untrustedOptions = { name: "untrusted", folder: untrusted.folder, workspaceTrust: true };
       await withWorkbench(tools, opened, tmp, extensionsDir, untrustedOptions, async (page) => {

@@ -24,16 +24,31 @@ async function quickInput(page: Page): Promise<Locator> {
   return input;
 }
 
-/** Runs a command by its palette title, e.g. "Sessions: Open as Notebook". */
+/**
+ * Runs a command by its palette title, e.g. "Sessions: Open as Notebook".
+ * The palette lists the commands known when it opens: right after the
+ * workbench loads, an extension's may not be registered yet, so a palette
+ * without the command is closed and opened again.
+ */
 export async function runCommand(page: Page, title: string): Promise<void> {
-  await page.keyboard.press("F1");
-  const input = await quickInput(page);
-  await input.fill(`>${title}`);
   const row = page.locator(".quick-input-list .monaco-list-row", { hasText: title }).first();
-  await row.waitFor({ state: "visible", timeout: 20_000 });
-  await page.waitForTimeout(200);
-  await input.press("Enter");
-  await page.locator(".quick-input-widget").waitFor({ state: "hidden", timeout: 20_000 }).catch(() => undefined);
+  for (let attempt = 1; ; attempt++) {
+    await page.keyboard.press("F1");
+    const input = await quickInput(page);
+    await input.fill(`>${title}`);
+    try {
+      await row.waitFor({ state: "visible", timeout: attempt < 3 ? 10_000 : 20_000 });
+    } catch (error) {
+      if (attempt >= 3) throw error;
+      await page.keyboard.press("Escape");
+      await page.waitForTimeout(1000);
+      continue;
+    }
+    await page.waitForTimeout(200);
+    await input.press("Enter");
+    await page.locator(".quick-input-widget").waitFor({ state: "hidden", timeout: 20_000 }).catch(() => undefined);
+    return;
+  }
 }
 
 /** Opens a workspace file through Quick Open (or goes to a line with `:N`). */
@@ -166,25 +181,45 @@ export async function outputFrames(page: Page): Promise<Frame[]> {
   return frames;
 }
 
-/** Waits until some output frame has an element matching `selector` (with `text`, if given). */
-export async function waitForOutputElement(
+/**
+ * Waits until some output frame has an element matching `selector` (with
+ * `text`, if given); returns that frame too, for checks that must not wait
+ * for the next half-second poll.
+ */
+export async function waitForOutputFrame(
   page: Page,
   selector: string,
-  { text, timeout = LONG }: { text?: string; timeout?: number } = {},
-): Promise<Locator> {
+  { text, timeout = LONG }: { text?: string | RegExp; timeout?: number } = {},
+): Promise<{ frame: Frame; element: Locator }> {
   const deadline = Date.now() + timeout;
   while (Date.now() < deadline) {
     for (const frame of await outputFrames(page)) {
       const locator = frame.locator(selector, text === undefined ? {} : { hasText: text });
       try {
-        if ((await locator.count()) > 0) return locator.first();
+        if ((await locator.count()) > 0) return { frame, element: locator.first() };
       } catch {
         // frame detached while we looked
       }
     }
     await page.waitForTimeout(500);
   }
-  throw new Error(`no output element ${selector}${text ? ` with "${text}"` : ""} within ${timeout / 1000}s`);
+  throw new Error(`no output element ${selector}${text ? ` with "${String(text)}"` : ""} within ${timeout / 1000}s`);
+}
+
+/** Waits until some output frame has an element matching `selector` (with `text`, if given). */
+export async function waitForOutputElement(
+  page: Page,
+  selector: string,
+  options: { text?: string | RegExp; timeout?: number } = {},
+): Promise<Locator> {
+  return (await waitForOutputFrame(page, selector, options)).element;
+}
+
+/** Runs the code cell that contains `text` with its run button. */
+export async function runCellContaining(page: Page, text: string): Promise<void> {
+  await editCellContaining(page, text);
+  const row = activeNotebook(page).locator(".monaco-list-row.focused", { hasText: text }).first();
+  await row.locator(".run-button-container .action-label").first().click();
 }
 
 /** The visible text of the integrated terminal (its DOM renderer's rows). */
@@ -217,10 +252,20 @@ export async function kernelStatusText(page: Page): Promise<string> {
   return (await item.count()) > 0 ? (await item.innerText()).replace(/\s+/g, " ").trim() : "";
 }
 
-/** Opens a file by clicking it in the Explorer, once the Explorer lists it (new files show up there first). */
+/**
+ * Opens a file by clicking it in the Explorer, once the Explorer lists it (new
+ * files show up there first; when the file watcher is slow to tell, the
+ * Explorer is refreshed).
+ */
 export async function openFromExplorer(page: Page, name: string): Promise<void> {
   const row = page.locator(".explorer-folders-view .monaco-list-row", { hasText: name }).first();
-  await row.waitFor({ state: "visible", timeout: LONG });
+  const listed = await row.waitFor({ state: "visible", timeout: 15_000 }).then(() => true, () => false);
+  if (!listed) {
+    // The Explorer's own refresh action (in its title bar, shown on hover).
+    await page.locator(".explorer-folders-view").first().hover();
+    await page.locator('.action-label[aria-label*="Refresh Explorer"], .action-label.codicon-refresh').first().click();
+    await row.waitFor({ state: "visible", timeout: LONG });
+  }
   await row.click();
   await page.locator(".tabs-container .tab.active", { hasText: name }).first().waitFor({ timeout: LONG });
 }

@@ -1,7 +1,7 @@
 // The temporary workspaces of the end-to-end test and VS Code's user settings:
 // a trusted folder with examples/tour.py (outputs cached by `sessions run`),
-// where two small notebooks come later (rich outputs, a slow cell to
-// interrupt), and an untrusted folder with its own copy of the tour and cache.
+// where small notebooks come later (rich outputs, a slow cell to interrupt,
+// widgets), and an untrusted folder with its own copy of the tour and cache.
 
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -51,6 +51,76 @@ import time
 print("sleeping for a minute", flush=True)
 time.sleep(60)
 print("woke", "up")
+`;
+
+/**
+ * Widgets (the widgets scenario): ipywidgets controls, a bound slider and its
+ * reader, interact (an Output widget), a tqdm.auto bar, an anywidget counter.
+ * Each cell's first line is distinct, so the test can find the cell.
+ */
+export const WIDGETS_NOTEBOOK = `# %% Slider
+import ipywidgets as widgets
+
+slider = widgets.IntSlider(value=3, min=0, max=10, description="plain")
+slider
+
+# %% Value
+print("value", slider.value)
+
+# %% Bound
+import sessions
+
+b = sessions.bind(widgets.IntSlider(value=1, max=10, description="bound"))
+b
+
+# %% Bound reader
+print("bound", b.value * 10)
+
+# %% Interact
+from ipywidgets import interact
+
+
+@interact(n=(0, 10))
+def square(n=4):
+    print("square", n * n)
+
+# %% Progress
+import time
+
+from tqdm.auto import tqdm
+
+for i in tqdm(range(50)):
+    time.sleep(0.02)
+
+# %% Counter
+import anywidget
+import traitlets
+
+
+class Counter(anywidget.AnyWidget):
+    _esm = """
+    function render({ model, el }) {
+      const button = document.createElement("button");
+      button.className = "e2e-counter";
+      const show = () => { button.textContent = "count is " + model.get("count"); };
+      button.addEventListener("click", () => {
+        model.set("count", model.get("count") + 1);
+        model.save_changes();
+      });
+      model.on("change:count", show);
+      show();
+      el.appendChild(button);
+    }
+    export default { render };
+    """
+    count = traitlets.Int(0).tag(sync=True)
+
+
+counter = Counter()
+counter
+
+# %% Count
+print("kernel count", counter.count)
 `;
 
 export interface Workspace {

@@ -80,13 +80,17 @@ export function activate(context: vscode.ExtensionContext): void {
 
   // Not awaited: activation must not wait on the server (or on the install prompt);
   // requests wait for it in `SessionsClient.ready`.
-  sessions.start().catch((error: unknown) => {
-    sessions.log.appendLine(`[sessions] the language server did not start: ${String(error)}`);
-    const show = "Show Server Log";
-    void vscode.window
-      .showErrorMessage(`Sessions: the language server did not start (${String(error)}).`, show)
-      .then((answer) => (answer === show ? sessions.showLog() : undefined));
-  });
+  sessions.start().then(
+    () =>
+      widgets.serverStarted().catch((error: unknown) => sessions.log.appendLine(`[sessions] widget bridge: ${String(error)}`)),
+    (error: unknown) => {
+      sessions.log.appendLine(`[sessions] the language server did not start: ${String(error)}`);
+      const show = "Show Server Log";
+      void vscode.window
+        .showErrorMessage(`Sessions: the language server did not start (${String(error)}).`, show)
+        .then((answer) => (answer === show ? sessions.showLog() : undefined));
+    },
+  );
 }
 
 export async function deactivate(): Promise<void> {

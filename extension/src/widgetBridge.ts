@@ -5,6 +5,7 @@
 // (a renderer that starts late asks it for them), the renderer shows them.
 
 import * as vscode from "vscode";
+import { State } from "vscode-languageclient/node";
 
 import type { SessionsClient } from "./client";
 import { Command, Notification, type KernelNotification } from "./protocol";
@@ -33,6 +34,27 @@ export class WidgetBridge implements vscode.Disposable {
         for (const editor of [...this.renderers]) if (editor.notebook === notebook) this.renderers.delete(editor);
       }),
     );
+  }
+
+  /**
+   * The server runs (extension.ts calls this once it started): renderers left
+   * from an earlier extension host or server are told to say hello again,
+   * and so they are after each restart of the server, whose kernels die with it.
+   */
+  async serverStarted(): Promise<void> {
+    const client = await this.client.ready();
+    this.reconnect();
+    this.disposables.push(
+      client.onDidChangeState(({ newState }) => {
+        if (newState === State.Running) this.reconnect();
+      }),
+    );
+  }
+
+  private reconnect(): void {
+    this.renderers.clear();
+    // No editor: to every renderer of this id, in every notebook.
+    void this.messaging.postMessage({ type: "reconnect" } satisfies HostMessage);
   }
 
   /**

@@ -7,7 +7,9 @@
 //   model changed in the UI, or a front end opened/closed a comm);
 // host → renderer: `snapshot` (the answer to `hello`: every live model of the
 //   notebook's kernel), `comm` (a kernel comm message), `kernel` (the kernel's
-//   state changed, or it is a new process).
+//   state changed, or it is a new process), `reconnect` (the extension host or
+//   the server started again: the kernels the renderer knew are gone, and the
+//   new host knows no renderer until it says hello again).
 
 import type {
   CommEvent,
@@ -55,8 +57,12 @@ export interface KernelMessage {
   id: string | null;
 }
 
+export interface ReconnectMessage {
+  type: "reconnect";
+}
+
 export type RendererMessage = HelloMessage | CommMessage;
-export type HostMessage = SnapshotMessage | CommMessage | KernelMessage;
+export type HostMessage = SnapshotMessage | CommMessage | KernelMessage | ReconnectMessage;
 
 const COMM_EVENTS: ReadonlySet<string> = new Set(["open", "msg", "close"]);
 

@@ -5,7 +5,8 @@
 //
 // A widget output shows, in this order of preference:
 //   1. its live model (waiting up to MODEL_WAIT_MS for it: an output may be
-//      rendered before its model's comm `open` arrives);
+//      rendered before its model's comm `open` arrives; one that arrives
+//      later still replaces what the output settled for);
 //   2. a placeholder, if its model was live in a kernel that ended since;
 //   3. its saved state (output metadata), static, when no kernel runs it;
 //   4. a one-line notice with its text/plain.
@@ -40,6 +41,10 @@ interface LiveKernel {
 interface Shown {
   element: HTMLElement;
   modelId: string;
+  /** Still deciding what to show (waiting for the snapshot or the model). */
+  deciding: boolean;
+  /** Whether it is still the output's current rendering. */
+  current: () => boolean;
   /** Set while it shows a live view of this kernel's model. */
   live?: LiveKernel;
   view?: DOMWidgetView;
@@ -58,24 +63,40 @@ export class WidgetHost {
   private readonly shown = new Map<string, Shown>();
   /** Host messages that came before the snapshot, applied after it. */
   private queued: HostMessage[] | undefined = [];
-  private readonly settled: Promise<void>;
+  /** Resolved once the snapshot asked for by the last hello arrived (or was given up on). */
+  private settled: Promise<void> = Promise.resolve();
   private settle: () => void = () => undefined;
   /** Woken whenever models or the kernel change, by outputs waiting for a model. */
   private readonly wakers = new Set<() => void>();
 
   constructor(private readonly post: Post | undefined) {
     this.kernel = this.newKernel(null);
-    this.settled = new Promise((resolve) => (this.settle = resolve));
     if (post) {
-      post({ type: "hello" });
-      setTimeout(() => this.startWithoutSnapshot(), SNAPSHOT_WAIT_MS);
+      this.hello(post);
     } else {
       // No messaging (e.g. a diff view): saved state only.
-      this.startWithoutSnapshot();
+      this.queued = undefined;
     }
   }
 
+  /** Asks the host for the live models; host messages wait until they came. */
+  private hello(post: Post): void {
+    const queued: HostMessage[] = [];
+    this.queued = queued;
+    this.settled = new Promise((resolve) => (this.settle = resolve));
+    post({ type: "hello" });
+    setTimeout(() => {
+      if (this.queued === queued) this.drainQueue();
+    }, SNAPSHOT_WAIT_MS);
+  }
+
   receive(message: HostMessage): void {
+    if (message.type === "reconnect") {
+      // A new extension host or server: the kernels this renderer knew died with the old one.
+      if (this.kernel.id !== null || this.kernel.comms.size > 0) this.endKernel("stopped");
+      if (this.post) this.hello(this.post);
+      return;
+    }
     if (message.type !== "snapshot" && this.queued) {
       this.queued.push(message);
       return;
@@ -98,9 +119,9 @@ export class WidgetHost {
     } catch {
       modelId = undefined;
     }
-    const shown: Shown = { element, modelId: modelId ?? "" };
-    this.shown.set(item.id, shown);
     const current = (): boolean => this.shown.get(item.id) === shown && !signal.aborted;
+    const shown: Shown = { element, modelId: modelId ?? "", deciding: true, current };
+    this.shown.set(item.id, shown);
     const saved = savedWidgetState(item.metadata);
     const fallback = widgetText(item.metadata);
     try {
@@ -112,14 +133,17 @@ export class WidgetHost {
       }
       const live = await this.liveKernelOf(modelId, saved !== undefined, signal);
       if (!current()) return;
-      if (live) return await this.showLive(shown, live, current);
+      shown.deciding = false;
+      if (live) return await this.showLive(shown, live);
       const ended = this.endedModels.get(modelId);
       if (ended) return showNotice(element, endedText(ended), "ended");
-      if (saved?.state[modelId]) return await this.showSaved(shown, saved, current);
+      if (saved?.state[modelId]) return await this.showSaved(shown, saved);
       showNotice(element, missingText(fallback), "missing");
     } catch (error) {
       console.error(`[sessions widgets] could not show widget ${modelId ?? "?"}`, error);
       if (current()) showNotice(element, missingText(fallback), "missing");
+    } finally {
+      shown.deciding = false;
     }
   }
 
@@ -146,11 +170,6 @@ export class WidgetHost {
 
   private gate(): { current: string | null; ended: ReadonlySet<string> } {
     return { current: this.kernel.id, ended: this.endedKernels };
-  }
-
-  private startWithoutSnapshot(): void {
-    if (!this.queued) return;
-    this.drainQueue();
   }
 
   private drainQueue(): void {
@@ -193,21 +212,52 @@ export class WidgetHost {
     }
   }
 
-  private async showLive(shown: Shown, kernel: LiveKernel, current: () => boolean): Promise<void> {
-    const model = await kernel.manager.get_model(shown.modelId);
-    const view = (await kernel.manager.create_view(model, {})) as DOMWidgetView;
-    if (!current() || kernel !== this.kernel) {
+  private async showLive(shown: Shown, kernel: LiveKernel): Promise<void> {
+    shown.live = kernel; // claimed at once, so an upgrade does not start a second view
+    let view: DOMWidgetView;
+    try {
+      const model = await kernel.manager.get_model(shown.modelId);
+      view = (await kernel.manager.create_view(model, {})) as DOMWidgetView;
+    } catch (error) {
+      if (shown.live === kernel) shown.live = undefined;
+      throw error;
+    }
+    if (!shown.current() || kernel !== this.kernel || shown.live !== kernel) {
       view.remove();
       return;
     }
     const container = document.createElement("div");
     shown.element.replaceChildren(container);
+    this.dropSaved(shown);
     await kernel.manager.display_view(view, container);
-    shown.live = kernel;
     shown.view = view;
   }
 
-  private async showSaved(shown: Shown, saved: WidgetStateDocument, current: () => boolean): Promise<void> {
+  /** Forgets the saved-state rendering of an output (its models, its view). */
+  private dropSaved(shown: Shown): void {
+    if (!shown.saved) return;
+    shown.view?.remove();
+    shown.view = undefined;
+    void shown.saved.clear_state().catch(() => undefined);
+    shown.saved = undefined;
+  }
+
+  /**
+   * Models arrived: outputs that settled for their saved state or a notice
+   * (the snapshot came late, or the model's `open` after its output) show
+   * the live model now.
+   */
+  private upgrade(): void {
+    for (const shown of this.shown.values()) {
+      if (shown.deciding || shown.live || this.endedModels.has(shown.modelId)) continue;
+      if (!this.kernel.manager.has_model(shown.modelId)) continue;
+      void this.showLive(shown, this.kernel).catch((error: unknown) =>
+        console.error(`[sessions widgets] could not show widget ${shown.modelId}`, error),
+      );
+    }
+  }
+
+  private async showSaved(shown: Shown, saved: WidgetStateDocument): Promise<void> {
     // A manager of its own: saved models must not mix with live ones, nor with
     // another output's saved state of the same model id.
     const manager = new SessionsWidgetManager(undefined);
@@ -215,8 +265,9 @@ export class WidgetHost {
     await manager.set_state(structuredClone(saved) as unknown as Parameters<SessionsWidgetManager["set_state"]>[0]);
     const model = await manager.get_model(shown.modelId);
     const view = (await manager.create_view(model, {})) as DOMWidgetView;
-    if (!current()) {
+    if (!shown.current() || shown.saved !== manager) {
       view.remove();
+      void manager.clear_state().catch(() => undefined);
       return;
     }
     const container = document.createElement("div");
@@ -291,6 +342,7 @@ export class WidgetHost {
         .catch((error: unknown) => console.error(`[sessions widgets] model ${modelId} not created`, error));
     }
     this.wake();
+    this.upgrade();
   }
 
   private applyComm(message: CommMessage): void {
@@ -313,6 +365,7 @@ export class WidgetHost {
         .handle_comm_open(comm, open as unknown as Parameters<SessionsWidgetManager["handle_comm_open"]>[1])
         .catch((error: unknown) => console.error(`[sessions widgets] model ${message.commId} not created`, error));
       this.wake();
+      this.upgrade();
     } else if (message.event === "msg") {
       live.comms.get(message.commId)?.receive(message.data, message.metadata, buffers);
     } else {

@@ -10,7 +10,7 @@ import "./styles.css";
 import type { HostMessage, RendererMessage } from "../widgetMessages";
 import { WidgetHost } from "./host";
 
-const HOST_MESSAGES: ReadonlySet<unknown> = new Set(["snapshot", "comm", "kernel"]);
+const HOST_MESSAGES: ReadonlySet<unknown> = new Set(["snapshot", "comm", "kernel", "reconnect"]);
 
 export const activate: ActivationFunction = (context) => {
   const { postMessage, onDidReceiveMessage } = context;

@@ -1,0 +1,208 @@
+// Jupyter widgets in the notebook view, through the sessions-widgets renderer
+// and the comm bridge, on widgets.py (WIDGETS_NOTEBOOK):
+//  1. "Run All": the sliders, interact, a tqdm.auto bar that reaches 50/50
+//     and an anywidget counter render live;
+//  2. a keyboard change of the plain slider reaches the kernel (the next cell,
+//     run again, prints it); one of the bound slider re-runs its reader at once;
+//     one of interact's slider re-renders its Output widget; clicks on the
+//     anywidget counter reach the kernel;
+//  3. closed and reopened while the kernel runs: the new renderer gets the
+//     live models from the server (current values, not the saved ones);
+//  4. restarting the kernel turns the live views into placeholders;
+//  5. (widgetsReopenedScenario, in a new VS Code on the same folder: no server,
+//     no kernel) every widget shows its saved state, static.
+
+import type { Frame, Locator, Page } from "playwright-core";
+
+import { check, poll, shot } from "./harness";
+import { WIDGETS_NOTEBOOK, addNotebook, type Workspace } from "./workspace";
+import {
+  LONG,
+  activeNotebook,
+  focusCellList,
+  kernelStatusText,
+  openFromExplorer,
+  runCellContaining,
+  runCommand,
+  waitForCellStatus,
+  waitForOutputFrame,
+} from "./workbench";
+
+/** The issue's budget: a bound slider's dependent output is updated within this. */
+const BOUND_UPDATE_MS = 1000;
+const PLACEHOLDER = "Widget not live: the kernel restarted";
+const SAVED_NOTE = "Saved state: no kernel runs this widget";
+
+/** The slider (ipywidgets 8, noUiSlider) whose description label is `label`. */
+function sliderIn(frame: Frame, label: string): Locator {
+  const exactly = new RegExp(`^\\s*${label}\\s*$`);
+  return frame.locator(".widget-slider", { has: frame.locator(".widget-label", { hasText: exactly }) }).first();
+}
+
+/** The slider's readout (its text content: VS Code hides the outputs of cells far out of view). */
+async function readout(slider: Locator): Promise<string> {
+  return ((await slider.locator(".widget-readout").first().textContent()) ?? "").trim();
+}
+
+/** Presses ArrowRight on the slider's handle (focused first, as a keyboard user would). */
+async function stepRight(slider: Locator): Promise<void> {
+  const handle = slider.locator(".noUi-handle").first();
+  await handle.focus();
+  await handle.press("ArrowRight");
+}
+
+async function openWidgetsNotebook(page: Page): Promise<void> {
+  await openFromExplorer(page, "widgets.py");
+  await runCommand(page, "Sessions: Open as Notebook");
+  await activeNotebook(page).waitFor({ state: "visible", timeout: LONG });
+}
+
+async function closeEditors(page: Page): Promise<void> {
+  await runCommand(page, "View: Close All Editors");
+  await activeNotebook(page).waitFor({ state: "hidden", timeout: LONG });
+}
+
+/**
+ * Scrolls the notebook so that the cell whose source contains `text` (and its
+ * output: the list renders only what is near the view) is rendered.
+ */
+async function reveal(page: Page, text: string): Promise<void> {
+  await focusCellList(page);
+  await page.keyboard.press("Control+Home");
+  const focused = activeNotebook(page).locator(".monaco-list-row.focused");
+  for (let step = 0; step < 20; step++) {
+    if ((await focused.filter({ hasText: text }).count()) > 0) return;
+    await page.keyboard.press("ArrowDown");
+    await page.waitForTimeout(100);
+  }
+  throw new Error(`no cell contains ${JSON.stringify(text)}`);
+}
+
+export async function widgetsScenario(page: Page, workspace: Workspace): Promise<void> {
+  addNotebook(workspace, "widgets.py", WIDGETS_NOTEBOOK);
+  await openWidgetsNotebook(page);
+  await waitForCellStatus(page, (texts) => texts.some((t) => t.includes("never run")), '"never run"');
+  await activeNotebook(page).locator(".notebook-toolbar-container .action-item", { hasText: "Run All" }).first().click();
+
+  // 1. Live widgets.
+  const { frame } = await waitForOutputFrame(page, ".widget-slider", { text: "plain" });
+  const plain = sliderIn(frame, "plain");
+  check((await readout(plain)) === "3", "the IntSlider renders live as an ipywidgets slider, at 3");
+  await frame.getByText("value 3").first().waitFor({ timeout: LONG });
+
+  const bound = sliderIn(frame, "bound");
+  await bound.waitFor({ timeout: LONG });
+  await frame.getByText("bound 10").first().waitFor({ timeout: LONG });
+  check(true, "the bound slider renders, its reader printed bound 10");
+
+  await frame.locator(".widget-output", { hasText: "square 16" }).first().waitFor({ timeout: LONG });
+  check(true, "interact renders its slider and prints into its Output widget (square 16)");
+
+  await reveal(page, "tqdm(range(50))");
+  const bar = frame.locator(".widget-hprogress, .widget-progress").first();
+  await bar.waitFor({ timeout: LONG });
+  const progressBox = frame.locator(".widget-hbox", { has: bar }).first();
+  await progressBox.filter({ hasText: "50/50" }).waitFor({ timeout: LONG });
+  const progressText = (await progressBox.innerText()).replace(/\s+/g, " ").trim();
+  check(/100%/.test(progressText), `the tqdm.auto bar reached 100 %: "${progressText}"`);
+
+  // The counter's view comes from its _esm, imported from a blob: URL inside the webview.
+  await reveal(page, 'print("kernel count"');
+  const counter = frame.locator("button.e2e-counter").first();
+  await counter.waitFor({ timeout: LONG });
+  check((await counter.innerText()).trim() === "count is 0", "the anywidget counter renders its ESM view (count is 0)");
+  await frame.getByText("kernel count 0").first().waitFor({ timeout: LONG });
+  await activeNotebook(page).locator(".notebook-toolbar-container .action-item", { hasText: "Run All" }).first()
+    .waitFor({ state: "visible", timeout: LONG });
+
+  // 2. Changes from the UI reach the kernel.
+  await reveal(page, "slider = widgets.IntSlider");
+  await stepRight(plain);
+  await poll(page, async () => ((await readout(plain)) === "4" ? true : undefined), "the plain slider at 4", 5000);
+  await waitForCellStatus(page, (texts) => texts.some((t) => t.includes("stale")), "a stale reader of the plain slider");
+  check(true, "ArrowRight on the plain slider's handle moved it to 4, and its reader became stale");
+  await runCellContaining(page, 'print("value"');
+  await frame.getByText("value 4").first().waitFor({ timeout: LONG });
+  check(true, "the kernel has the new value: the reader, run again, printed value 4");
+
+  await reveal(page, 'print("bound"');
+  const changed = Date.now();
+  await stepRight(bound);
+  await frame.getByText("bound 20").first().waitFor({ timeout: 10_000 });
+  const took = Date.now() - changed;
+  check(
+    took <= BOUND_UPDATE_MS,
+    `the bound slider's change re-ran its reader at once: bound 20 shown ${took} ms after the key press (≤ ${BOUND_UPDATE_MS} ms)`,
+  );
+
+  await reveal(page, "@interact");
+  await stepRight(sliderIn(frame, "n"));
+  await frame.locator(".widget-output", { hasText: "square 25" }).first().waitFor({ timeout: 10_000 });
+  check(true, "interact's slider re-ran its function into the Output widget (square 25)");
+
+  await reveal(page, 'print("kernel count"');
+  await counter.click();
+  await counter.click();
+  await poll(page, async () => ((await counter.innerText()).includes("count is 2") ? true : undefined), "count is 2", 5000);
+  await page.waitForTimeout(300); // the last click's update on its way to the kernel
+  await runCellContaining(page, 'print("kernel count"');
+  await frame.getByText("kernel count 2").first().waitFor({ timeout: LONG });
+  check(true, "two clicks on the anywidget counter reached the kernel: kernel count 2");
+
+  // The lower half: interact's Output widget, the finished bar, the counter and what the kernel says of it.
+  await reveal(page, 'print("kernel count"');
+  await page.mouse.move(5, 500);
+  await shot(page, "widgets-live", true);
+
+  // 3. A new renderer (the notebook reopened) gets the live models from the server.
+  await closeEditors(page);
+  await openWidgetsNotebook(page);
+  await reveal(page, "slider = widgets.IntSlider");
+  const reopened = await waitForOutputFrame(page, ".widget-slider", { text: "plain" });
+  const plainAgain = sliderIn(reopened.frame, "plain");
+  await poll(page, async () => ((await readout(plainAgain)) === "4" ? true : undefined), "the reopened plain slider at 4", 10_000);
+  check(true, "reopened while the kernel runs, the slider is live with the kernel's value 4 (its saved state says 3)");
+
+  // 4. Restart: live views become placeholders.
+  await runCommand(page, "Sessions: Restart Kernel");
+  await reopened.frame.getByText(PLACEHOLDER).first().waitFor({ timeout: LONG });
+  await poll(
+    page,
+    async () => ((await reopened.frame.locator(".widget-slider").count()) === 0 ? true : undefined),
+    "no live slider left",
+    10_000,
+  );
+  const placeholders = await reopened.frame.getByText(PLACEHOLDER).count();
+  check(placeholders >= 1, `restarting the kernel turned the live widgets into ${placeholders} "kernel restarted" placeholder(s)`);
+  await page.mouse.move(5, 500);
+  await shot(page, "widgets-restarted");
+
+}
+
+/**
+ * The same workspace in a new VS Code (the first one and its server, with the
+ * kernel, are gone): the reopened notebook shows every widget from the state
+ * saved with its output, static.
+ */
+export async function widgetsReopenedScenario(page: Page): Promise<void> {
+  await openWidgetsNotebook(page);
+  const restored = await waitForOutputFrame(page, ".widget-slider", { text: "plain", timeout: LONG });
+  const savedPlain = sliderIn(restored.frame, "plain");
+  check(
+    (await readout(savedPlain)) === "3",
+    "with no kernel, the reopened notebook shows the slider's saved state: 3, as the cell left it",
+  );
+  await restored.frame.getByText(SAVED_NOTE).first().waitFor({ timeout: 10_000 });
+  const kernel = await kernelStatusText(page);
+  check(!/idle|busy/.test(kernel), `no kernel runs (kernel item "${kernel}"); the view says it is saved state`);
+  await reveal(page, "tqdm(range(50))");
+  const savedBar = await waitForOutputFrame(page, ".widget-hbox", { text: "50/50", timeout: LONG });
+  const barText = (await savedBar.element.innerText()).replace(/\s+/g, " ").trim();
+  check(/100%/.test(barText), `the saved tqdm bar shows ${JSON.stringify(barText)}`);
+  await reveal(page, "class Counter");
+  const counter = await waitForOutputFrame(page, "button.e2e-counter", { timeout: LONG });
+  check(true, `the anywidget counter shows its saved view: ${JSON.stringify((await counter.element.innerText()).trim())}`);
+  await reveal(page, "sessions.bind");
+  await page.mouse.move(5, 500);
+  await shot(page, "widgets-restored", true);
+}

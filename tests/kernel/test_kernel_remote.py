@@ -6,6 +6,7 @@ server, and shutdown deleting only what is ours. Every server is stopped."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -16,14 +17,18 @@ import pytest_asyncio
 
 from sessions.kernel.comms import widget_view_ids
 from sessions.kernel.remote import RemoteKernel, RemoteServer, RemoteServerError, call
-from tests.support.jupyter_server import JupyterServer, free_port
+from tests.support.jupyter_server import EnterpriseGateway, JupyterServer, free_port
 
 pytestmark = [pytest.mark.kernel, pytest.mark.asyncio(loop_scope="module")]
 
 
-@pytest.fixture(scope="module")
-def jupyter(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JupyterServer]:
-    server = JupyterServer(tmp_path_factory.mktemp("jupyter-server"))
+@pytest.fixture(
+    scope="module", params=[JupyterServer, EnterpriseGateway], ids=["server", "gateway"]
+)
+def jupyter(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[JupyterServer]:
+    server: JupyterServer = request.param(tmp_path_factory.mktemp("kernel-server"))
     server.start()
     yield server
     server.stop()
@@ -123,9 +128,9 @@ async def test_restart_empties_the_namespace(remote: RemoteKernel) -> None:
 
 async def test_a_wrong_token_says_how_to_fix_it(jupyter: JupyterServer, tmp_path: Path) -> None:
     kernel = RemoteKernel(jupyter.server(token="wrong"), tmp_path)
-    with pytest.raises(RemoteServerError, match=r"refused .*HTTP 403.*JUPYTER_TOKEN"):
+    with pytest.raises(RemoteServerError, match=r"refused .*HTTP 40[13].*JUPYTER_TOKEN"):
         await kernel.start()
-    tokenless = RemoteKernel(RemoteServer(jupyter.url, None), tmp_path)
+    tokenless = RemoteKernel(dataclasses.replace(jupyter.server(), token=None), tmp_path)
     with pytest.raises(RemoteServerError, match="set JUPYTER_TOKEN"):
         await tokenless.start()
 
@@ -155,9 +160,9 @@ async def test_shutdown_deletes_our_kernel_and_leaves_a_shared_one(
 
 
 async def test_a_server_killed_mid_run_makes_the_kernel_dead_within_seconds(
-    tmp_path: Path,
+    jupyter: JupyterServer, tmp_path: Path
 ) -> None:
-    doomed = JupyterServer(tmp_path)
+    doomed = type(jupyter)(tmp_path)
     doomed.start()
     kernel = RemoteKernel(doomed.server(), tmp_path, reconnect_seconds=3)
     try:

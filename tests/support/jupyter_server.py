@@ -1,5 +1,11 @@
-"""A real ``jupyter server`` for the remote-kernel tests: on 127.0.0.1, a free
-port, a random token, its own folder and runtime; stopped by the test."""
+"""Real kernel servers for the remote-kernel tests: a ``jupyter server`` and a
+Jupyter Enterprise Gateway, each on 127.0.0.1 with a free port, a random
+token, its own folder and runtime; stopped by the test.
+
+Enterprise Gateway 3 pins jupyter_client 6 and jupyter_server 1, which
+Sessions cannot run with, so it gets an environment of its own: the
+repository's ``.venv-gateway``, made on first use (about 40 s; ``pip`` from
+PyPI) — as a gateway runs on another machine in real use."""
 
 from __future__ import annotations
 
@@ -33,35 +39,41 @@ class JupyterServer:
         self.url = f"http://127.0.0.1:{self.port}/"
         self.process: subprocess.Popen[bytes] | None = None
 
+    def command(self) -> list[str]:
+        return [
+            sys.executable,
+            "-m",
+            "jupyter_server",
+            "--no-browser",
+            "--ip=127.0.0.1",
+            f"--port={self.port}",
+            "--port-retries=0",
+            f"--ServerApp.root_dir={self.folder}",
+            f"--IdentityProvider.token={self.token}",
+            "--allow-root",  # CI runs as root
+        ]
+
+    def environment(self) -> dict[str, str]:
+        return {
+            "PATH": str(Path(sys.executable).parent),
+            "HOME": str(self.folder),
+            "JUPYTER_RUNTIME_DIR": str(self.folder / "runtime"),
+        }
+
     def start(self) -> None:
         log = open(self.folder / "server.log", "wb")  # noqa: SIM115 - lives as long as the server
         self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "jupyter_server",
-                "--no-browser",
-                "--ip=127.0.0.1",
-                f"--port={self.port}",
-                "--port-retries=0",
-                f"--ServerApp.root_dir={self.folder}",
-                f"--IdentityProvider.token={self.token}",
-                "--allow-root",  # CI runs as root
-            ],
+            self.command(),
             cwd=self.folder,
             stdout=log,
             stderr=subprocess.STDOUT,
-            env={
-                "PATH": str(Path(sys.executable).parent),
-                "HOME": str(self.folder),
-                "JUPYTER_RUNTIME_DIR": str(self.folder / "runtime"),
-            },
+            env=self.environment(),
         )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
                 request = urllib.request.Request(
-                    self.url + "api/status", headers={"Authorization": f"token {self.token}"}
+                    self.url + "api/kernelspecs", headers={"Authorization": f"token {self.token}"}
                 )
                 with urllib.request.urlopen(request, timeout=1):
                     return
@@ -89,3 +101,45 @@ class JupyterServer:
 
     def server(self, token: str | None = None) -> RemoteServer:
         return RemoteServer(self.url, self.token if token is None else token)
+
+
+GATEWAY_ENV = Path(__file__).resolve().parents[2] / ".venv-gateway"
+
+
+def gateway_python() -> Path:
+    """The interpreter of the gateway's own environment, made if missing."""
+    python = GATEWAY_ENV / "bin" / "python"
+    check = [str(python), "-c", "import enterprise_gateway, ipykernel, ipywidgets"]
+    if python.exists() and subprocess.run(check, capture_output=True).returncode == 0:
+        return python
+    print(f"[tests] making {GATEWAY_ENV} for Jupyter Enterprise Gateway", file=sys.stderr)
+    subprocess.run([sys.executable, "-m", "venv", str(GATEWAY_ENV)], check=True)
+    packages = ["jupyter_enterprise_gateway>=3.2", "ipykernel", "ipywidgets>=8.1"]
+    pip = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    subprocess.run([*pip, *packages], check=True)
+    return python
+
+
+class EnterpriseGateway(JupyterServer):
+    """A real Jupyter Enterprise Gateway (local kernels), in its own environment."""
+
+    def command(self) -> list[str]:
+        return [
+            str(gateway_python().parent / "jupyter-enterprisegateway"),
+            "--ip=127.0.0.1",
+            f"--port={self.port}",
+            "--port_retries=0",
+            f"--EnterpriseGatewayApp.auth_token={self.token}",
+            "--EnterpriseGatewayApp.list_kernels=True",  # off by default; the tests look
+        ]
+
+    def environment(self) -> dict[str, str]:
+        return {**super().environment(), "PATH": str(gateway_python().parent)}
+
+    def server(self, token: str | None = None) -> RemoteServer:
+        # A gateway refuses kernels for root (its default unauthorized_users).
+        return RemoteServer(
+            self.url,
+            self.token if token is None else token,
+            kernel_env=(("KERNEL_USERNAME", "sessions-tests"),),
+        )

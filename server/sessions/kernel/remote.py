@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import getpass
 import json
 import logging
 import os
@@ -71,6 +72,10 @@ class RemoteServer:
     kernel_name: str = "python3"
     ca_bundle: str | None = None
     """A PEM file of certificate authorities to trust for https (else the system's)."""
+    kernel_env: tuple[tuple[str, str], ...] = ()
+    """``KERNEL_*`` variables for the new kernel (Enterprise Gateway's convention:
+    ``KERNEL_USERNAME`` says whose kernel it is); ``KERNEL_USERNAME`` defaults
+    to this user."""
 
     def __repr__(self) -> str:  # never the token, in a log or a traceback
         return f"RemoteServer(url={self.url!r}, kernel_name={self.kernel_name!r})"
@@ -103,7 +108,15 @@ class RemoteServer:
                 ) from None
         else:
             token = env.get("JUPYTER_TOKEN") or None
-        return cls(url.rstrip("/") + "/", token, kernel_name or "python3", ca_bundle)
+        kernel_env = tuple(sorted((k, v) for k, v in env.items() if k.startswith("KERNEL_")))
+        return cls(url.rstrip("/") + "/", token, kernel_name or "python3", ca_bundle, kernel_env)
+
+    def start_body(self) -> dict[str, Any]:
+        """The body of ``POST /api/kernels``: the kernelspec, and the ``KERNEL_*``
+        environment a gateway reads (a Jupyter Server ignores it)."""
+        env = dict(self.kernel_env)
+        env.setdefault("KERNEL_USERNAME", getpass.getuser())
+        return {"name": self.kernel_name, "env": env}
 
     def endpoint(self, path: str, *, websocket: bool = False) -> str:
         parts = urlsplit(self.url + path.lstrip("/"))
@@ -128,9 +141,33 @@ class RemoteServer:
         )
 
 
+def _server_says(error: HTTPClientError) -> str:
+    """The reason in a Jupyter server's error reply (``{"reason", "message"}``)."""
+    response = error.response
+    if response is None or not response.body:
+        return ""
+    try:
+        body = json.loads(response.body)
+    except ValueError:
+        return ""
+    if not isinstance(body, dict):
+        return ""
+    return " ".join(str(body[k]) for k in ("reason", "message") if body.get(k)).strip()
+
+
 def _explain(server: RemoteServer, error: Exception, doing: str) -> RemoteServerError:
     """One line that says what went wrong and how to fix it."""
-    if isinstance(error, HTTPClientError) and error.code in (401, 403):
+    said = _server_says(error) if isinstance(error, HTTPClientError) else ""
+    # A Jupyter Server answers a request it could not authenticate with 403
+    # "_xsrf argument missing" (it fell back to cookies); a gateway with 401.
+    not_authenticated = isinstance(error, HTTPClientError) and (
+        error.code == 401 or (error.code == 403 and (not said or "_xsrf" in said))
+    )
+    if isinstance(error, HTTPClientError) and error.code == 403 and not not_authenticated:
+        return RemoteServerError(
+            f"The Jupyter server at {server.url} refused to {doing} (HTTP 403): {said}"
+        )
+    if not_authenticated and isinstance(error, HTTPClientError):
         how = (
             "set JUPYTER_TOKEN to the server's token, or pass --token-file FILE"
             if server.token is None
@@ -237,6 +274,9 @@ class RemoteKernel(KernelSession):
         self._session = Session(session=uuid.uuid4().hex, username="sessions")
         self._closing = False
         self._restarting_on_purpose = False
+        self._info_reply: asyncio.Future[dict[str, Any]] | None = None
+        self._info_status: asyncio.Future[None] | None = None
+        self._info_msg_id = ""
 
     # -- what the runner reads -------------------------------------------------
 
@@ -261,9 +301,7 @@ class RemoteKernel(KernelSession):
             self._set_state("starting")
             try:
                 if self.remote_id is None:
-                    model = await call(
-                        self.server, "api/kernels", "POST", {"name": self.server.kernel_name}
-                    )
+                    model = await call(self.server, "api/kernels", "POST", self.server.start_body())
                     self.remote_id = str(model["id"])
                 await self._connect()
                 self.kernel_info = await self._handshake()
@@ -296,14 +334,18 @@ class RemoteKernel(KernelSession):
         self._tasks = [asyncio.create_task(self._read(self._ws), name="remote-kernel-ws")]
 
     async def _handshake(self) -> dict[str, Any]:
-        """``kernel_info`` until answered: the kernel is up and IOPub flows."""
+        """``kernel_info`` until answered on shell *and* its status seen on
+        IOPub: after a (re)start the server may connect IOPub after shell, and
+        what a kernel publishes before that is lost (a cell's output, its idle)."""
         deadline = time.monotonic() + self.startup_timeout
         while time.monotonic() < deadline:
             loop = asyncio.get_running_loop()
             self._info_reply = loop.create_future()
-            self._send("shell", "kernel_info_request", {})
+            self._info_status = loop.create_future()
+            self._info_msg_id = self._send("shell", "kernel_info_request", {})
             with contextlib.suppress(TimeoutError):
                 content: dict[str, Any] = await asyncio.wait_for(self._info_reply, 1.0)
+                await asyncio.wait_for(self._info_status, 1.0)
                 return content
         raise KernelStartError(
             f"The kernel on {self.server.url} did not answer within {self.startup_timeout:.0f} s."
@@ -422,6 +464,14 @@ class RemoteKernel(KernelSession):
         channel = message.get("channel")
         if channel == "iopub":
             content = message.get("content") or {}
+            status = self._info_status
+            if (
+                status is not None
+                and not status.done()
+                and message["msg_type"] == "status"
+                and message.get("parent_header", {}).get("msg_id") == self._info_msg_id
+            ):
+                status.set_result(None)
             if (
                 message["msg_type"] == "status"
                 and content.get("execution_state") in ("restarting", "dead")
@@ -431,7 +481,7 @@ class RemoteKernel(KernelSession):
                 return
             self._handle_iopub(message)
         elif channel == "shell":
-            info = getattr(self, "_info_reply", None)
+            info = self._info_reply
             if message["msg_type"] == "kernel_info_reply" and info is not None and not info.done():
                 info.set_result(message.get("content") or {})
             self._handle_shell(message)

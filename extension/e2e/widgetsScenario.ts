@@ -67,7 +67,16 @@ async function closeEditors(page: Page): Promise<void> {
  * output: the list renders only what is near the view) is rendered.
  */
 async function reveal(page: Page, text: string): Promise<void> {
-  await focusCellList(page);
+  // A notebook just opened may not have laid out its cells yet.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await focusCellList(page);
+      break;
+    } catch (error) {
+      if (attempt >= 20) throw error;
+      await page.waitForTimeout(500);
+    }
+  }
   await page.keyboard.press("Control+Home");
   const focused = activeNotebook(page).locator(".monaco-list-row.focused");
   for (let step = 0; step < 20; step++) {

@@ -7,6 +7,7 @@ import type { ICallbacks, IClassicComm } from "@jupyter-widgets/base";
 
 import type { CommEvent } from "../protocol";
 import { bufferToBase64 } from "./buffers";
+import { EchoFilter } from "./echoFilter";
 
 /** One outgoing comm message, before the host adds the notebook and the kernel. */
 export interface OutgoingComm {
@@ -40,6 +41,7 @@ export class ProxyComm implements IClassicComm {
   private onClose: Handler | undefined;
   private live = true;
   private sent = 0;
+  private readonly echoes = new EchoFilter();
 
   constructor(
     readonly comm_id: string,
@@ -69,9 +71,15 @@ export class ProxyComm implements IClassicComm {
     this.onClose = callback;
   }
 
-  /** A comm_msg from the kernel, in the shape the model's handler reads (no parent header: see docs/vscode.md). */
+  /**
+   * A comm_msg from the kernel, in the shape the model's handler reads. It has
+   * no parent header (the bridge carries none), so the model applies an
+   * `echo_update` like an update: the echo filter drops what would undo a
+   * change this front end just made.
+   */
   receive(data: Record<string, unknown>, metadata: Record<string, unknown> | undefined, buffers: DataView[]): void {
-    this.onMessage?.({ content: { comm_id: this.comm_id, data }, metadata: metadata ?? {}, buffers });
+    const content = { comm_id: this.comm_id, data: this.echoes.received(data) };
+    this.onMessage?.({ content, metadata: metadata ?? {}, buffers });
   }
 
   /** The kernel closed the comm: the model closes (and its views go). */
@@ -95,11 +103,13 @@ export class ProxyComm implements IClassicComm {
     if (!this.live) return "";
     this.sent += 1;
     const encoded = (buffers ?? []).map((buffer: ArrayBuffer | ArrayBufferView) => bufferToBase64(buffer));
+    const body = asObject(data);
+    this.echoes.sending(body);
     this.transport({
       event,
       commId: this.comm_id,
       ...(event === "open" ? { targetName: this.target_name } : {}),
-      data: asObject(data),
+      data: body,
       ...(metadata !== undefined ? { metadata: asObject(metadata) } : {}),
       ...(encoded.length > 0 ? { buffers: encoded } : {}),
     });

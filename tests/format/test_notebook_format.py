@@ -252,3 +252,25 @@ def test_inserting_several_cells_at_once_equals_inserting_them_one_by_one(
     together = insert_cells(notebook, index, [NewCell(s, k) for s, k in new])  # type: ignore[arg-type]
     assert serialize(together) == serialize(one_by_one)
     assert [c.raw for c in together.cells] == [c.raw for c in parse(serialize(together)).cells]
+
+
+def test_a_move_that_would_turn_cells_into_a_yaml_header_is_refused() -> None:
+    # Found by hypothesis: the preamble opens "# ---"; moving the last cell,
+    # whose code is "# ---", up would close it into a header of three cells.
+    from sessions.format.notebook import move_cell
+
+    text = "# ---\n# jupyter:\n#   a: 1\n# %%\n# %%\n# %%%\n\n\n\n# %%\n# %%\n# ---\n"
+    notebook = parse(text)
+    with pytest.raises(ValueError, match="read back as other cells"):
+        move_cell(notebook, 2, 4)
+    assert serialize(notebook) == text
+    assert [c.source for c in move_cell(notebook, 1, 3).cells] == [
+        c.source
+        for c in (
+            notebook.cells[0],
+            notebook.cells[2],
+            notebook.cells[3],
+            notebook.cells[1],
+            notebook.cells[4],
+        )
+    ]

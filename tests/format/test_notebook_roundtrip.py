@@ -348,7 +348,14 @@ def test_move_reorders_cells(text: str, data: st.DataObject) -> None:
     source_index = data.draw(st.integers(first, len(nb) - 1))
     target_index = data.draw(st.integers(first, len(nb) - 1))
 
-    edited = move_cell(nb, source_index, target_index)
+    try:
+        edited = move_cell(nb, source_index, target_index)
+    except ValueError as error:
+        # Only when the moved text would read as other cells (found by this
+        # test: a preamble opening "# ---" and a moved cell's "# ---" closing
+        # it into a YAML header); the notebook is left as it was.
+        assert "read back as other cells" in str(error)
+        return
 
     assert_consistent(edited)
     expected = [(c.header_line, c.source) for c in nb.cells]

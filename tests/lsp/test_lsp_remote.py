@@ -77,8 +77,10 @@ async def test_runs_on_the_remote_kernel(
     kernels = [k for k in recorded(lsp).kernel if k["uri"] == uri]
     assert kernels[-1]["python"] == f"python3 on {jupyter.url}"
     assert len(jupyter.kernels()) == 1
-    state = latest_state(lsp, uri)
-    assert state is not None and [c["status"] for c in state["cells"]][:2] == ["fresh", "fresh"]
+    await wait_until(
+        lambda: [c["status"] for c in latest_state(lsp, uri)["cells"]][:2] == ["fresh", "fresh"],  # type: ignore[index]
+        what="both cells fresh",
+    )
 
     # Interrupt through the server's REST API.
     running = asyncio.ensure_future(command(lsp, "sessions.run", {"uri": uri, "cells": [2]}))

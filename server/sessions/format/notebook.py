@@ -657,7 +657,17 @@ def move_cell(notebook: ParsedNotebook, source_index: int, target_index: int) ->
         at_old, at_new = cells.index(old_last), count - 1
         cells[at_old], cells[at_new] = old_end, new_end
         checked = {at_old, at_new}
-    return _finish(notebook, cells, notebook.prefix, checked=checked)
+    moved = _finish(notebook, cells, notebook.prefix, checked=checked)
+    if [c.source for c in moved.cells] != [c.source for c in cells]:
+        # The moved text reads as other cells (a cell's ``# ---`` line now
+        # closing a YAML header that the preamble opens, say): refused, so a
+        # move never changes cells it did not move.
+        raise ValueError(
+            "moving this cell there would make the file read back as other cells (a line "
+            "that reads as a cell marker or YAML header would land in a new place); "
+            "edit the text instead"
+        )
+    return moved
 
 
 def _fixed_count(cells: Sequence[Cell]) -> int:

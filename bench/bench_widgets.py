@@ -4,7 +4,7 @@
 - a bound slider's value change (``sessions/comm`` from the client, as the
   renderer sends it) → the dependent cell's new output at the client
   (``sessions/output`` with the new value): the issue's budget is "within
-  1 s"; it includes the 150 ms the server waits for a dragged slider to be
+  1 s"; it includes the 100 ms the server waits for a dragged slider to be
   still (``comm_bridge.VALUE_SETTLE_SECONDS``);
 - ``hover`` while a cell sets a progress bar 100,000 times (the comm
   updates streaming to the client): p95 ≤ 20 ms (DESIGN §9's hover budget).

@@ -68,6 +68,12 @@ async def test_names_value_changes_and_superseded_reruns(runner: NotebookRunner)
     assert changed == {0: frozenset({"knob", "alias"})} and not bound
     assert statuses(runner) == ["fresh", "upstream", "upstream"]
     assert "widget `knob` of cell 0" in runner.snapshot().states[1].reason
+    # The state saved with the slider's output follows the UI: a reopened
+    # notebook shows 8, not the 2 the cell left it at.
+    record = runner.snapshot().records[0]
+    assert record is not None
+    saved = record.outputs[-1]["metadata"]["application/vnd.jupyter.widget-state+json"]
+    assert saved["state"][model_id]["state"]["value"] == 8
 
     # A re-run of the readers (2 s: the value is 8), superseded by a new change.
     first = asyncio.ensure_future(runner.run_readers_of(changed))

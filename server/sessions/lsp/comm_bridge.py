@@ -32,9 +32,16 @@ Notify = Callable[[str, Any], None]
 COMM_BATCH_SECONDS = 0.05
 """How long kernel comm updates are gathered before they are sent."""
 
-VALUE_SETTLE_SECONDS = 0.15
+VALUE_SETTLE_SECONDS = 0.1
 """A dragged slider sends a value every few milliseconds: the dependents are
 marked (and re-run) once it has been still this long."""
+
+
+_NOT_VALUES = frozenset(
+    {"_view_count", "msg_id", "outputs", "layout", "style", "tooltip", "tabbable", "_dom_classes"}
+)
+"""State keys a front end sends that are not the widget's value (a selection
+widget's value travels as ``index``, an anywidget's as its own traits)."""
 
 
 def _mergeable(event: CommEvent) -> bool:
@@ -135,12 +142,10 @@ class CommBridge:
             log.info("dropped a comm %s for %s: the kernel is not running", event.kind, self.uri)
             return
         state = event.data.get("state")
-        if event.method == "update" and isinstance(state, dict) and "value" in state:
+        if event.method == "update" and isinstance(state, dict) and state.keys() - _NOT_VALUES:
             self._value_changed(event.comm_id)
 
     def _value_changed(self, model_id: str) -> None:
-        if model_id not in self.runner.widgets:
-            return  # no name holds it: nothing reads it
         self._changed.add(model_id)
         if self._settle_handle is not None:
             self._settle_handle.cancel()

@@ -32,7 +32,13 @@ from sessions.kernel.comms import CommEvent, CommMirror, with_widget_state
 from sessions.run.committer import Committer
 from sessions.run.outputs import OutputAccumulator, for_storage
 from sessions.run.plan import blocked_by_syntax_errors, plan_run
-from sessions.run.widgets import BINDINGS_CODE, WidgetBinding, mark_changed, parse_bindings
+from sessions.run.widgets import (
+    BINDINGS_CODE,
+    WidgetBinding,
+    mark_changed,
+    parse_bindings,
+    refresh_saved_state,
+)
 
 OnRun = Literal["lazy", "autorun"]
 
@@ -544,21 +550,29 @@ class NotebookRunner:
     ) -> tuple[dict[int, frozenset[str]], bool]:
         """The UI changed the value of these widget models: give the names
         bound to them new keys in their cells' records (so what read them is
-        stale). Returns those cells' indexes with the names changed in each,
-        and whether one of the widgets is bound (``sessions.bind``) to re-run
-        its readers at once."""
+        stale), and bring the widget state saved with outputs up to date (so a
+        reopened notebook shows what was last seen). Returns the cells whose
+        names changed, with the names, and whether one of the widgets is
+        bound (``sessions.bind``) to re-run its readers at once."""
         changed = {m: self.widgets[m] for m in model_ids if m in self.widgets}
-        if not changed:
-            return {}, False
+        kernel = self.kernel
         for binding in changed.values():
             binding.generation += 1
         marked: list[int] = []
+        refreshed = False
 
         def change(data: SidecarData) -> None:
+            nonlocal refreshed
             marked.extend(mark_changed(data, changed))
+            if kernel is not None:
+                refreshed = refresh_saved_state(data, kernel.comms, model_ids)
+
+        if not changed and kernel is None:
+            return {}, False
 
         data = await asyncio.to_thread(self.store.update, change)
-        self.listener.records_committed(data)
+        if marked or refreshed:
+            self.listener.records_committed(data)
         names: dict[int, set[str]] = {}
         by_run = {record.run: record.index for record in data.cells}
         for binding in changed.values():

@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 from sessions.analysis.versions import widget_changed_key
 from sessions.cache.records import SidecarData
+from sessions.kernel.comms import WIDGET_STATE_MIME, CommMirror
 
 BINDINGS_MARK = "\x1esessions-widget-bindings:"
 """Starts the one line of stdout the bindings request prints."""
@@ -100,4 +101,41 @@ def mark_changed(data: SidecarData, bindings: Mapping[str, WidgetBinding]) -> li
             # tells changed records from the previous text's by identity.
             data.cells[position] = dataclasses.replace(record, provides=provides)
             changed.append(record.index)
+    return changed
+
+
+def refresh_saved_state(data: SidecarData, comms: CommMirror, model_ids: Collection[str]) -> bool:
+    """The widget state saved with outputs, brought up to date for these
+    models (the UI changed them after their cell ended), so a reopened
+    notebook shows them as they were last seen; whether anything changed."""
+    wanted = set(model_ids)
+    changed = False
+    for position, record in enumerate(data.cells):
+        outputs = None
+        for index, output in enumerate(record.outputs):
+            metadata = output.get("metadata")
+            if not isinstance(metadata, dict):
+                continue
+            saved = metadata.get(WIDGET_STATE_MIME)
+            if not isinstance(saved, dict):
+                continue
+            state = saved.get("state")
+            if not isinstance(state, dict) or not wanted & state.keys():
+                continue
+            fresh = dict(state)
+            for model_id in wanted & state.keys():
+                model = comms.models.get(model_id)
+                if model is not None:
+                    fresh[model_id] = model.to_nbformat()
+            if fresh == state:
+                continue
+            if outputs is None:
+                outputs = list(record.outputs)
+            outputs[index] = {
+                **output,
+                "metadata": {**metadata, WIDGET_STATE_MIME: {**saved, "state": fresh}},
+            }
+        if outputs is not None:
+            data.cells[position] = dataclasses.replace(record, outputs=outputs)
+            changed = True
     return changed

@@ -4,6 +4,7 @@ token or URL is one line that says how to fix it."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -71,3 +72,36 @@ def test_a_wrong_token_or_url_is_one_clear_line(jupyter: JupyterServer, tmp_path
     bad = cli("run", str(path), "--server", "ftp://x", cwd=tmp_path, env=env)
     assert bad.returncode != 0 and "is not a Jupyter server URL" in bad.stderr
     assert not (tmp_path / "nb.sessions.toml").exists()
+
+
+def test_a_shared_session_on_the_server(jupyter: JupyterServer, tmp_path: Path) -> None:
+    path = tmp_path / "shared.py"
+    path.write_text(
+        "# %% count\ncounter = globals().get('counter', 0) + 1\nprint('count', counter)\n"
+    )
+    env = {**cli_env(tmp_path), "JUPYTER_TOKEN": jupyter.token}
+    started = cli("start", str(path), "--server", jupyter.url, "--name", "gpu", env=env)
+    assert started.returncode == 0, started.stderr
+    assert f"on {jupyter.url}" in started.stdout
+    [kernel] = jupyter.kernels()
+
+    listed = cli("ls", "--json", env=env)
+    [row] = [r for r in json.loads(listed.stdout) if r.get("name") == "gpu"]
+    assert row["server"] == jupyter.url and row["remote_id"] == kernel["id"]
+    assert row["health"] == "remote"
+    registry_text = "".join(p.read_text() for p in (tmp_path / "rt").rglob("*.json"))
+    assert jupyter.token not in registry_text  # the URL and kernel id, never the token
+
+    # Two runs from two processes share the kernel: the second sees the first's state.
+    first = cli("run", "--all", str(path), "--server", jupyter.url, env=env)
+    second = cli("run", "--all", str(path), "--server", jupyter.url, env=env)
+    assert "count 1" in first.stdout and "count 2" in second.stdout, (first.stdout, second.stdout)
+    assert [k["id"] for k in jupyter.kernels()] == [kernel["id"]]  # left running: shared
+
+    refused = cli("console", "gpu", env=env)
+    assert refused.returncode == 2 and "local sessions only" in refused.stderr
+
+    stopped = cli("stop", "gpu", env=env)
+    assert stopped.returncode == 0, stopped.stderr
+    assert jupyter.kernels() == []
+    assert "gpu" not in cli("ls", "--json", env=env).stdout

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from sessions.cli.common import fail
+from sessions.cli.common import fail, refuse_remote
 from sessions.cli.start import add_idle_timeout, idle_timeout_of
 from sessions.kernel.registry import Registry, RegistryError
 from sessions.kernel.supervisor import SupervisorError, SupervisorOptions, start_detached
@@ -38,6 +38,8 @@ def run(args: argparse.Namespace) -> int:
         idle_timeout = idle_timeout_of(args)
     except (RegistryError, ValueError) as error:
         return fail(str(error))
+    if (refused := refuse_remote(source, "clone")) is not None:
+        return refused
     options = SupervisorOptions(
         notebook=Path(source.notebook),
         key=registry.new_key(),

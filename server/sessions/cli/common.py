@@ -5,10 +5,16 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sessions.analysis.snapshot import Snapshot, load_snapshot
 from sessions.format.files import NotebookReadError
+
+if TYPE_CHECKING:
+    import argparse
+
+    from sessions.kernel.registry import SessionEntry
+    from sessions.kernel.remote import RemoteServer
 
 
 class CliError(Exception):
@@ -35,3 +41,58 @@ def print_json(payload: Any) -> None:
 def fail(message: str) -> int:
     print(f"sessions: {message}", file=sys.stderr)
     return 2
+
+
+def add_remote_arguments(parser: argparse.ArgumentParser, *, server: bool = True) -> None:
+    """``--server``, ``--token-file``, ``--kernel-name``, ``--ca-bundle`` (docs/cli.md)."""
+    group = parser.add_argument_group("remote kernels (docs/cli.md)")
+    if server:
+        group.add_argument(
+            "--server",
+            metavar="URL",
+            help="run the kernel on this Jupyter Server or Enterprise Gateway "
+            "(default: [tool.sessions] server in pyproject.toml, else a local kernel)",
+        )
+        group.add_argument(
+            "--kernel-name", metavar="NAME", help="kernelspec on the server (default: python3)"
+        )
+    group.add_argument(
+        "--token-file",
+        metavar="FILE",
+        help="file holding the server's token (default: the JUPYTER_TOKEN environment variable)",
+    )
+    group.add_argument(
+        "--ca-bundle", metavar="FILE", help="certificate authorities to trust for https (PEM)"
+    )
+
+
+def remote_server_of(
+    args: argparse.Namespace, notebook: Path | None, url: str | None = None
+) -> RemoteServer | None:
+    """The Jupyter server of ``url``, ``--server`` or ``[tool.sessions] server``
+    (None: local kernels). ``RemoteServerError`` says what is wrong."""
+    from sessions.kernel.interpreter import project_server
+
+    url = url or getattr(args, "server", None)
+    if url is None and notebook is not None:
+        url = project_server(notebook)
+    if url is None:
+        return None
+    from sessions.kernel.remote import RemoteServer
+
+    return RemoteServer.from_options(
+        url,
+        token_file=args.token_file,
+        kernel_name=getattr(args, "kernel_name", None),
+        ca_bundle=args.ca_bundle,
+    )
+
+
+def refuse_remote(entry: SessionEntry, verb: str) -> int | None:
+    """An error for the verbs a session on a Jupyter server does not support yet."""
+    if entry.server is None:
+        return None
+    return fail(
+        f"session {entry.label()} runs on the Jupyter server {entry.server}; `sessions {verb}` "
+        "works on local sessions only (use the server's own tools, or `sessions stop`)"
+    )

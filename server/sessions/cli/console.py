@@ -9,7 +9,7 @@ import subprocess
 import sys
 from typing import Any
 
-from sessions.cli.common import fail
+from sessions.cli.common import fail, refuse_remote
 from sessions.kernel.registry import Registry, RegistryError
 
 INSTALL_HINT = f"{shlex.quote(sys.executable)} -m pip install jupyter-console"
@@ -32,6 +32,8 @@ def run(args: argparse.Namespace) -> int:
         entry = Registry().resolve(args.session)
     except RegistryError as error:
         return fail(str(error))
+    if (refused := refuse_remote(entry, "console")) is not None:
+        return refused
     if importlib.util.find_spec("jupyter_console") is None:
         return fail(f"jupyter console is not installed; install it with: {INSTALL_HINT}")
     # jupyter console's `exit` asks the kernel to shut down; Ctrl-D only detaches.

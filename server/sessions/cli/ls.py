@@ -52,7 +52,9 @@ def session_json(entry: SessionEntry, healthy: bool) -> dict[str, Any]:
         "state": entry.state,
         "idle_seconds": round(entry.idle_seconds(), 1),
         "python": entry.python,
-        "health": "ok" if healthy else "no heartbeat",
+        "health": "remote" if entry.server is not None else "ok" if healthy else "no heartbeat",
+        "server": entry.server,
+        "remote_id": entry.remote_id,
         "owner_pid": entry.owner_pid,
         "kernel_pid": entry.kernel_pid,
         "connection_file": entry.connection_file,
@@ -127,7 +129,9 @@ def run(args: argparse.Namespace) -> int:
     entries = registry.entries()
     # Heartbeats in parallel: a stuck kernel costs its timeout once, not per row.
     with ThreadPoolExecutor(max_workers=8) as pool:
-        health = list(pool.map(lambda e: heartbeat(e.connection_file), entries))
+        health = list(
+            pool.map(lambda e: e.server is not None or heartbeat(e.connection_file), entries)
+        )
     rows = [session_json(e, ok) for e, ok in zip(entries, health, strict=True)]
     if args.json:
         print_json(rows + [orphan_json(o) for o in orphans])

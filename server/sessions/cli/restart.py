@@ -12,7 +12,7 @@ import sys
 import time
 from typing import Any
 
-from sessions.cli.common import fail
+from sessions.cli.common import fail, refuse_remote
 from sessions.kernel.registry import Registry, RegistryError
 
 RESTART_TIMEOUT = 90.0
@@ -30,6 +30,8 @@ def run(args: argparse.Namespace) -> int:
         entry = registry.resolve(args.session)
     except RegistryError as error:
         return fail(str(error))
+    if (refused := refuse_remote(entry, "restart")) is not None:
+        return refused
     registry.request(entry.key, "restart")
     deadline = time.monotonic() + RESTART_TIMEOUT
     while time.monotonic() < deadline:

@@ -11,21 +11,18 @@ import argparse
 import asyncio
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sessions.analysis.snapshot import Snapshot
 from sessions.cache.sidecar import SidecarWriteError
-from sessions.cli.common import fail, print_json
+from sessions.cli.common import add_remote_arguments, fail, print_json, remote_server_of
 from sessions.cli.progress import TerminalProgress
 from sessions.format.files import NotebookReadError
 from sessions.kernel.errors import KernelError
-from sessions.kernel.interpreter import project_server, resolve_python
+from sessions.kernel.interpreter import resolve_python
 from sessions.run.kernel_factory import kernel_factory_for
 from sessions.run.plan import PlanError
 from sessions.run.runner import NotebookRunner, RunSettings, RunSummary
-
-if TYPE_CHECKING:
-    from sessions.kernel.remote import RemoteServer
 
 
 def register(verbs: Any) -> None:
@@ -67,24 +64,7 @@ def register(verbs: Any) -> None:
     parser.add_argument(
         "--python", metavar="PATH", help="interpreter for the kernel (overrides project settings)"
     )
-    remote = parser.add_argument_group("remote kernels (docs/cli.md)")
-    remote.add_argument(
-        "--server",
-        metavar="URL",
-        help="run the kernel on this Jupyter Server or Enterprise Gateway "
-        "(default: [tool.sessions] server in pyproject.toml, else a local kernel)",
-    )
-    remote.add_argument(
-        "--token-file",
-        metavar="FILE",
-        help="file holding the server's token (default: the JUPYTER_TOKEN environment variable)",
-    )
-    remote.add_argument(
-        "--kernel-name", metavar="NAME", help="kernelspec on the server (default: python3)"
-    )
-    remote.add_argument(
-        "--ca-bundle", metavar="FILE", help="certificate authorities to trust for https (PEM)"
-    )
+    add_remote_arguments(parser)
     parser.add_argument("--quiet", "-q", action="store_true", help="do not echo cell outputs")
     parser.add_argument(
         "--json", action="store_true", help="print a JSON summary on stdout (docs/cli.md)"
@@ -141,19 +121,6 @@ def exit_code(summary: RunSummary, *, allow_errors: bool) -> int:
     return 1
 
 
-def remote_server(path: Path, args: argparse.Namespace) -> RemoteServer | None:
-    """The Jupyter server of ``--server`` or ``[tool.sessions] server``; None: local.
-    ``RemoteServerError`` (a bad URL, an unreadable token file) says how to fix it."""
-    url = args.server or project_server(path)
-    if url is None:
-        return None
-    from sessions.kernel.remote import RemoteServer
-
-    return RemoteServer.from_options(
-        url, token_file=args.token_file, kernel_name=args.kernel_name, ca_bundle=args.ca_bundle
-    )
-
-
 def run(args: argparse.Namespace) -> int:
     path = Path(args.notebook)
     mode, cells = ("stale", []) if args.stale else ("cell", args.cell) if args.cell else ("all", [])
@@ -177,7 +144,7 @@ def run(args: argparse.Namespace) -> int:
 async def _run(
     path: Path, mode: str, cells: list[int], settings: RunSettings, args: argparse.Namespace
 ) -> int:
-    server = remote_server(path, args)
+    server = remote_server_of(args, path)
     runner = NotebookRunner(
         path,
         kernel_factory_for(path, python=args.python, fresh=args.fresh, server=server),

@@ -11,11 +11,15 @@ import argparse
 import asyncio
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sessions.cli.common import fail
+from sessions.cli.common import add_remote_arguments, fail, remote_server_of
 from sessions.kernel.errors import KernelError
 from sessions.kernel.registry import Registry, RegistryError, SessionEntry
+
+if TYPE_CHECKING:
+    from sessions.kernel.remote import RemoteServer
+
 from sessions.kernel.supervisor import (
     IDLE_TIMEOUT_ENV,
     Replay,
@@ -38,6 +42,7 @@ def register(verbs: Any) -> None:
     parser.add_argument(
         "--python", metavar="PATH", help="interpreter for the kernel (overrides project settings)"
     )
+    add_remote_arguments(parser)
     parser.set_defaults(run=run)
 
 
@@ -58,6 +63,11 @@ def idle_timeout_of(args: argparse.Namespace) -> float | None:
 
 
 def describe(entry: SessionEntry) -> str:
+    if entry.server is not None:
+        return (
+            f"session {entry.label()} for {entry.notebook} "
+            f"(kernel {entry.remote_id} on {entry.server})"
+        )
     return f"session {entry.label()} for {entry.notebook} (kernel pid {entry.kernel_pid})"
 
 
@@ -79,6 +89,12 @@ def run(args: argparse.Namespace) -> int:
         )
     except (RegistryError, ValueError) as error:
         return fail(str(error))
+    try:
+        server = remote_server_of(args, notebook)
+    except KernelError as error:
+        return fail(str(error))
+    if server is not None:
+        return _start_remote(server, notebook, registry, args.name)
     if args.detach:
         try:
             entry, _ = start_detached(options, registry)
@@ -96,4 +112,20 @@ def run(args: argparse.Namespace) -> int:
     except KernelError as error:
         return fail(str(error))
     print("stopped", file=sys.stderr)
+    return 0
+
+
+def _start_remote(
+    server: RemoteServer, notebook: Path, registry: Registry, name: str | None
+) -> int:
+    """A shared kernel on a Jupyter server: it lives there, not here, so there
+    is nothing to keep in the foreground and ``--detach`` changes nothing."""
+    from sessions.kernel.remote import start_shared
+
+    try:
+        entry = asyncio.run(start_shared(server, notebook, registry, name))
+    except KernelError as error:
+        return fail(str(error))
+    print(f"started {describe(entry)}")
+    print(f"stop it with: sessions stop {entry.key}")
     return 0

@@ -110,6 +110,10 @@ class SessionEntry:
     idle_timeout: float | None = None
     """Minutes of idleness after which the owner shuts the kernel down (``None``: never)."""
     restarts: int = 0
+    server: str | None = None
+    """A remote session: the Jupyter server's URL (never its token)."""
+    remote_id: str | None = None
+    """A remote session: the server's kernel id (``/api/kernels/ID``)."""
     executed: list[str] = field(default_factory=list)
     """``code_hash`` of each code that ran without error in this kernel process,
     ordered by its last run: the cells *loaded* in this kernel, whichever client
@@ -257,6 +261,12 @@ class Registry:
                 # Unreadable: a writer is never mid-write (rename), so it is junk.
                 with contextlib.suppress(OSError):
                     path.unlink()
+                continue
+            if entry.server is not None:
+                # A kernel on a Jupyter server: no process here to check. Its
+                # entry goes with ``sessions stop``, or when a client finds
+                # the kernel gone from the server.
+                live.append(entry)
                 continue
             if not pid_alive(entry.owner_pid) or (
                 entry.state not in ("starting", "restarting") and not pid_alive(entry.kernel_pid)

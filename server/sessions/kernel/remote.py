@@ -50,6 +50,7 @@ from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 from tornado.websocket import WebSocketClientConnection, WebSocketClosedError, websocket_connect
 
 from sessions.kernel.errors import KernelDeadError, KernelStartError
+from sessions.kernel.registry import Registry, SessionEntry, now_iso
 from sessions.kernel.session import ExecuteStatus, KernelSession
 
 log = logging.getLogger(__name__)
@@ -541,3 +542,68 @@ def _reconnect_note() -> dict[str, Any]:
             "outputs published during the outage may be lost]\n"
         ),
     }
+
+
+# -- shared sessions on a server (``sessions start --server``) -----------------
+
+
+async def start_shared(
+    server: RemoteServer, notebook: Path, registry: Registry, name: str | None = None
+) -> SessionEntry:
+    """A new kernel on ``server`` for ``notebook``, registered so that every
+    client of the notebook on this machine attaches to it; it runs on the
+    server until ``stop_shared``."""
+    model = await call(server, "api/kernels", "POST", server.start_body())
+    stamp = now_iso()
+    entry = SessionEntry(
+        key=registry.new_key(),
+        notebook=str(Path(notebook).absolute()),
+        python=f"{server.kernel_name} on {server.url}",
+        owner_pid=0,
+        kernel_pid=0,
+        pgid=0,
+        connection_file="",
+        started=stamp,
+        last_activity=stamp,
+        state="idle",
+        name=name,
+        detached=True,
+        server=server.url,
+        remote_id=str(model["id"]),
+    )
+    registry.write(entry)
+    return entry
+
+
+async def stop_shared(entry: SessionEntry, server: RemoteServer, registry: Registry) -> None:
+    """Deletes a shared session's kernel on its server and its entry here
+    (the entry also when the server no longer has the kernel)."""
+    assert entry.remote_id is not None
+    try:
+        await call(server, f"api/kernels/{quote(entry.remote_id)}", "DELETE")
+    except RemoteServerError as error:
+        if "HTTP 404" not in str(error):
+            raise
+    registry.remove(entry.key)
+
+
+async def attach_shared(
+    server: RemoteServer, notebook: Path, registry: Registry
+) -> RemoteKernel | None:
+    """The registered shared kernel of ``notebook`` on ``server``, connected;
+    None when there is none (an entry whose kernel is gone is removed)."""
+    for entry in registry.for_notebook(notebook):
+        if entry.server != server.url or entry.remote_id is None:
+            continue
+        kernel = RemoteKernel(
+            server, Path(notebook).absolute().parent, kernel_id=entry.remote_id, shared=True
+        )
+        try:
+            await kernel.start()
+        except RemoteServerError as error:
+            if "HTTP 404" in str(error):
+                registry.remove(entry.key)  # the server no longer has it
+                continue
+            raise
+        return kernel
+    return None

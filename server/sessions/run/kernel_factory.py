@@ -110,14 +110,20 @@ def kernel_factory_for(
     server: RemoteServer | None = None,
 ) -> KernelFactory:
     """A factory of running kernels for the notebook (see ``attach_or_start``);
-    with ``fresh`` every kernel it makes is a new one. With ``server``, each
-    is a new kernel on that Jupyter server (``RemoteKernel``), deleted there
-    when it shuts down."""
+    with ``fresh`` every kernel it makes is a new one. With ``server``: the
+    notebook's shared session on that server (``sessions start --server``)
+    when there is one, left running when the client is done; else a new
+    kernel there, deleted when it shuts down."""
 
     async def start_kernel() -> KernelLike:
         if server is not None:
-            from sessions.kernel.remote import RemoteKernel
+            from sessions.kernel.registry import Registry
+            from sessions.kernel.remote import RemoteKernel, attach_shared
 
+            if not fresh:
+                shared = await attach_shared(server, notebook_path, registry or Registry())
+                if shared is not None:
+                    return shared
             remote = RemoteKernel(server, Path(notebook_path).absolute().parent)
             await remote.start()
             return remote

@@ -5,6 +5,8 @@
 //    Shift+Enter), the kernel console, rich outputs, interrupt, Jupyter
 //    widgets; then a second code-server on that folder, where the widgets
 //    show their saved state without a kernel;
+//  - a remote kernel: a real `jupyter server`, reached through the
+//    sessions.kernel.server and sessions.kernel.tokenFile settings;
 //  - an untrusted workspace, in a second code-server with workspace trust on:
 //    cached outputs show, running is refused, no kernel starts;
 //  - server launch, in a third code-server whose server Python is a fresh
@@ -13,7 +15,7 @@
 // The last line is `N passed, 0 failed` (or `N passed, 1 failed`).
 //   usage: npm run test:e2e     (needs .venv with sessions installed)
 //   SESSIONS_E2E_ONLY=rich,interrupt runs only those scenarios (while developing; also
-//   notebook, console, widgets, untrusted, serverlaunch).
+//   notebook, console, widgets, remote, untrusted, serverlaunch).
 
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -27,6 +29,7 @@ import { consoleScenario } from "./consoleScenario";
 import { DOC_IMAGES, OUT, ROOT, VENV_BIN, check, passedCount, timed } from "./harness";
 import { interruptScenario } from "./interruptScenario";
 import { notebookScenario } from "./notebookScenario";
+import { remoteKernels, remoteScenario, remoteSettings, startJupyterServer } from "./remoteScenario";
 import { richOutputsScenario } from "./richOutputsScenario";
 import { launchWorkspace, serverLaunchScenario } from "./serverLaunchScenario";
 import { declineTrust, untrustedScenario } from "./untrustedScenario";
@@ -40,6 +43,8 @@ interface WorkbenchOptions {
   workspaceTrust: boolean;
   /** `sessions.server.python`, when not the repository's .venv. */
   serverPython?: string;
+  /** More user settings. */
+  settings?: Record<string, unknown>;
 }
 
 /**
@@ -56,7 +61,11 @@ async function withWorkbench(
   body: (page: Page) => Promise<void>,
 ): Promise<void> {
   const userDataDir = path.join(tmp, `user-data-${options.name}`);
-  writeSettings(userDataDir, { trust: options.workspaceTrust, serverPython: options.serverPython });
+  writeSettings(userDataDir, {
+    trust: options.workspaceTrust,
+    serverPython: options.serverPython,
+    extra: options.settings,
+  });
   const server = await CodeServer.start(tools, {
     userDataDir,
     extensionsDir,
@@ -139,6 +148,32 @@ async function main(): Promise<void> {
         await waitForWorkbench(page);
         await timed("widgets, reopened without a kernel", () => widgetsReopenedScenario(page));
       });
+    }
+    if (wanted("remote")) {
+      const jupyter = await startJupyterServer(tmp);
+      try {
+        const remoteFolder = path.join(tmp, "remote-workspace");
+        fs.mkdirSync(remoteFolder, { recursive: true });
+        const remoteOptions = {
+          name: "remote",
+          folder: remoteFolder,
+          workspaceTrust: false,
+          settings: remoteSettings(jupyter),
+        };
+        await withWorkbench(tools, opened, tmp, extensionsDir, remoteOptions, async (page) => {
+          await waitForWorkbench(page);
+          await timed("remote kernel on a Jupyter server", () => remoteScenario(page, remoteFolder, jupyter));
+        });
+        const deadline = Date.now() + 15_000;
+        let left = await remoteKernels(jupyter);
+        while (left.length > 0 && Date.now() < deadline) {
+          await new Promise((resolve) => setTimeout(resolve, 250));
+          left = await remoteKernels(jupyter);
+        }
+        check(left.length === 0, `closing VS Code deleted its kernel on the server (${left.length} left)`);
+      } finally {
+        jupyter.process.kill();
+      }
     }
     if (wanted("untrusted")) {
       const untrustedOptions = { name: "untrusted", folder: untrusted.folder, workspaceTrust: true };

@@ -170,7 +170,11 @@ export async function widgetsScenario(page: Page, workspace: Workspace): Promise
   const reopened = await waitForOutputFrame(page, ".widget-slider", { text: "plain" });
   const plainAgain = sliderIn(reopened.frame, "plain");
   await poll(page, async () => ((await readout(plainAgain)) === "4" ? true : undefined), "the reopened plain slider at 4", 10_000);
-  check(true, "reopened while the kernel runs, the slider is live with the kernel's value 4 (its saved state says 3)");
+  const savedNotes = await reopened.frame.getByText(SAVED_NOTE).count();
+  check(
+    savedNotes === 0,
+    `reopened while the kernel runs, the slider is live with the kernel's value 4 (${savedNotes} "saved state" notes)`,
+  );
 
   // 4. Restart: live views become placeholders.
   await runCommand(page, "Sessions: Restart Kernel");
@@ -198,8 +202,8 @@ export async function widgetsReopenedScenario(page: Page): Promise<void> {
   const restored = await waitForOutputFrame(page, ".widget-slider", { text: "plain", timeout: LONG });
   const savedPlain = sliderIn(restored.frame, "plain");
   check(
-    (await readout(savedPlain)) === "3",
-    "with no kernel, the reopened notebook shows the slider's saved state: 3, as the cell left it",
+    (await readout(savedPlain)) === "4",
+    "with no kernel, the reopened notebook shows the slider where the UI left it (4; the cell made it 3)",
   );
   await restored.frame.getByText(SAVED_NOTE).first().waitFor({ timeout: 10_000 });
   const kernel = await kernelStatusText(page);

@@ -163,9 +163,14 @@ export function untrustedWorkspace(tmp: string): Workspace {
  */
 export function writeSettings(
   userDataDir: string,
-  { trust, serverPython = PYTHON }: { trust: boolean; serverPython?: string },
+  {
+    trust,
+    serverPython = PYTHON,
+    extra = {},
+  }: { trust: boolean; serverPython?: string; extra?: Record<string, unknown> },
 ): void {
   const settings = {
+    ...extra,
     "security.workspace.trust.enabled": trust,
     "security.workspace.trust.startupPrompt": "always",
     "sessions.server.python": serverPython,

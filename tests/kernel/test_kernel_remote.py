@@ -17,7 +17,12 @@ import pytest_asyncio
 
 from sessions.kernel.comms import widget_view_ids
 from sessions.kernel.remote import RemoteKernel, RemoteServer, RemoteServerError, call
-from tests.support.jupyter_server import EnterpriseGateway, JupyterServer, free_port
+from tests.support.jupyter_server import (
+    EnterpriseGateway,
+    JupyterServer,
+    TlsJupyterServer,
+    free_port,
+)
 
 pytestmark = [pytest.mark.kernel, pytest.mark.asyncio(loop_scope="module")]
 
@@ -178,3 +183,23 @@ async def test_a_server_killed_mid_run_makes_the_kernel_dead_within_seconds(
     finally:
         await kernel.shutdown()
         doomed.stop()
+
+
+async def test_https_is_verified_and_a_ca_bundle_makes_it_trusted(tmp_path: Path) -> None:
+    secure = TlsJupyterServer(tmp_path)
+    secure.start()
+    try:
+        untrusted = RemoteKernel(secure.server(), tmp_path)
+        with pytest.raises(RemoteServerError, match=r"certificate .*--ca-bundle"):
+            await untrusted.start()
+        trusted = RemoteKernel(
+            dataclasses.replace(secure.server(), ca_bundle=str(secure.certificate)), tmp_path
+        )
+        await trusted.start()
+        try:
+            status, outputs = await run(trusted, "print('over wss')")
+            assert status == "ok" and stdout_of(outputs) == "over wss\n"
+        finally:
+            await trusted.shutdown()
+    finally:
+        secure.stop()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import secrets
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -60,6 +61,9 @@ class JupyterServer:
             "JUPYTER_RUNTIME_DIR": str(self.folder / "runtime"),
         }
 
+    def ssl_context(self) -> ssl.SSLContext | None:
+        return None
+
     def start(self) -> None:
         log = open(self.folder / "server.log", "wb")  # noqa: SIM115 - lives as long as the server
         self.process = subprocess.Popen(
@@ -75,7 +79,7 @@ class JupyterServer:
                 request = urllib.request.Request(
                     self.url + "api/kernelspecs", headers={"Authorization": f"token {self.token}"}
                 )
-                with urllib.request.urlopen(request, timeout=1):
+                with urllib.request.urlopen(request, timeout=1, context=self.ssl_context()):
                     return
             except OSError:
                 assert self.process.poll() is None, (self.folder / "server.log").read_text()
@@ -86,7 +90,7 @@ class JupyterServer:
         request = urllib.request.Request(
             self.url + "api/kernels", headers={"Authorization": f"token {self.token}"}
         )
-        with urllib.request.urlopen(request, timeout=5) as response:
+        with urllib.request.urlopen(request, timeout=5, context=self.ssl_context()) as response:
             kernels: list[dict[str, Any]] = json.load(response)
             return kernels
 
@@ -143,3 +147,46 @@ class EnterpriseGateway(JupyterServer):
             self.token if token is None else token,
             kernel_env=(("KERNEL_USERNAME", "sessions-tests"),),
         )
+
+
+class TlsJupyterServer(JupyterServer):
+    """A ``jupyter server`` on https, with a self-signed certificate for
+    127.0.0.1 made by ``openssl`` (``self.certificate``: the CA to trust)."""
+
+    def __init__(self, folder: Path) -> None:
+        super().__init__(folder)
+        self.url = f"https://127.0.0.1:{self.port}/"
+        self.certificate = folder / "cert.pem"
+        self.key = folder / "key.pem"
+        subprocess.run(
+            [
+                "openssl",
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-days",
+                "1",
+                "-keyout",
+                str(self.key),
+                "-out",
+                str(self.certificate),
+                "-subj",
+                "/CN=127.0.0.1",
+                "-addext",
+                "subjectAltName=IP:127.0.0.1",
+            ],
+            check=True,
+            capture_output=True,
+        )
+
+    def command(self) -> list[str]:
+        return [
+            *super().command(),
+            f"--ServerApp.certfile={self.certificate}",
+            f"--ServerApp.keyfile={self.key}",
+        ]
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        return ssl.create_default_context(cafile=str(self.certificate))

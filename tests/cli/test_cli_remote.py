@@ -105,3 +105,32 @@ def test_a_shared_session_on_the_server(jupyter: JupyterServer, tmp_path: Path) 
     assert stopped.returncode == 0, stopped.stderr
     assert jupyter.kernels() == []
     assert "gpu" not in cli("ls", "--json", env=env).stdout
+
+
+def test_sharing_a_kernel_already_running_on_the_server(
+    jupyter: JupyterServer, tmp_path: Path
+) -> None:
+    import urllib.request
+
+    request = urllib.request.Request(
+        jupyter.url + "api/kernels",
+        data=b'{"name": "python3"}',
+        method="POST",
+        headers={"Authorization": f"token {jupyter.token}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        kernel_id = json.load(response)["id"]  # as JupyterLab would have started it
+    path = tmp_path / "adopt.py"
+    path.write_text("# %%\nprint('on', 'the same kernel')\n")
+    env = {**cli_env(tmp_path), "JUPYTER_TOKEN": jupyter.token}
+    adopted = cli("start", str(path), "--server", jupyter.url, "--kernel-id", kernel_id, env=env)
+    assert adopted.returncode == 0 and kernel_id in adopted.stdout, adopted.stderr
+    ran = cli("run", str(path), "--server", jupyter.url, env=env)
+    assert "on the same kernel" in ran.stdout
+    assert [k["id"] for k in jupyter.kernels()] == [kernel_id]
+    missing = cli("start", str(path), "--server", jupyter.url, "--kernel-id", "nope", env=env)
+    assert missing.returncode == 2 and "runs no kernel 'nope'" in missing.stderr
+    no_server = cli("start", str(path), "--kernel-id", kernel_id, env=cli_env(tmp_path))
+    assert no_server.returncode == 2 and "give --server" in no_server.stderr
+    assert cli("stop", str(path), env=env).returncode == 0
+    assert jupyter.kernels() == []

@@ -43,6 +43,11 @@ def register(verbs: Any) -> None:
         "--python", metavar="PATH", help="interpreter for the kernel (overrides project settings)"
     )
     add_remote_arguments(parser)
+    parser.add_argument(
+        "--kernel-id",
+        metavar="ID",
+        help="with --server: share a kernel already running on the server instead of a new one",
+    )
     parser.set_defaults(run=run)
 
 
@@ -94,7 +99,9 @@ def run(args: argparse.Namespace) -> int:
     except KernelError as error:
         return fail(str(error))
     if server is not None:
-        return _start_remote(server, notebook, registry, args.name)
+        return _start_remote(server, notebook, registry, args.name, args.kernel_id)
+    if args.kernel_id is not None:
+        return fail("--kernel-id names a kernel on a Jupyter server: give --server URL too")
     if args.detach:
         try:
             entry, _ = start_detached(options, registry)
@@ -116,14 +123,18 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _start_remote(
-    server: RemoteServer, notebook: Path, registry: Registry, name: str | None
+    server: RemoteServer,
+    notebook: Path,
+    registry: Registry,
+    name: str | None,
+    kernel_id: str | None,
 ) -> int:
     """A shared kernel on a Jupyter server: it lives there, not here, so there
     is nothing to keep in the foreground and ``--detach`` changes nothing."""
     from sessions.kernel.remote import start_shared
 
     try:
-        entry = asyncio.run(start_shared(server, notebook, registry, name))
+        entry = asyncio.run(start_shared(server, notebook, registry, name, kernel_id))
     except KernelError as error:
         return fail(str(error))
     print(f"started {describe(entry)}")

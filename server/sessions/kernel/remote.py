@@ -548,12 +548,28 @@ def _reconnect_note() -> dict[str, Any]:
 
 
 async def start_shared(
-    server: RemoteServer, notebook: Path, registry: Registry, name: str | None = None
+    server: RemoteServer,
+    notebook: Path,
+    registry: Registry,
+    name: str | None = None,
+    kernel_id: str | None = None,
 ) -> SessionEntry:
-    """A new kernel on ``server`` for ``notebook``, registered so that every
-    client of the notebook on this machine attaches to it; it runs on the
-    server until ``stop_shared``."""
-    model = await call(server, "api/kernels", "POST", server.start_body())
+    """A new kernel on ``server`` for ``notebook`` — or, with ``kernel_id``, a
+    kernel already running there (started from JupyterLab, say) — registered
+    so that every client of the notebook on this machine attaches to it; it
+    runs on the server until ``stop_shared``."""
+    if kernel_id is not None:
+        try:
+            model = await call(server, f"api/kernels/{quote(kernel_id)}")
+        except RemoteServerError as error:
+            if "HTTP 404" not in str(error):
+                raise
+            raise RemoteServerError(
+                f"The Jupyter server at {server.url} runs no kernel {kernel_id!r} (HTTP 404): "
+                "check the id among its running kernels."
+            ) from None
+    else:
+        model = await call(server, "api/kernels", "POST", server.start_body())
     stamp = now_iso()
     entry = SessionEntry(
         key=registry.new_key(),

@@ -82,9 +82,14 @@ class JupyterServer:
                 with urllib.request.urlopen(request, timeout=1, context=self.ssl_context()):
                     return
             except OSError:
-                assert self.process.poll() is None, (self.folder / "server.log").read_text()
+                if self.process.poll() is not None:
+                    raise AssertionError((self.folder / "server.log").read_text()) from None
                 time.sleep(0.2)
-        raise AssertionError("jupyter server did not start")
+        self.stop()  # never leave a half-started server behind
+        raise AssertionError(
+            f"{self.command()[0]} did not answer within 60 s:\n"
+            + (self.folder / "server.log").read_text()
+        )
 
     def kernels(self) -> list[dict[str, Any]]:
         request = urllib.request.Request(

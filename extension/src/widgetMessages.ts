@@ -34,16 +34,7 @@ export interface HelloMessage {
 }
 
 /** One comm message, either way; `kernel` is the kernel process it belongs to. */
-export interface CommMessage {
-  type: "comm";
-  kernel: string;
-  event: CommEvent;
-  commId: string;
-  targetName?: string;
-  data: Record<string, unknown>;
-  metadata?: Record<string, unknown>;
-  buffers?: string[];
-}
+export type CommMessage = { type: "comm" } & Omit<CommNotification, "uri">;
 
 export interface SnapshotMessage {
   type: "snapshot";
@@ -66,7 +57,7 @@ export type HostMessage = SnapshotMessage | CommMessage | KernelMessage | Reconn
 
 const COMM_EVENTS: ReadonlySet<string> = new Set(["open", "msg", "close"]);
 
-function isObject(value: unknown): value is Record<string, unknown> {
+export function isObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === "object" && !Array.isArray(value);
 }
 
@@ -120,7 +111,8 @@ export function kernelToRenderer(params: KernelNotification): KernelMessage {
   return { type: "kernel", state: String(params.state), id: typeof params.id === "string" ? params.id : null };
 }
 
-function isModelState(value: unknown): value is WidgetModelState {
+/** A well-formed model of nbformat's widget state (live or saved). */
+export function isModelState(value: unknown): value is WidgetModelState {
   return (
     isObject(value) &&
     typeof value.model_name === "string" &&

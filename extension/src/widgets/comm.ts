@@ -5,19 +5,12 @@
 
 import type { ICallbacks, IClassicComm } from "@jupyter-widgets/base";
 
-import type { CommEvent } from "../protocol";
+import type { CommEvent, CommNotification } from "../protocol";
 import { bufferToBase64 } from "./buffers";
 import { EchoFilter } from "./echoFilter";
 
 /** One outgoing comm message, before the host adds the notebook and the kernel. */
-export interface OutgoingComm {
-  event: CommEvent;
-  commId: string;
-  targetName?: string;
-  data: Record<string, unknown>;
-  metadata?: Record<string, unknown>;
-  buffers?: string[];
-}
+export type OutgoingComm = Omit<CommNotification, "uri" | "kernel">;
 
 /**
  * No kernel status comes back through the bridge, but a widget model sends

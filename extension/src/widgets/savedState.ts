@@ -4,7 +4,7 @@
 // Pure (no DOM), so it is unit-tested.
 
 import type { WidgetModelState } from "../protocol";
-import { WIDGET_STATE_MIME, WIDGET_TEXT_KEY } from "../widgetMessages";
+import { WIDGET_STATE_MIME, WIDGET_TEXT_KEY, isModelState, isObject } from "../widgetMessages";
 
 /** nbformat's `application/vnd.jupyter.widget-state+json`. */
 export interface WidgetStateDocument {
@@ -13,9 +13,6 @@ export interface WidgetStateDocument {
   state: Record<string, WidgetModelState>;
 }
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === "object" && !Array.isArray(value);
-}
 
 /** The model id of a `application/vnd.jupyter.widget-view+json` item. */
 export function viewModelId(value: unknown): string | undefined {
@@ -24,15 +21,6 @@ export function viewModelId(value: unknown): string | undefined {
   return typeof id === "string" && id !== "" ? id : undefined;
 }
 
-function isModelState(value: unknown): value is WidgetModelState {
-  return (
-    isObject(value) &&
-    typeof value.model_name === "string" &&
-    typeof value.model_module === "string" &&
-    typeof value.model_module_version === "string" &&
-    isObject(value.state)
-  );
-}
 
 /**
  * The saved widget state in an output's metadata, keeping only well-formed

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.cli import Watch
+from tests.support.jupyter_server import JupyterServer
 
 
 @pytest.fixture
@@ -22,3 +23,12 @@ def watches() -> Iterator[Callable[..., Watch]]:
     yield start
     for watch in started:
         watch.kill()
+
+
+@pytest.fixture(scope="module")
+def jupyter(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JupyterServer]:
+    """A real ``jupyter server`` for the module's remote-kernel tests, stopped after them."""
+    server = JupyterServer(tmp_path_factory.mktemp("jupyter-server"))
+    server.start()
+    yield server
+    server.stop()

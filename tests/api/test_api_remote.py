@@ -3,7 +3,6 @@ server=...)`` runs, caches and reports exactly as on a local kernel."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,14 +11,6 @@ from sessions import Notebook
 from tests.support.jupyter_server import JupyterServer
 
 pytestmark = [pytest.mark.kernel]
-
-
-@pytest.fixture(scope="module")
-def jupyter(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JupyterServer]:
-    server = JupyterServer(tmp_path_factory.mktemp("jupyter-server-api"))
-    server.start()
-    yield server
-    server.stop()
 
 
 def test_the_api_runs_on_a_remote_kernel(jupyter: JupyterServer, tmp_path: Path) -> None:

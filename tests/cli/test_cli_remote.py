@@ -5,7 +5,6 @@ token or URL is one line that says how to fix it."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,14 +13,6 @@ from tests.support.cli import cli, cli_env
 from tests.support.jupyter_server import JupyterServer, free_port
 
 pytestmark = [pytest.mark.kernel]
-
-
-@pytest.fixture(scope="module")
-def jupyter(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JupyterServer]:
-    server = JupyterServer(tmp_path_factory.mktemp("jupyter-server-cli"))
-    server.start()
-    yield server
-    server.stop()
 
 
 def notebook(tmp_path: Path) -> Path:

@@ -6,7 +6,7 @@ server, and a wrong token fails the run with one clear message."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -27,14 +27,6 @@ from tests.support.lsp import (
 )
 
 pytestmark = [pytest.mark.lsp, pytest.mark.kernel, pytest.mark.asyncio(loop_scope="module")]
-
-
-@pytest.fixture(scope="module")
-def jupyter(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JupyterServer]:
-    server = JupyterServer(tmp_path_factory.mktemp("jupyter-server-lsp"))
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture(scope="module")

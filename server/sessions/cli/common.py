@@ -70,18 +70,12 @@ def remote_server_of(
     args: argparse.Namespace, notebook: Path | None, url: str | None = None
 ) -> RemoteServer | None:
     """The Jupyter server of ``url``, ``--server`` or ``[tool.sessions] server``
-    (None: local kernels). ``RemoteServerError`` says what is wrong."""
-    from sessions.kernel.interpreter import project_server
+    with the token options of ``args`` (None: local kernels)."""
+    from sessions.run.kernel_factory import remote_server_for
 
-    url = url or getattr(args, "server", None)
-    if url is None and notebook is not None:
-        url = project_server(notebook)
-    if url is None:
-        return None
-    from sessions.kernel.remote import RemoteServer
-
-    return RemoteServer.from_options(
-        url,
+    return remote_server_for(
+        notebook,
+        url or getattr(args, "server", None),
         token_file=args.token_file,
         kernel_name=getattr(args, "kernel_name", None),
         ca_bundle=args.ca_bundle,

@@ -116,14 +116,7 @@ class AttachedKernel(KernelSession):
     async def _stop(self, *, graceful: bool, pending_status: ExecuteStatus) -> None:
         """Detach: close our channels; the kernel is not ours to stop."""
         client, self._client = self._client, None
-        tasks, self._tasks = self._tasks, []
-        for task in tasks:
-            if task is not asyncio.current_task():
-                task.cancel()
-        for task in tasks:
-            if task is not asyncio.current_task():
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+        await self._end_tasks()
         if client is not None:
             client.stop_channels()
         self._end_pending(pending_status)

@@ -355,14 +355,7 @@ class RemoteKernel(KernelSession):
     async def _stop(self, *, graceful: bool, pending_status: ExecuteStatus) -> None:
         self._closing = True
         ws, self._ws = self._ws, None
-        tasks, self._tasks = self._tasks, []
-        for task in tasks:
-            if task is not asyncio.current_task():
-                task.cancel()
-        for task in tasks:
-            if task is not asyncio.current_task():
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+        await self._end_tasks()
         if ws is not None:
             ws.close()
         if self.remote_id is not None and not self.shared:

@@ -436,12 +436,7 @@ class KernelSession:
         process, client, connection = self._process, self._client, self._connection
         self._process = self._client = self._connection = None
         self.comms.clear()
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._tasks = []
+        await self._end_tasks()
         if process is not None:
             # A busy kernel would not get to the request in time: skip asking.
             if graceful and process.alive and client is not None and not self._pending:
@@ -455,6 +450,19 @@ class KernelSession:
         if connection is not None:
             connection.remove()
         self._end_pending(pending_status)
+
+    async def _end_tasks(self) -> None:
+        """Cancel the reader and watcher tasks and wait for them to end (not the
+        one calling: a watcher may be the one stopping the session)."""
+        tasks, self._tasks = self._tasks, []
+        current = asyncio.current_task()
+        for task in tasks:
+            if task is not current:
+                task.cancel()
+        for task in tasks:
+            if task is not current:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
 
     def _end_pending(self, status: ExecuteStatus) -> None:
         for execution in self._pending.values():

@@ -24,11 +24,11 @@ from sessions.format.files import NotebookReadError, NotebookTooLarge, read_note
 from sessions.format.notebook import ParsedNotebook, parse
 from sessions.format.reparse import parse_edit
 from sessions.kernel.errors import KernelSetupError, KernelStartError
-from sessions.kernel.interpreter import ResolvedPython, project_server, resolve_python
+from sessions.kernel.interpreter import ResolvedPython, resolve_python
 from sessions.lsp.positions import LineIndex
 from sessions.lsp.settings import Settings
 from sessions.lsp.state_payload import KernelView
-from sessions.run.kernel_factory import kernel_factory_for
+from sessions.run.kernel_factory import kernel_factory_for, remote_server_for
 from sessions.run.runner import KernelLike, NotebookRunner, RunListener, RunSettings
 
 if TYPE_CHECKING:
@@ -158,13 +158,10 @@ class NotebookState:
         """The Jupyter server to run this notebook's kernel on (setting
         ``sessions.kernel.server``, else ``[tool.sessions] server``); None: local."""
         settings = self._settings()
-        url = settings.kernel_server or project_server(self.path, self.workspace_root)
-        if url is None:
-            return None
-        from sessions.kernel.remote import RemoteServer
-
-        return RemoteServer.from_options(
-            url,
+        return remote_server_for(
+            self.path,
+            settings.kernel_server,
+            self.workspace_root,
             token_file=settings.kernel_token_file,
             kernel_name=settings.kernel_name,
             ca_bundle=settings.kernel_ca_bundle,

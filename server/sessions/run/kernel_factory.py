@@ -84,20 +84,32 @@ async def attach_or_start(
 
 
 def remote_server_for(
-    notebook_path: Path,
+    notebook_path: Path | None,
     server: str | RemoteServer | None,
     workspace_root: Path | None = None,
+    *,
+    token_file: str | None = None,
+    kernel_name: str | None = None,
+    ca_bundle: str | None = None,
 ) -> RemoteServer | None:
-    """The Jupyter server a notebook's kernels run on: ``server`` (a URL, the
-    token from ``JUPYTER_TOKEN``), else ``[tool.sessions] server``; None: local."""
+    """The Jupyter server a notebook's kernels run on: ``server`` (a URL, or a
+    ``RemoteServer`` as it is), else ``[tool.sessions] server`` of the
+    notebook's project; None: local kernels. The token comes from
+    ``token_file``, else ``JUPYTER_TOKEN``. ``RemoteServerError`` says what is
+    wrong (a bad URL, an unreadable token file). Every surface resolves it
+    here: the CLI's flags, the editor's settings, the API's argument."""
     if server is not None and not isinstance(server, str):
         return server
-    url = server or project_server(notebook_path, workspace_root)
+    url = server
+    if url is None and notebook_path is not None:
+        url = project_server(notebook_path, workspace_root)
     if url is None:
         return None
     from sessions.kernel.remote import RemoteServer
 
-    return RemoteServer.from_options(url)
+    return RemoteServer.from_options(
+        url, token_file=token_file, kernel_name=kernel_name, ca_bundle=ca_bundle
+    )
 
 
 def kernel_factory_for(

@@ -427,13 +427,8 @@ class RemoteKernel(KernelSession):
     ) -> str:
         return self._send("shell", msg_type, content, metadata, buffers)
 
-    @property
-    def _client(self) -> Any:  # what ``KernelSession`` checks for "connected"
-        return self._ws
-
-    @_client.setter
-    def _client(self, value: Any) -> None:
-        pass  # ``KernelSession.__init__`` and ``_stop`` assign it; the WebSocket is ours
+    def _connected(self) -> bool:
+        return self._ws is not None
 
     def _iopub_queued(self) -> bool:
         return False  # frames are read as they come: nothing waits unread here

@@ -675,8 +675,8 @@ class KernelSession:
         ``KernelDeadError`` when no kernel is running.
         """
         async with self._lifecycle:  # wait out a start/restart in progress
-            client = self._client
-        if client is None:
+            connected = self._connected()
+        if not connected:
             reason = f": {self.death_reason}" if self.death_reason else ""
             raise KernelDeadError(f"The kernel is not running{reason}. Restart it to run code.")
         loop = asyncio.get_running_loop()
@@ -712,10 +712,14 @@ class KernelSession:
     def send_comm(self, event: CommEvent) -> None:
         """Sends a front end's comm message to the kernel (shell channel) and
         applies it to the mirror. ``KernelDeadError`` when no kernel runs."""
-        if self._client is None:
+        if not self._connected():
             raise KernelDeadError("The kernel is not running.")
         self.comms.apply(event)
         self._send_comm_message(event)
+
+    def _connected(self) -> bool:
+        """Whether requests can be sent (a kernel runs and its channels are open)."""
+        return self._client is not None
 
     def _send_comm_message(self, event: CommEvent) -> None:
         content: dict[str, Any] = {"comm_id": event.comm_id, "data": event.data}

@@ -36,6 +36,8 @@ def test_run_on_a_jupyter_server(jupyter: JupyterServer, tmp_path: Path) -> None
     token_file = tmp_path / "token"
     token_file.write_text(jupyter.token + "\n")
     (tmp_path / "pyproject.toml").write_text(f'[tool.sessions]\nserver = "{jupyter.url}"\n')
+    status = cli("status", str(path), cwd=tmp_path, env=cli_env(tmp_path))
+    assert f"kernel: python3 on {jupyter.url} ([tool.sessions] server" in status.stdout
     again = cli(
         "run",
         "--all",

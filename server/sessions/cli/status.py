@@ -7,7 +7,7 @@ from typing import Any
 
 from sessions.cli.common import CliError, fail, load_or_fail, print_json, report_problems
 from sessions.cli.render import format_diagnostic, print_table, snapshot_json
-from sessions.kernel.interpreter import resolve_python
+from sessions.kernel.interpreter import project_server, resolve_python
 
 
 def register(verbs: Any) -> None:
@@ -23,14 +23,22 @@ def run(args: argparse.Namespace) -> int:
     except CliError as exc:
         return fail(str(exc))
     report_problems(snapshot)
-    resolved = resolve_python(snapshot.path)
+    server = project_server(snapshot.path)
+    if server is not None:  # kernels run there: no local interpreter is used
+        python, reason = (
+            f"python3 on {server}",
+            "[tool.sessions] server in the nearest pyproject.toml",
+        )
+    else:
+        resolved = resolve_python(snapshot.path)
+        python, reason = resolved.path, resolved.reason
     if args.json:
         payload = snapshot_json(snapshot)
-        payload["kernel"] = {"python": resolved.path, "reason": resolved.reason}
+        payload["kernel"] = {"python": python, "reason": reason}
         print_json(payload)
         return 0
     print_table(snapshot)
-    print(f"kernel: {resolved.path} ({resolved.reason})")
+    print(f"kernel: {python} ({reason})")
     shown = [d for d in snapshot.diagnostics if d.severity in ("error", "warning")]
     hints = sum(1 for d in snapshot.diagnostics if d.severity == "hint")
     if shown or hints:

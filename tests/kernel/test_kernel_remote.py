@@ -76,6 +76,13 @@ async def test_runs_streams_and_keeps_state(remote: RemoteKernel) -> None:
     assert status == "ok" and {"clear_output", "display_data"} <= {
         o["output_type"] for o in outputs
     }
+    status, outputs = await run(
+        remote,
+        "from IPython.display import display\nh = display('a', display_id=True)\nh.update('b')",
+    )
+    [update] = [o for o in outputs if o["output_type"] == "update_display_data"]
+    assert status == "ok" and update["data"]["text/plain"] == "'b'"
+    assert update["transient"]["display_id"] == outputs[0]["transient"]["display_id"]
 
 
 async def test_widgets_comms_over_the_websocket(remote: RemoteKernel) -> None:

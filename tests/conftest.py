@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -9,6 +10,21 @@ import pytest
 
 from tests.support.cli import Watch
 from tests.support.jupyter_server import JupyterServer
+
+
+@pytest.fixture(autouse=True, scope="session")
+def checkpoint_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Every test's checkpoints (and those of the servers and CLIs it starts,
+    which inherit the environment) go to a folder of this run, never the
+    user's cache: a test must not depend on, or leave, anything in ~/.cache."""
+    folder = tmp_path_factory.mktemp("checkpoints")
+    before = os.environ.get("SESSIONS_CHECKPOINT_DIR")
+    os.environ["SESSIONS_CHECKPOINT_DIR"] = str(folder)
+    yield folder
+    if before is None:
+        os.environ.pop("SESSIONS_CHECKPOINT_DIR", None)
+    else:
+        os.environ["SESSIONS_CHECKPOINT_DIR"] = before
 
 
 @pytest.fixture

@@ -1,9 +1,11 @@
 // Jupyter widgets in the notebook view, through the sessions-widgets renderer
 // and the comm bridge, on widgets.py (WIDGETS_NOTEBOOK):
-//  1. "Run All": the sliders, interact, a tqdm.auto bar that reaches 50/50
-//     and an anywidget counter render live;
+//  1. "Run All": the sliders (one of them in two outputs), interact, a
+//     tqdm.auto bar that reaches 50/50 and an anywidget counter render live; a
+//     view of a model no kernel has shows the notebook's widget-state output;
 //  2. a keyboard change of the plain slider reaches the kernel (the next cell,
-//     run again, prints it); one of the bound slider re-runs its reader at once;
+//     run again, prints it) and its other view; one of the bound slider
+//     re-runs its reader at once;
 //     one of interact's slider re-renders its Output widget; clicks on the
 //     anywidget counter reach the kernel;
 //  3. closed and reopened while the kernel runs: the new renderer gets the
@@ -33,10 +35,52 @@ const BOUND_UPDATE_MS = 1000;
 const PLACEHOLDER = "Widget not live: the kernel restarted";
 const SAVED_NOTE = "Saved state: no kernel runs this widget";
 
-/** The slider (ipywidgets 8, noUiSlider) whose description label is `label`. */
-function sliderIn(frame: Frame, label: string): Locator {
+/** Every slider (ipywidgets 8, noUiSlider) whose description label is `label`. */
+function slidersIn(frame: Frame, label: string): Locator {
   const exactly = new RegExp(`^\\s*${label}\\s*$`);
-  return frame.locator(".widget-slider", { has: frame.locator(".widget-label", { hasText: exactly }) }).first();
+  return frame.locator(".widget-slider", { has: frame.locator(".widget-label", { hasText: exactly }) });
+}
+
+/** The first slider whose description label is `label`. */
+function sliderIn(frame: Frame, label: string): Locator {
+  return slidersIn(frame, label).first();
+}
+
+/** The readouts of every slider labelled `label`, in page order. */
+async function readouts(frame: Frame, label: string): Promise<string[]> {
+  const sliders = slidersIn(frame, label);
+  const values: string[] = [];
+  for (let i = 0; i < (await sliders.count()); i++) values.push(await readout(sliders.nth(i)));
+  return values;
+}
+
+/** How many "saved state" notes sit under a slider labelled `label` (the note is its view's sibling). */
+async function savedNotesBy(frame: Frame, label: string): Promise<number> {
+  const notes = frame.locator(".sessions-widget-note");
+  let count = 0;
+  for (let i = 0; i < (await notes.count()); i++) {
+    if ((await slidersIn(frame, label).and(notes.nth(i).locator("xpath=..").locator(".widget-slider")).count()) > 0) count++;
+  }
+  return count;
+}
+
+/** Polls until exactly `count` sliders labelled `label` all read `value`. */
+async function allRead(page: Page, frame: Frame, label: string, count: number, value: string, ms: number): Promise<string[]> {
+  let last: string[] = [];
+  try {
+    await poll(
+      page,
+      async () => {
+        last = await readouts(frame, label);
+        return last.length === count && last.every((v) => v === value) ? true : undefined;
+      },
+      `${count} "${label}" sliders at ${value}`,
+      ms,
+    );
+  } catch {
+    // The check below reports what was seen.
+  }
+  return last;
 }
 
 /** The slider's readout (its text content: VS Code hides the outputs of cells far out of view). */
@@ -124,10 +168,28 @@ export async function widgetsScenario(page: Page, workspace: Workspace): Promise
   await activeNotebook(page).locator(".notebook-toolbar-container .action-item", { hasText: "Run All" }).first()
     .waitFor({ state: "visible", timeout: LONG });
 
+  await reveal(page, "slider_model = {");
+  const twice = await allRead(page, frame, "plain", 2, "3", LONG);
+  check(twice.length === 2, `the cell that shows the same slider again renders a second view of it (${JSON.stringify(twice)})`);
+
+  // A view whose model no kernel has, with its state in a widget-state output (as an embedding tool writes it).
+  const embedded = sliderIn(frame, "embedded");
+  await embedded.waitFor({ timeout: LONG });
+  await frame.getByText("Widget state: 1 model").first().waitFor({ timeout: LONG });
+  check(
+    (await readout(embedded)) === "7" && (await savedNotesBy(frame, "embedded")) === 1,
+    "a widget view no kernel knows shows the state of the notebook's widget-state output (embedded, at 7, saved state)",
+  );
+
   // 2. Changes from the UI reach the kernel.
   await reveal(page, "slider = widgets.IntSlider");
   await stepRight(plain);
   await poll(page, async () => ((await readout(plain)) === "4" ? true : undefined), "the plain slider at 4", 5000);
+  const synced = await allRead(page, frame, "plain", 2, "4", 5000);
+  check(
+    synced.length === 2 && synced.every((v) => v === "4"),
+    `the other output of the same model follows the change: both plain sliders read ${JSON.stringify(synced)}`,
+  );
   await waitForCellStatus(page, (texts) => texts.some((t) => t.includes("stale")), "a stale reader of the plain slider");
   check(true, "ArrowRight on the plain slider's handle moved it to 4, and its reader became stale");
   await runCellContaining(page, 'print("value"');
@@ -170,7 +232,7 @@ export async function widgetsScenario(page: Page, workspace: Workspace): Promise
   const reopened = await waitForOutputFrame(page, ".widget-slider", { text: "plain" });
   const plainAgain = sliderIn(reopened.frame, "plain");
   await poll(page, async () => ((await readout(plainAgain)) === "4" ? true : undefined), "the reopened plain slider at 4", 10_000);
-  const savedNotes = await reopened.frame.getByText(SAVED_NOTE).count();
+  const savedNotes = await savedNotesBy(reopened.frame, "plain");
   check(
     savedNotes === 0,
     `reopened while the kernel runs, the slider is live with the kernel's value 4 (${savedNotes} "saved state" notes)`,
@@ -200,10 +262,10 @@ export async function widgetsScenario(page: Page, workspace: Workspace): Promise
 export async function widgetsReopenedScenario(page: Page): Promise<void> {
   await openWidgetsNotebook(page);
   const restored = await waitForOutputFrame(page, ".widget-slider", { text: "plain", timeout: LONG });
-  const savedPlain = sliderIn(restored.frame, "plain");
+  const saved = await allRead(page, restored.frame, "plain", 2, "4", 10_000);
   check(
-    (await readout(savedPlain)) === "4",
-    "with no kernel, the reopened notebook shows the slider where the UI left it (4; the cell made it 3)",
+    saved.length === 2 && saved.every((v) => v === "4"),
+    `with no kernel, the reopened notebook shows both views of the slider where the UI left it (${JSON.stringify(saved)}; the cell made it 3)`,
   );
   await restored.frame.getByText(SAVED_NOTE).first().waitFor({ timeout: 10_000 });
   const kernel = await kernelStatusText(page);

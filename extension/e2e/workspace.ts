@@ -54,8 +54,10 @@ print("woke", "up")
 `;
 
 /**
- * Widgets (the widgets scenario): ipywidgets controls, a bound slider and its
- * reader, interact (an Output widget), a tqdm.auto bar, an anywidget counter.
+ * Widgets (the widgets scenario): ipywidgets controls (one slider shown by two
+ * outputs), a bound slider and its reader, interact (an Output widget), a
+ * tqdm.auto bar, an anywidget counter, and a widget-state output (what an
+ * embedding tool writes) that a widget view no kernel knows is shown from.
  * Each cell's first line is distinct, so the test can find the cell.
  */
 export const WIDGETS_NOTEBOOK = `# %% Slider
@@ -121,6 +123,20 @@ counter
 
 # %% Count
 print("kernel count", counter.count)
+
+# %% Same slider again
+slider
+
+# %% Embedded state
+from IPython.display import display
+
+slider_model = {"value": 7, "max": 10, "description": "embedded"}
+model = {"model_name": "IntSliderModel", "model_module": "@jupyter-widgets/controls",
+         "model_module_version": "2.0.0", "state": slider_model}
+embedded = {"version_major": 2, "version_minor": 0, "state": {"e2e-embedded": model}}
+view = {"version_major": 2, "version_minor": 0, "model_id": "e2e-embedded"}
+display({"application/vnd.jupyter.widget-view+json": view, "text/plain": "embedded slider"}, raw=True)
+display({"application/vnd.jupyter.widget-state+json": embedded, "text/plain": "widget state"}, raw=True)
 `;
 
 export interface Workspace {

@@ -13,6 +13,7 @@ export const ERROR_MIME = "application/vnd.code.notebook.error";
 /** Richest first: VS Code shows the first item it can render. */
 const MIME_PREFERENCE = [
   "application/vnd.jupyter.widget-view+json",
+  "application/vnd.jupyter.widget-state+json",
   "application/javascript",
   "text/html",
   "image/svg+xml",

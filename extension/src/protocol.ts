@@ -15,6 +15,15 @@ export type CellStatus = "never-run" | "edited" | "upstream" | "error" | "fresh"
 export type KernelState = "starting" | "idle" | "busy" | "dead" | "restarting" | "stopped";
 
 /** One cell of `sessions.state` (and of `sessions/state`, minus `outputs`). */
+/** How the kernel got a cell's values from a checkpoint (docs/analysis.md, Checkpoints). */
+export interface RestoredInfo {
+  /** How long the restore took. */
+  seconds: number;
+  /** How long the run that made the checkpoint took. */
+  duration: number | null;
+  names: string[];
+}
+
 export interface CellState {
   index: number;
   kind: CellKind;
@@ -28,6 +37,8 @@ export interface CellState {
   uses?: string[];
   mutates?: string[];
   loaded?: boolean;
+  /** Set while the kernel holds this cell's values from a checkpoint, not from running it. */
+  restored?: RestoredInfo | null;
   running?: boolean;
   run?: number | null;
   executionCount?: number | null;

@@ -40,6 +40,7 @@ export function cellStatusText(cell: CellState): string {
   if (cell.running) return "$(sync~spin) running";
   switch (cell.status) {
     case "fresh": {
+      if (cell.restored) return "$(history) fresh · restored from checkpoint";
       const took = cell.duration != null ? formatDuration(cell.duration) : "";
       return took ? `$(pass) fresh · ${took}` : "$(pass) fresh";
     }
@@ -79,6 +80,14 @@ export function cellStatusView(
   if (cell.duration != null && cell.started) {
     const loaded = cell.loaded ? "loaded in the kernel" : "not loaded in the current kernel";
     lines.push(`Last run: ${formatDuration(cell.duration)}, started ${cell.started} (${loaded})`);
+  }
+  if (cell.restored) {
+    const restored = cell.restored;
+    const ran = restored.duration != null ? ` instead of running it again (its run took ${formatDuration(restored.duration)})` : "";
+    lines.push(
+      `Restored from checkpoint in ${formatDuration(restored.seconds)}${ran}: ${names(restored.names)}. ` +
+        "Side effects of the run (files, global settings) were not repeated.",
+    );
   }
   return { text: cellStatusText(cell), tooltip: lines.join("\n\n") };
 }

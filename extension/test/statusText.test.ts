@@ -41,6 +41,15 @@ describe("cellStatusText", () => {
     assert.equal(cellStatusText(cell({ status: "error" })), "$(error) error");
   });
 
+  it("says when a fresh cell's values came from a checkpoint", () => {
+    const restored = { seconds: 0.3, duration: 31.2, names: ["arr"] };
+    assert.equal(cellStatusText(cell({ status: "fresh", duration: 31.2, restored })), "$(history) fresh · restored from checkpoint");
+    const view = cellStatusView(cell({ status: "fresh", duration: 31.2, started: "2026-12-02T10:00:00Z", restored }));
+    assert.ok(view);
+    assert.match(view.tooltip, /Restored from checkpoint in 0\.30s instead of running it again \(its run took 31\.2s\): `arr`/);
+    assert.match(view.tooltip, /Side effects of the run .* were not repeated/);
+  });
+
   it("shows running over any status", () => {
     assert.equal(cellStatusText(cell({ status: "edited", running: true })), "$(sync~spin) running");
   });

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 
 import { base64ToDataView, bufferToBase64 } from "../src/widgets/buffers";
-import { savedWidgetState, viewModelId, widgetText } from "../src/widgets/savedState";
+import { savedWidgetState, viewModelId, widgetStateDocument, widgetText } from "../src/widgets/savedState";
 
 const model = (name: string) => ({
   model_name: name,
@@ -31,6 +31,15 @@ describe("savedWidgetState", () => {
     assert.equal(savedWidgetState({ outputType: "display_data" }), undefined);
     assert.equal(savedWidgetState({ [key]: { version_major: 1, version_minor: 0, state: {} } }), undefined);
     assert.equal(savedWidgetState({ [key]: { version_major: 2, state: [] } }), undefined);
+  });
+});
+
+describe("widgetStateDocument", () => {
+  it("reads a widget-state output item's value as the metadata key's", () => {
+    const document = { version_major: 2, version_minor: 0, state: { A: model("IntSliderModel"), B: "junk" } };
+    assert.deepEqual(widgetStateDocument(document), { version_major: 2, version_minor: 0, state: { A: model("IntSliderModel") } });
+    assert.deepEqual(widgetStateDocument({ version_major: 2, state: {} }), { version_major: 2, version_minor: 0, state: {} });
+    for (const bad of [null, [], "state", { version_major: 3, state: {} }]) assert.equal(widgetStateDocument(bad), undefined);
   });
 });
 

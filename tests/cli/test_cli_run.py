@@ -287,11 +287,14 @@ def test_json_summary(tmp_path: Path) -> None:
         "notebook",
         "planned",
         "cells",
+        "restored",
+        "notes",
         "skipped",
         "blocked",
         "stopped_because",
         "ok",
     }
+    assert payload["restored"] == [] and payload["notes"] == []
     assert payload["notebook"] == "nb.py"
     assert payload["planned"] == [0, 1, 2]
     assert payload["skipped"] == [2]

@@ -8,20 +8,31 @@
 //      rendered before its model's comm `open` arrives; one that arrives
 //      later still replaces what the output settled for);
 //   2. a placeholder, if its model was live in a kernel that ended since;
-//   3. its saved state (output metadata), static, when no kernel runs it;
+//   3. its saved state (output metadata, else a widget-state output of the
+//      same notebook), static, when no kernel runs it;
 //   4. a one-line notice with its text/plain.
+//
+// A `application/vnd.jupyter.widget-state+json` output (what an embedding
+// tool writes, or a kernel displays raw) shows one line; its models join the
+// saved state the widget outputs of this webview can show.
 
 import { put_buffers, type DOMWidgetView } from "@jupyter-widgets/base";
 import type { OutputItem } from "vscode-notebook-renderer";
 
 import type { WidgetModelState } from "../protocol";
-import { WIDGET_COMM_TARGET, type CommMessage, type HostMessage, type RendererMessage } from "../widgetMessages";
+import { WIDGET_COMM_TARGET, WIDGET_STATE_MIME, type CommMessage, type HostMessage, type RendererMessage } from "../widgetMessages";
 import { base64ToDataView } from "./buffers";
 import { ProxyComm, type OutgoingComm } from "./comm";
 import { judgeComm, judgeKernel, judgeSnapshot, type EndReason, type KernelVerdict } from "./kernelGate";
 import { SessionsWidgetManager } from "./manager";
-import { endedText, missingText, savedNote, showNotice } from "./notices";
-import { savedWidgetState, viewModelId, widgetText, type WidgetStateDocument } from "./savedState";
+import { endedText, missingText, savedNote, showNotice, stateText } from "./notices";
+import {
+  savedWidgetState,
+  viewModelId,
+  widgetStateDocument,
+  widgetText,
+  type WidgetStateDocument,
+} from "./savedState";
 
 /** How long an output waits for its model to arrive from the kernel. */
 export const MODEL_WAIT_MS = 2000;
@@ -50,6 +61,8 @@ interface Shown {
   view?: DOMWidgetView;
   /** The manager of its saved state, when it shows that. */
   saved?: SessionsWidgetManager;
+  /** Set while it shows the "not available" notice (a widget-state output may still bring its model). */
+  missing?: boolean;
 }
 
 type Post = (message: RendererMessage) => void;
@@ -68,6 +81,8 @@ export class WidgetHost {
   private settle: () => void = () => undefined;
   /** Woken whenever models or the kernel change, by outputs waiting for a model. */
   private readonly wakers = new Set<() => void>();
+  /** The models of the widget-state outputs rendered in this webview. */
+  private readonly embedded: Record<string, WidgetModelState> = {};
 
   constructor(private readonly post: Post | undefined) {
     this.kernel = this.newKernel(null);
@@ -113,6 +128,7 @@ export class WidgetHost {
 
   async render(item: OutputItem, element: HTMLElement, signal: AbortSignal): Promise<void> {
     this.dispose(item.id);
+    if (item.mime === WIDGET_STATE_MIME) return this.renderState(item, element);
     let modelId: string | undefined;
     try {
       modelId = viewModelId(item.json());
@@ -122,10 +138,15 @@ export class WidgetHost {
     const current = (): boolean => this.shown.get(item.id) === shown && !signal.aborted;
     const shown: Shown = { element, modelId: modelId ?? "", deciding: true, current };
     this.shown.set(item.id, shown);
-    const saved = savedWidgetState(item.metadata);
+    const own = savedWidgetState(item.metadata);
     const fallback = widgetText(item.metadata);
+    const missing = (): void => {
+      shown.missing = true;
+      showNotice(element, missingText(fallback), "missing");
+    };
     try {
       if (modelId === undefined) return showNotice(element, missingText(fallback), "missing");
+      const saved = own?.state[modelId] ? own : this.embeddedState(modelId);
       if (this.queued && !this.kernel.manager.has_model(modelId)) {
         showNotice(element, "Loading widget…", "waiting");
         await this.settled;
@@ -137,14 +158,48 @@ export class WidgetHost {
       if (live) return await this.showLive(shown, live);
       const ended = this.endedModels.get(modelId);
       if (ended) return showNotice(element, endedText(ended), "ended");
-      if (saved?.state[modelId]) return await this.showSaved(shown, saved);
-      showNotice(element, missingText(fallback), "missing");
+      const latest = saved ?? this.embeddedState(modelId);
+      if (latest) return await this.showSaved(shown, latest);
+      missing();
     } catch (error) {
       console.error(`[sessions widgets] could not show widget ${modelId ?? "?"}`, error);
-      if (current()) showNotice(element, missingText(fallback), "missing");
+      if (current()) missing();
     } finally {
       shown.deciding = false;
     }
+  }
+
+  /**
+   * A widget-state output: one line saying what it holds; its models become
+   * saved state for the widget outputs that have none of their own, and those
+   * that said "not available" show them now.
+   */
+  private renderState(item: OutputItem, element: HTMLElement): void {
+    let document: WidgetStateDocument | undefined;
+    try {
+      document = widgetStateDocument(item.json());
+    } catch {
+      document = undefined;
+    }
+    const count = document ? Object.keys(document.state).length : 0;
+    showNotice(element, stateText(count), "state");
+    if (!document || count === 0) return;
+    Object.assign(this.embedded, structuredClone(document.state));
+    for (const shown of this.shown.values()) {
+      if (!shown.missing || shown.deciding || !shown.current()) continue;
+      const saved = this.embeddedState(shown.modelId);
+      if (!saved) continue;
+      shown.missing = false;
+      void this.showSaved(shown, saved).catch((error: unknown) =>
+        console.error(`[sessions widgets] could not show widget ${shown.modelId}`, error),
+      );
+    }
+  }
+
+  /** The embedded widget state, when it has `modelId`. */
+  private embeddedState(modelId: string): WidgetStateDocument | undefined {
+    if (!this.embedded[modelId]) return undefined;
+    return { version_major: 2, version_minor: 0, state: this.embedded };
   }
 
   dispose(id?: string): void {
@@ -228,6 +283,7 @@ export class WidgetHost {
     }
     const container = document.createElement("div");
     shown.element.replaceChildren(container);
+    shown.missing = false;
     this.dropSaved(shown);
     await kernel.manager.display_view(view, container);
     shown.view = view;

@@ -22,7 +22,14 @@ export function missingText(fallback: string | undefined): string {
 
 export const SAVED_NOTE = "Saved state: no kernel runs this widget. Run the cell to make it live.";
 
-export type NoticeKind = "ended" | "missing" | "waiting";
+/** What a widget-state output shows: it is data for the widget outputs, not a view. */
+export function stateText(models: number): string {
+  if (models === 0) return "Widget state: no models this version of the widgets can show.";
+  const noun = models === 1 ? "model" : "models";
+  return `Widget state: ${models} ${noun}, shown by this notebook's widget outputs when no kernel runs them.`;
+}
+
+export type NoticeKind = "ended" | "missing" | "waiting" | "state";
 
 /** Replaces what `element` shows by one line of text. */
 export function showNotice(element: HTMLElement, text: string, kind: NoticeKind): void {

@@ -23,12 +23,12 @@ export function viewModelId(value: unknown): string | undefined {
 
 
 /**
- * The saved widget state in an output's metadata, keeping only well-formed
- * models; undefined when there is none or it is of another major version.
+ * An nbformat widget-state document (the value of a
+ * `application/vnd.jupyter.widget-state+json` output item, or of the key of
+ * that name in an output's metadata), keeping only well-formed models;
+ * undefined when it is not one or is of another major version.
  */
-export function savedWidgetState(metadata: unknown): WidgetStateDocument | undefined {
-  if (!isObject(metadata)) return undefined;
-  const document = metadata[WIDGET_STATE_MIME];
+export function widgetStateDocument(document: unknown): WidgetStateDocument | undefined {
   if (!isObject(document) || document.version_major !== 2 || !isObject(document.state)) return undefined;
   const state: Record<string, WidgetModelState> = {};
   for (const [modelId, model] of Object.entries(document.state)) {
@@ -36,6 +36,12 @@ export function savedWidgetState(metadata: unknown): WidgetStateDocument | undef
   }
   const minor = typeof document.version_minor === "number" ? document.version_minor : 0;
   return { version_major: 2, version_minor: minor, state };
+}
+
+/** The saved widget state in an output's metadata; undefined when there is none. */
+export function savedWidgetState(metadata: unknown): WidgetStateDocument | undefined {
+  if (!isObject(metadata)) return undefined;
+  return widgetStateDocument(metadata[WIDGET_STATE_MIME]);
 }
 
 /** The output's text/plain, as the extension put it in the metadata. */

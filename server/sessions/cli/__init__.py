@@ -32,6 +32,7 @@ VERBS = {
     "stop": "stop",
     "restart": "restart",
     "clone": "clone",
+    "checkpoints": "checkpoints",
 }
 
 EXIT_OK = 0

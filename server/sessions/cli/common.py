@@ -38,6 +38,18 @@ def print_json(payload: Any) -> None:
     sys.stdout.write("\n")
 
 
+def human_size(count: int) -> str:
+    """``80000639`` -> ``76.3 MB`` (powers of 1024, as ``ls -h``)."""
+    if count < 1024:
+        return f"{count} B"
+    value = float(count) / 1024
+    units = ["KB", "MB", "GB", "TB"]
+    while value >= 1024 and len(units) > 1:
+        value /= 1024
+        units.pop(0)
+    return f"{value:.1f} {units[0]}"
+
+
 def fail(message: str) -> int:
     print(f"sessions: {message}", file=sys.stderr)
     return 2

@@ -15,10 +15,12 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from sessions.cache.records import Output
+from sessions.cli.common import human_size
 from sessions.cli.render import paint, use_color
 from sessions.format.notebook import ParsedNotebook
 from sessions.kernel.comms import CommEvent, CommMirror
-from sessions.run.runner import CellOutcome, RunListener
+from sessions.run.checkpoints.checkpointer import SaveResult
+from sessions.run.runner import CellOutcome, RestoredCell, RunListener
 from sessions.run.widget_text import output_widget_text, widget_text
 
 # A bar a loop sets 10,000 times is drawn from its state at most this often.
@@ -148,6 +150,35 @@ class TerminalProgress(RunListener):
             if text:
                 self.out.write("".join(f"    {ln}\n" for ln in text.split("\n")))
         self.out.flush()
+
+    def cell_restored(self, index: int, restored: RestoredCell, position: int, total: int) -> None:
+        result = restored.result
+        ran = f" (its run took {result.duration:.1f}s)" if result.duration is not None else ""
+        line = (
+            f"{paint('↺', '36', self.color)} [{position + 1}/{total}] {self._label(index)}  "
+            f"{result.seconds:.2f}s  restored from checkpoint{ran}"
+        )
+        with self._write_lock:
+            self.out.write(("\r\x1b[2K" if self.live else "") + line + "\n")
+            self.out.flush()
+
+    def checkpoint_saved(self, index: int, result: SaveResult) -> None:
+        if result.saved:
+            text = f"    checkpoint saved: {', '.join(result.saved)} ({human_size(result.size)}, {result.seconds:.2f}s)"
+        elif self.quiet:
+            return
+        else:
+            text = f"    not checkpointed: {result.reason}"
+        with self._write_lock:
+            self.out.write(paint(text, "2", self.color) + "\n")
+            self.out.flush()
+
+    def checkpoint_refused(self, index: int, reason: str) -> None:
+        with self._write_lock:
+            self.out.write(
+                f"cell {index}: checkpoint not restored ({reason}); running it instead\n"
+            )
+            self.out.flush()
 
     def cells_skipped(self, indexes: Sequence[int], reason: str) -> None:
         cells = ", ".join(str(i) for i in indexes)

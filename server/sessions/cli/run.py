@@ -20,6 +20,7 @@ from sessions.cli.progress import TerminalProgress
 from sessions.format.files import NotebookReadError
 from sessions.kernel.errors import KernelError
 from sessions.kernel.interpreter import resolve_python
+from sessions.run.checkpoints.settings import checkpoint_settings
 from sessions.run.kernel_factory import kernel_factory_for
 from sessions.run.plan import PlanError
 from sessions.run.runner import NotebookRunner, RunSettings, RunSummary
@@ -62,6 +63,16 @@ def register(verbs: Any) -> None:
         "--no-upstream", action="store_true", help="with --cell: do not run upstream cells first"
     )
     parser.add_argument(
+        "--no-restore",
+        action="store_true",
+        help="run fresh upstream cells the kernel lacks instead of restoring their checkpoints",
+    )
+    parser.add_argument(
+        "--no-checkpoints",
+        action="store_true",
+        help="save no checkpoints in this run (docs/analysis.md, Checkpoints)",
+    )
+    parser.add_argument(
         "--python", metavar="PATH", help="interpreter for the kernel (overrides project settings)"
     )
     add_remote_arguments(parser)
@@ -94,6 +105,18 @@ def summary_json(
             }
             for o in summary.outcomes
         ],
+        "restored": [
+            {
+                "index": r.index,
+                "name": cells[r.index].display_name() if cells is not None else "",
+                "run": r.run,
+                "names": list(r.result.restored),
+                "seconds": r.result.seconds,
+                "duration": r.result.duration,
+            }
+            for r in summary.restored
+        ],
+        "notes": summary.notes,
         "skipped": summary.skipped,
         "blocked": {str(cell): broken for cell, broken in summary.blocked.items()},
         "stopped_because": summary.stopped_because,
@@ -105,6 +128,8 @@ def summary_line(summary: RunSummary, sidecar_name: str) -> str:
     """``ran 3 cell(s), 1 failed, 1 skipped; outputs cached in nb.sessions.toml``."""
     failed = sum(1 for o in summary.outcomes if o.record.status != "ok")
     note = f", {failed} failed" if failed else ""
+    if summary.restored:
+        note += f", {len(summary.restored)} restored from checkpoints"
     count = len(summary.skipped) + len(summary.blocked)
     skipped = f", {count} skipped" if count else ""
     return f"ran {len(summary.outcomes)} cell(s){note}{skipped}; outputs cached in {sidecar_name}"
@@ -128,6 +153,9 @@ def run(args: argparse.Namespace) -> int:
         run_upstream=not args.no_upstream,
         stop_on_error=not args.allow_errors,
         cell_timeout=args.timeout,
+        checkpoints=checkpoint_settings(
+            path, restore=not args.no_restore, save=not args.no_checkpoints
+        ),
     )
     try:
         return asyncio.run(_run(path, mode, cells, settings, args))
@@ -169,7 +197,10 @@ async def _run(
     elif not summary.planned:
         print(f"nothing to run: {_why_nothing(mode, cells)}", file=out)
     else:
-        reloaded = [i for i in summary.planned if not snapshot.states[i].is_stale]
+        restored = {cell.index for cell in summary.restored}
+        reloaded = [
+            i for i in summary.planned if not snapshot.states[i].is_stale and i not in restored
+        ]
         if mode == "stale" and reloaded:
             if len(reloaded) == 1:
                 note = f"cell {reloaded[0]} was fresh but ran again: the kernel did not have its"

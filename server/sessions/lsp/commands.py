@@ -235,6 +235,7 @@ async def state_command(workspace: NotebookWorkspace, *args: Any) -> dict[str, A
         loaded=state.runner.loaded_cells(snapshot),
         running=state.running,
         outputs=False,
+        restored=state.runner.restored_cells(snapshot),
     )
     following = add_outputs_page(cells, snapshot.records, cursor=cursor, max_bytes=max_bytes)
     return {

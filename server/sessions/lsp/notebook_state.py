@@ -28,6 +28,7 @@ from sessions.kernel.interpreter import ResolvedPython, resolve_python
 from sessions.lsp.positions import LineIndex
 from sessions.lsp.settings import Settings
 from sessions.lsp.state_payload import KernelView
+from sessions.run.checkpoints.checkpointer import RestoreResult
 from sessions.run.kernel_factory import kernel_factory_for, remote_server_for
 from sessions.run.runner import KernelLike, NotebookRunner, RunListener, RunSettings
 
@@ -362,6 +363,10 @@ class NotebookState:
 
     def loaded_cells(self) -> set[int]:
         return self.runner.loaded_cells(self.snapshot) if self.snapshot is not None else set()
+
+    def restored_cells(self) -> dict[int, RestoreResult]:
+        """Loaded cells whose values came from a checkpoint."""
+        return self.runner.restored_cells(self.snapshot) if self.snapshot is not None else {}
 
     def _forget_analysis(self) -> None:
         self.snapshot = self.snapshot_version = self.snapshot_text = None

@@ -12,7 +12,7 @@ from sessions.cache.records import Output, SidecarData
 from sessions.lsp.notebook_state import NotebookState
 from sessions.lsp.outputs_stream import NOTIFICATION_CHARS, STREAM_BATCH_SECONDS, OutputForwarder
 from sessions.lsp.progress import RunProgress
-from sessions.run.runner import CellOutcome, RunListener
+from sessions.run.runner import CellOutcome, RestoredCell, RunListener
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +86,18 @@ class NotebookListener(RunListener):
         self._cell = None
         self.state.running = None
         self._republish(self.state)
+
+    def cell_restored(self, index: int, restored: RestoredCell, position: int, total: int) -> None:
+        if self.progress is not None:
+            self.progress.report(
+                f"Restored cell {index} from its checkpoint ({position + 1}/{total})",
+                position,
+                total,
+            )
+        self._republish(self.state)  # its status now says "restored from checkpoint"
+
+    def checkpoint_refused(self, index: int, reason: str) -> None:
+        log.info("cell %d: checkpoint not restored (%s); it runs instead", index, reason)
 
     def cells_skipped(self, indexes: Sequence[int], reason: str) -> None:
         self.state.running = None

@@ -224,7 +224,10 @@ class Publisher:
             "uri": state.uri,
             "version": state.snapshot_version,
             "cells": self._state_cells.setdefault(state.uri, StateCells()).build(
-                snapshot, loaded=state.loaded_cells(), running=state.running
+                snapshot,
+                loaded=state.loaded_cells(),
+                running=state.running,
+                restored=state.restored_cells(),
             ),
         }
         if self._last_state.get(state.uri) == params:

@@ -13,13 +13,14 @@ had to parse in one go and the server held twice (the dict and its JSON).
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from sessions.analysis.snapshot import Snapshot
 from sessions.cache.records import CellRecord
+from sessions.run.checkpoints.checkpointer import RestoreResult
 
 STATE_PAGE_BYTES = 4 * 1024 * 1024
 """Output JSON per ``sessions.state`` reply, at most (and the default)."""
@@ -51,8 +52,21 @@ def iso_time(moment: datetime | None) -> str | None:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def restored_json(result: RestoreResult | None) -> dict[str, Any] | None:
+    """``restored`` of a cell: how the kernel got its values from a checkpoint."""
+    if result is None:
+        return None
+    return {"seconds": result.seconds, "duration": result.duration, "names": list(result.restored)}
+
+
 def cell_json(
-    snapshot: Snapshot, index: int, *, loaded: bool, running: bool, outputs: bool
+    snapshot: Snapshot,
+    index: int,
+    *,
+    loaded: bool,
+    running: bool,
+    outputs: bool,
+    restored: RestoreResult | None = None,
 ) -> dict[str, Any]:
     """One cell of ``sessions.state`` / ``sessions/state`` (docs/protocol.md)."""
     cell = snapshot.notebook.cells[index]
@@ -61,6 +75,7 @@ def cell_json(
         **snapshot.cell_facts(index),
         "endLine": max(cell.start_line, cell.end_line - 1),
         "loaded": loaded,
+        "restored": restored_json(restored),
         "running": running,
         "executionCount": record.execution_count if record else None,
         "started": iso_time(record.started) if record else None,
@@ -77,10 +92,17 @@ def cells_json(
     loaded: Collection[int],
     running: int | None,
     outputs: bool,
+    restored: Mapping[int, RestoreResult] | None = None,
 ) -> list[dict[str, Any]]:
+    restored = restored or {}
     return [
         cell_json(
-            snapshot, index, loaded=index in loaded, running=index == running, outputs=outputs
+            snapshot,
+            index,
+            loaded=index in loaded,
+            running=index == running,
+            outputs=outputs,
+            restored=restored.get(index),
         )
         for index in range(len(snapshot.notebook.cells))
     ]
@@ -100,8 +122,14 @@ class StateCells:
         self._snapshot: Snapshot | None = None
 
     def build(
-        self, snapshot: Snapshot, *, loaded: Collection[int], running: int | None
+        self,
+        snapshot: Snapshot,
+        *,
+        loaded: Collection[int],
+        running: int | None,
+        restored: Mapping[int, RestoreResult] | None = None,
     ) -> list[dict[str, Any]]:
+        restored = restored or {}
         previous = self._entries
         graph = snapshot.graph
         entries: list[tuple[tuple[object, ...], dict[str, Any]]] = []
@@ -120,12 +148,18 @@ class StateCells:
                 cell.kind,
                 index in loaded,
                 index == running,
+                restored.get(index),
             )
             if index < len(previous) and previous[index][0] == key:
                 entries.append(previous[index])
                 continue
             entry = cell_json(
-                snapshot, index, loaded=index in loaded, running=index == running, outputs=False
+                snapshot,
+                index,
+                loaded=index in loaded,
+                running=index == running,
+                outputs=False,
+                restored=restored.get(index),
             )
             entries.append((key, entry))
         # The previous entries (and the objects whose ids they hold) stay alive

@@ -29,6 +29,8 @@ from sessions.cache.sidecar import SidecarStore, sidecar_path
 from sessions.format.files import NotebookReadError, read_notebook_text
 from sessions.format.notebook import ParsedNotebook, parse
 from sessions.kernel.comms import CommEvent, CommMirror, with_widget_state
+from sessions.run.checkpoints.checkpointer import Checkpointer, RestoreResult, SaveResult
+from sessions.run.checkpoints.policy import CheckpointSettings
 from sessions.run.committer import Committer
 from sessions.run.outputs import OutputAccumulator, for_storage
 from sessions.run.plan import blocked_by_syntax_errors, plan_run
@@ -134,6 +136,8 @@ class RunSettings:
     """An error stops the chain (DESIGN §6); interrupts and kernel deaths always do."""
     cell_timeout: float | None = None
     """Interrupt a cell that runs longer than this many seconds."""
+    checkpoints: CheckpointSettings = field(default_factory=CheckpointSettings)
+    """Save cells' values after they run, restore them into a new kernel (docs/analysis.md)."""
 
 
 @dataclass
@@ -146,10 +150,24 @@ class CellOutcome:
     """The cell was interrupted because it ran longer than ``RunSettings.cell_timeout``."""
 
 
+@dataclass(frozen=True, slots=True)
+class RestoredCell:
+    """A fresh upstream cell whose values came from a checkpoint instead of a run."""
+
+    index: int
+    run: int
+    """The run whose values (and outputs) these are."""
+    result: RestoreResult
+
+
 @dataclass
 class RunSummary:
     planned: list[int]
     outcomes: list[CellOutcome] = field(default_factory=list)
+    restored: list[RestoredCell] = field(default_factory=list)
+    """Cells restored from checkpoints (not run; their records are unchanged)."""
+    notes: list[str] = field(default_factory=list)
+    """What the user should know that is not an error (a checkpoint refused, and why)."""
     skipped: list[int] = field(default_factory=list)
     stopped_because: str | None = None
     blocked: dict[int, int] = field(default_factory=dict)
@@ -185,6 +203,15 @@ class RunListener:
     def cells_skipped(self, indexes: Sequence[int], reason: str) -> None:
         pass
 
+    def cell_restored(self, index: int, restored: RestoredCell, position: int, total: int) -> None:
+        """A fresh upstream cell's values were loaded from its checkpoint."""
+
+    def checkpoint_saved(self, index: int, result: SaveResult) -> None:
+        """After a cell: its checkpoint was written, or (``result.reason``) why not."""
+
+    def checkpoint_refused(self, index: int, reason: str) -> None:
+        """A checkpoint was not restored (the cell runs instead)."""
+
     def records_committed(self, data: SidecarData) -> None:
         pass
 
@@ -205,6 +232,22 @@ def kernel_died_output(detail: str = "") -> Output:
             message + ". Outputs up to this point were kept; the next run starts a new kernel."
         ],
     }
+
+
+def needed_cells(
+    plan: Sequence[int],
+    optional: Collection[int],
+    restorable: Collection[int],
+    providers: Sequence[Mapping[str, int]],
+) -> list[int]:
+    """``plan`` without the ``optional`` cells (fresh, only there for their
+    values) that no cell which will execute needs: a restored cell brings its
+    values without its providers'. ``plan`` is in execution order."""
+    needed = {i for i in plan if i not in optional}
+    for index in reversed(plan):
+        if index in needed and index not in restorable:
+            needed.update(p for p in providers[index].values() if p != index)
+    return [i for i in plan if i in needed]
 
 
 class NotebookRunner:
@@ -241,6 +284,10 @@ class NotebookRunner:
         """The run in progress re-runs the readers of changed widgets."""
         self.widgets: dict[str, WidgetBinding] = {}
         """Widget model id -> the names holding it in the current kernel process."""
+        self.checkpoints = Checkpointer(path, self.settings.checkpoints)
+        self.restored_runs: dict[int, RestoreResult] = {}
+        """Run ids whose values the current kernel got from a checkpoint."""
+        self._refused: dict[int, str] = {}
 
     # -- state ------------------------------------------------------------
 
@@ -262,6 +309,17 @@ class NotebookRunner:
                 if cell.kind == "code" and cell.hash in codes
             )
         return loaded
+
+    def restored_cells(self, snapshot: Snapshot) -> dict[int, RestoreResult]:
+        """Cells whose values the current kernel got from a checkpoint (and has
+        not replaced by running the cell since)."""
+        if not self.restored_runs:
+            return {}
+        return {
+            i: self.restored_runs[r.run]
+            for i, r in enumerate(snapshot.records)
+            if r is not None and r.run in self.restored_runs
+        }
 
     def _kernel_codes(self) -> frozenset[str] | None:
         kernel = self.kernel
@@ -298,6 +356,7 @@ class NotebookRunner:
     def _on_kernel_state(self, state: str) -> None:
         if state in ("restarting", "dead", "stopped"):
             self.loaded_runs.clear()  # a new process has none of the old values
+            self.restored_runs.clear()
             self.widgets.clear()
         # None once ``shutdown`` let go of the kernel (its last "stopped").
         self.listener.kernel_state(state, self.kernel.python if self.kernel is not None else "")
@@ -313,12 +372,14 @@ class NotebookRunner:
         if self.kernel is not None:
             await self.kernel.restart()
         self.loaded_runs.clear()
+        self.restored_runs.clear()
 
     async def shutdown(self) -> None:
         if self.kernel is not None:
             kernel, self.kernel = self.kernel, None
             await self._quiet_shutdown(kernel)
         self.loaded_runs.clear()
+        self.restored_runs.clear()
 
     @staticmethod
     async def _quiet_shutdown(kernel: KernelLike) -> None:
@@ -356,6 +417,7 @@ class NotebookRunner:
         only_downstream_of: Sequence[int] | None = None,
         within: Callable[[Snapshot], Collection[int]] | None = None,
     ) -> RunSummary:
+        self.checkpoints.settings = self.settings.checkpoints  # the settings may have changed
         snapshot = self.snapshot()
 
         def planned(loaded: Collection[int]) -> list[int]:
@@ -378,7 +440,8 @@ class NotebookRunner:
                 self.listener.run_planned([])
                 return summary
             await self.ensure_kernel()
-        plan = planned(self.loaded_cells(snapshot))
+        loaded = self.loaded_cells(snapshot)
+        plan = planned(loaded)
         if only_downstream_of is not None:
             allowed = snapshot.graph.downstream_closure(only_downstream_of)
             plan = [i for i in plan if i in allowed]
@@ -398,14 +461,26 @@ class NotebookRunner:
                 sorted(blocked),
                 f"cell {listed} has a syntax error (fix it to run it and what depends on it)",
             )
+        # Fresh upstream cells the kernel lacks: loaded from checkpoints where
+        # there are some, and only those a running cell needs.
+        reload = (
+            {i for i in plan if i not in loaded and not snapshot.states[i].is_stale} - set(cells)
+            if mode in ("stale", "cell") and self.kernel is not None
+            else set()
+        )
+        restorable = self._restorable(snapshot, reload)
+        if restorable:
+            plan = needed_cells(plan, reload, set(restorable), snapshot.graph.providers)
         summary = RunSummary(planned=plan, blocked=blocked)
         self.listener.run_planned(plan)
         if not plan:
             return summary
         kernel = await self.ensure_kernel()
-        first_run = self.store.take_reserved(len(plan))  # no I/O: no thread hop
+        # (At least one id: cells a refused restore adds get theirs one by one.)
+        runs = max(1, len(plan) - len(restorable))
+        first_run = self.store.take_reserved(runs)  # no I/O: no thread hop
         if first_run is None:
-            first_run = await asyncio.to_thread(self._reserve_run_ids, len(plan))
+            first_run = await asyncio.to_thread(self._reserve_run_ids, runs)
         records: list[CellRecord | None] = list(snapshot.records)
         committer = Committer(
             lambda batch: self._commit(
@@ -416,31 +491,127 @@ class NotebookRunner:
             ),
             self.listener.records_committed,
         )
+        queue = list(plan)
+        done: set[int] = set()
+        next_run = first_run
+        position = 0
         try:
-            for position, index in enumerate(plan):
+            while position < len(queue):
+                index = queue[position]
                 if self._cancelled:
                     summary.stopped_because = self._cancel_reason
-                    summary.skipped = plan[position:]
+                    summary.skipped = queue[position:]
                     break
+                if index in restorable:
+                    restored = await self._restore(kernel, snapshot, index, restorable[index])
+                    if kernel.state == "dead":
+                        summary.stopped_because = (
+                            f"the kernel died while restoring the checkpoint of cell {index}"
+                        )
+                        summary.skipped = queue[position:]
+                        break
+                    if restored is not None:
+                        summary.restored.append(restored)
+                        self.listener.cell_restored(index, restored, position, len(queue))
+                        done.add(index)
+                        position += 1
+                        continue
+                    reason = self._refused.pop(index, "")
+                    summary.notes.append(
+                        f"cell {index}: checkpoint not restored ({reason}); it runs instead"
+                    )
+                    # It runs after all: what it needs that was left out comes first.
+                    missing = [
+                        i
+                        for i in snapshot.graph.execution_order(
+                            snapshot.graph.upstream_closure([index])
+                        )
+                        if i not in loaded and i not in done and i not in queue[position:]
+                    ]
+                    queue[position:position] = missing
+                    restorable.pop(index)
+                    restorable.update(self._restorable(snapshot, set(missing)))
+                    continue
+                if next_run >= first_run + runs:  # cells added after a refused restore
+                    next_run = await asyncio.to_thread(self._reserve_run_ids, 1)
+                    runs = next_run - first_run + 1
                 outcome = await self._run_cell(
-                    kernel, snapshot, records, index, first_run + position, position, len(plan)
+                    kernel, snapshot, records, index, next_run, position, len(queue)
                 )
+                next_run += 1
                 records[index] = outcome.record
                 summary.outcomes.append(outcome)
                 committer.add(index, outcome.record)
+                done.add(index)
                 self.listener.cell_finished(outcome)
                 if outcome.record.status != "ok" and (
                     self.settings.stop_on_error or outcome.kernel_status != "error"
                 ):
                     summary.stopped_because = self._stop_reason(outcome)
-                    summary.skipped = plan[position + 1 :]
+                    summary.skipped = queue[position + 1 :]
                     break
+                if outcome.kernel_status == "ok":
+                    await self._save_checkpoint(kernel, snapshot, index, outcome.record)
+                    if kernel.state == "dead":
+                        summary.stopped_because = (
+                            f"the kernel died while saving the checkpoint of cell {index}"
+                        )
+                        summary.skipped = queue[position + 1 :]
+                        break
+                position += 1
         finally:
             # Every finished cell's record is in the sidecar before the run returns.
             await committer.flush()
+        summary.planned = queue
         if summary.skipped:
             self.listener.cells_skipped(summary.skipped, summary.stopped_because or "")
         return summary
+
+    def _restorable(self, snapshot: Snapshot, cells: Collection[int]) -> dict[int, Path]:
+        """Of these fresh cells, those with a checkpoint of their current version."""
+        kernel = self.kernel
+        if kernel is None or not cells or not self.settings.checkpoints.restore:
+            return {}
+        found: dict[int, Path] = {}
+        for index in cells:
+            path = self.checkpoints.available(kernel, snapshot.records[index])
+            if path is not None:
+                found[index] = path
+        return found
+
+    async def _restore(
+        self, kernel: KernelLike, snapshot: Snapshot, index: int, path: Path
+    ) -> RestoredCell | None:
+        record = snapshot.records[index]
+        assert record is not None  # available() had a record
+        try:
+            result = await self.checkpoints.restore(kernel, path)
+        except Exception as exc:  # the kernel died under it, say: the cell runs (or the run stops)
+            result = RestoreResult(reason=f"{type(exc).__name__}: {exc}")
+        if not result.ok:
+            self._refused[index] = result.reason
+            self.listener.checkpoint_refused(index, result.reason)
+            with contextlib.suppress(OSError):
+                path.unlink()  # it will never load; the cell's next run makes a new one
+            return None
+        self.loaded_runs.add(record.run)
+        self.restored_runs[record.run] = result
+        return RestoredCell(index, record.run, result)
+
+    async def _save_checkpoint(
+        self, kernel: KernelLike, snapshot: Snapshot, index: int, record: CellRecord
+    ) -> None:
+        if not self.settings.checkpoints.enabled:
+            return
+        cell = snapshot.notebook.cells[index]
+        try:
+            result = await self.checkpoints.save(
+                kernel, record, cell.metadata, title=cell.display_name()
+            )
+        except Exception as exc:  # a checkpoint is an optimisation: never fail the run for it
+            result = SaveResult(reason=f"{type(exc).__name__}: {exc}")
+        if result.saved or result.reason:
+            self.listener.checkpoint_saved(index, result)
 
     async def _run_cell(
         self,

@@ -25,6 +25,7 @@ import * as path from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
 
 import { CodeServer, installExtension, installTools, type Tools } from "./codeServer";
+import { checkpointsScenario } from "./checkpointsScenario";
 import { consoleScenario } from "./consoleScenario";
 import { DOC_IMAGES, OUT, ROOT, VENV_BIN, check, passedCount, timed } from "./harness";
 import { interruptScenario } from "./interruptScenario";
@@ -113,6 +114,8 @@ async function main(): Promise<void> {
   const started = Date.now();
   const tools = installTools(ROOT);
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "sessions-e2e-"));
+  // Checkpoints of this run (the terminal runs and every server inherit it), not the user's cache.
+  process.env.SESSIONS_CHECKPOINT_DIR = path.join(tmp, "checkpoints");
   const extensionsDir = path.join(tmp, "extensions");
   let browser: Browser | undefined;
   try {
@@ -140,6 +143,7 @@ async function main(): Promise<void> {
       if (wanted("rich")) await timed("rich outputs", () => richOutputsScenario(page, trusted));
       if (wanted("interrupt")) await timed("interrupt", () => interruptScenario(page, trusted));
       if (wanted("widgets")) await timed("widgets", () => widgetsScenario(page, trusted));
+      if (wanted("checkpoints")) await timed("checkpoints", () => checkpointsScenario(page, trusted));
     });
     if (wanted("widgets")) {
       // A new VS Code on the same folder: its server starts no kernel, so widgets show their saved state.

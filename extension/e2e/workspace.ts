@@ -139,6 +139,18 @@ display({"application/vnd.jupyter.widget-view+json": view, "text/plain": "embedd
 display({"application/vnd.jupyter.widget-state+json": embedded, "text/plain": "widget state"}, raw=True)
 `;
 
+/**
+ * Checkpoints (the checkpoints scenario): a cell whose values are saved
+ * (`checkpoint=true`: it is quick, so the 2 s default would skip it) and a
+ * reader, run first in a terminal.
+ */
+export const CHECKPOINT_NOTEBOOK = `# %% Load checkpoint=true
+table = {i: i * 2 for i in range(100)}
+
+# %% Report
+print("checkpointed total", sum(table.values()))
+`;
+
 export interface Workspace {
   folder: string;
   /** tour.py in the folder, and its text before the test touched it. */

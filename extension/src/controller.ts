@@ -127,6 +127,7 @@ export class SessionsController implements vscode.Disposable {
       if (!result.ok && result.stoppedBecause) {
         void vscode.window.showWarningMessage(`Sessions: run stopped — ${result.stoppedBecause}`);
       }
+      for (const note of result.notes ?? []) void vscode.window.showInformationMessage(`Sessions: ${note}`);
     } catch (error) {
       void vscode.window.showErrorMessage(`Sessions: ${error instanceof Error ? error.message : String(error)}`);
     } finally {

@@ -154,6 +154,10 @@ export interface RunParams {
 export interface RunResult {
   planned: number[];
   ran: number[];
+  /** Cells whose values came from checkpoints instead of a run. */
+  restored: number[];
+  /** E.g. a checkpoint refused, and why. */
+  notes: string[];
   skipped: number[];
   ok: boolean;
   stoppedBecause: string | null;

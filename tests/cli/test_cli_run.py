@@ -289,6 +289,7 @@ def test_json_summary(tmp_path: Path) -> None:
         "cells",
         "restored",
         "notes",
+        "parameters",
         "skipped",
         "blocked",
         "stopped_because",

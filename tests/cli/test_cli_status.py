@@ -48,7 +48,7 @@ CELL_KEYS = {
     "execution_count",
     "duration",
 }
-TOP_KEYS = {"notebook", "cells", "diagnostics", "problems", "summary", "kernel"}
+TOP_KEYS = {"notebook", "cells", "diagnostics", "problems", "summary", "kernel", "parameters"}
 DIAGNOSTIC_KEYS = {"code", "severity", "message", "cell", "range"}
 
 

@@ -96,6 +96,8 @@ async def test_run_streams_outputs_and_publishes_fresh_statuses(
     assert result == {
         "planned": [SETUP, GREET],
         "ran": [SETUP, GREET],
+        "restored": [],
+        "notes": [],
         "skipped": [],
         "ok": True,
         "stoppedBecause": None,

@@ -166,3 +166,35 @@ async def test_mcp_edit_batch_run_stale_read_outputs_check(tmp_path: Path) -> No
     while pid_alive(kernel_pid) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not pid_alive(kernel_pid)
+
+
+PARAMETERS_NOTEBOOK = """\
+# %% tags=["parameters"]
+rate = 0.1
+
+# %% Report
+print("rate", rate)
+"""
+
+
+async def test_mcp_run_with_parameters(tmp_path: Path) -> None:
+    (tmp_path / "report.py").write_text(PARAMETERS_NOTEBOOK)
+    params = StdioServerParameters(
+        command=sys.executable, args=["-m", "sessions.cli", "mcp"], cwd=str(tmp_path)
+    )
+    async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
+        await session.initialize()
+        first = await call(
+            session, "run", notebook="report.py", mode="all", parameters={"rate": 0.5}
+        )
+        assert first["parameters"] == {"rate": "0.5"}
+        assert "rate 0.5" in first["ran"][-1]["output"]
+        # In effect until others are given: nothing is stale.
+        again = await call(session, "run", notebook="report.py")
+        assert again["ran"] == [] and again["still_stale"] == []
+        back = await call(session, "run", notebook="report.py", parameters={})
+        assert [r["index"] for r in back["ran"]] == [0, 1] and "rate 0.1" in back["ran"][-1][
+            "output"
+        ]
+        bad = await call_error(session, "run", notebook="report.py", parameters={"1x": 1})
+        assert "parameter name '1x' is not a Python name" in bad

@@ -49,6 +49,7 @@ from sessions.format.edits import (
 from sessions.format.files import read_notebook_text
 from sessions.format.notebook import CellKind, ParsedNotebook, parse, serialize
 from sessions.run.kernel_factory import kernel_factory_for, remote_server_for
+from sessions.run.parameters import from_values
 from sessions.run.runner import NotebookRunner, RunListener, RunSettings, RunSummary
 
 if TYPE_CHECKING:
@@ -271,15 +272,25 @@ class AsyncNotebook(NotebookDocument):
         return self.runner.busy
 
     async def run(
-        self, mode: str = "stale", cells: Sequence[CellRef] = (), *, timeout: float | None = None
+        self,
+        mode: str = "stale",
+        cells: Sequence[CellRef] = (),
+        *,
+        timeout: float | None = None,
+        parameters: Mapping[str, Any] | None = None,
     ) -> RunSummary:
         """Run cells (modes of DESIGN §6: cell, stale, all, above, below, downstream).
 
         ``cells`` are indexes or anchors; ``timeout`` interrupts a cell that
-        runs longer than that many seconds. Starts the kernel if needed.
-        Raises ``PlanError`` for a bad request and ``KernelError`` when the
-        kernel cannot start (with the fix in the message).
+        runs longer than that many seconds. ``parameters`` (name -> value, a
+        value Python can write as a literal) are injected after the cell
+        tagged ``parameters``; None keeps those in effect, ``{}`` goes back to
+        the defaults. Starts the kernel if needed. Raises ``PlanError`` for a
+        bad request (``ParameterError`` for a bad parameter) and
+        ``KernelError`` when the kernel cannot start (with the fix in the
+        message).
         """
+        given = from_values(parameters, "parameters") if parameters is not None else None
         if self._run_lock is None:
             self._run_lock = asyncio.Lock()
         async with self._run_lock:
@@ -287,7 +298,7 @@ class AsyncNotebook(NotebookDocument):
             indexes = [resolve_cell(parsed, ref) for ref in cells]
             self.runner.settings = dataclasses.replace(self.settings, cell_timeout=timeout)
             try:
-                return await self.runner.run(mode, indexes)
+                return await self.runner.run(mode, indexes, parameters=given)
             finally:
                 self.runner.settings = self.settings
 
@@ -404,11 +415,16 @@ class Notebook(NotebookDocument):
         return self._async.kernel_started
 
     def run(
-        self, mode: str = "stale", cells: Sequence[CellRef] = (), *, timeout: float | None = None
+        self,
+        mode: str = "stale",
+        cells: Sequence[CellRef] = (),
+        *,
+        timeout: float | None = None,
+        parameters: Mapping[str, Any] | None = None,
     ) -> RunSummary:
         """Run cells and wait; see :meth:`AsyncNotebook.run`."""
         loop = self._ensure_loop()
-        future = loop.submit(self._async.run(mode, cells, timeout=timeout))
+        future = loop.submit(self._async.run(mode, cells, timeout=timeout, parameters=parameters))
         try:
             return future.result()
         except KeyboardInterrupt:

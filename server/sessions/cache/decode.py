@@ -168,7 +168,19 @@ def decode_record(table: dict[str, Any]) -> CellRecord:
         outputs=[decode_output(output, number) for number, output in enumerate(outputs, 1)],
         id=_field(table, "id", str, required=False),
         code=_field(table, "code", str, required=False),
+        parameters=_texts(table, "parameters"),
     )
+
+
+def _texts(table: dict[str, Any], key: str) -> dict[str, str]:
+    """A name -> text table (the parameters of a run)."""
+    found = _field(table, key, dict, required=False) or {}
+    texts: dict[str, str] = {}
+    for name, value in found.items():
+        if not isinstance(value, str):
+            raise _BadField(f"{key} {name!r} is {value!r}, expected a Python literal as text")
+        texts[str(name)] = value
+    return texts
 
 
 def _joined(value: Any, where: str) -> str:

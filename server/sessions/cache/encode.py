@@ -324,6 +324,8 @@ def encode_record(record: CellRecord) -> str:
     lines.append(f"inputs = {_key_table(record.inputs)}")
     if record.provides:
         lines.append(f"provides = {_key_table(record.provides)}")
+    if record.parameters:
+        lines.append(f"parameters = {_key_table(record.parameters)}")
     if record.code is not None:
         lines.append(f"code = {toml_string(record.code)}")
     for output in record.outputs:

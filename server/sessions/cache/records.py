@@ -41,6 +41,11 @@ class CellRecord:
     code: str | None = None
     """The code that ran (optional); lets identity matching measure similarity
     and lets a client show what changed since the output was produced."""
+    parameters: dict[str, str] = field(default_factory=dict)
+    """Only on the ``parameters`` cell of a run with parameters (``sessions run
+    -p NAME VALUE``): name -> the Python literal injected after the cell's own
+    code. Its ``provides`` keys say so, so the outputs below were produced
+    with these values and stay fresh while they are in effect."""
 
 
 @dataclass(slots=True)

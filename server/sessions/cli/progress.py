@@ -173,13 +173,6 @@ class TerminalProgress(RunListener):
             self.out.write(paint(text, "2", self.color) + "\n")
             self.out.flush()
 
-    def checkpoint_refused(self, index: int, reason: str) -> None:
-        with self._write_lock:
-            self.out.write(
-                f"cell {index}: checkpoint not restored ({reason}); running it instead\n"
-            )
-            self.out.flush()
-
     def cells_skipped(self, indexes: Sequence[int], reason: str) -> None:
         cells = ", ".join(str(i) for i in indexes)
         with self._write_lock:

@@ -22,6 +22,7 @@ from sessions.kernel.errors import KernelError
 from sessions.kernel.interpreter import resolve_python
 from sessions.run.checkpoints.settings import checkpoint_settings
 from sessions.run.kernel_factory import kernel_factory_for
+from sessions.run.parameters import ParameterError, parse_pairs, read_params_file
 from sessions.run.plan import PlanError
 from sessions.run.runner import NotebookRunner, RunSettings, RunSummary
 
@@ -61,6 +62,25 @@ def register(verbs: Any) -> None:
     )
     parser.add_argument(
         "--no-upstream", action="store_true", help="with --cell: do not run upstream cells first"
+    )
+    parameters = parser.add_mutually_exclusive_group()
+    parameters.add_argument(
+        "-p",
+        "--parameter",
+        nargs=2,
+        action="append",
+        metavar=("NAME", "VALUE"),
+        help="inject NAME = VALUE (a Python literal: 10, 0.5, True, '\"text\"') after the cell tagged parameters; repeatable",
+    )
+    parameters.add_argument(
+        "--params-file",
+        metavar="FILE",
+        help="parameters from a YAML (or JSON) mapping of name: value",
+    )
+    parameters.add_argument(
+        "--clear-params",
+        action="store_true",
+        help="run with the parameters cell's own defaults again",
     )
     parser.add_argument(
         "--no-restore",
@@ -117,6 +137,7 @@ def summary_json(
             for r in summary.restored
         ],
         "notes": summary.notes,
+        "parameters": summary.parameters,
         "skipped": summary.skipped,
         "blocked": {str(cell): broken for cell, broken in summary.blocked.items()},
         "stopped_because": summary.stopped_because,
@@ -158,7 +179,11 @@ def run(args: argparse.Namespace) -> int:
         ),
     )
     try:
-        return asyncio.run(_run(path, mode, cells, settings, args))
+        parameters = _parameters(args)
+    except ParameterError as exc:
+        return fail(str(exc))
+    try:
+        return asyncio.run(_run(path, mode, cells, settings, args, parameters))
     except NotebookReadError as exc:
         return fail(str(exc))
     except PlanError as exc:
@@ -169,8 +194,24 @@ def run(args: argparse.Namespace) -> int:
         return fail(str(exc))
 
 
+def _parameters(args: argparse.Namespace) -> dict[str, str] | None:
+    """What ``-p``/``--params-file``/``--clear-params`` ask for; None: those in effect."""
+    if args.clear_params:
+        return {}
+    if args.params_file:
+        return read_params_file(Path(args.params_file))
+    if args.parameter:
+        return parse_pairs(args.parameter)
+    return None
+
+
 async def _run(
-    path: Path, mode: str, cells: list[int], settings: RunSettings, args: argparse.Namespace
+    path: Path,
+    mode: str,
+    cells: list[int],
+    settings: RunSettings,
+    args: argparse.Namespace,
+    parameters: dict[str, str] | None = None,
 ) -> int:
     server = remote_server_of(args, path)
     runner = NotebookRunner(
@@ -188,10 +229,12 @@ async def _run(
     progress = TerminalProgress(snapshot.notebook, out=out, quiet=args.quiet)
     runner.listener = progress
     try:
-        summary = await runner.run(mode, cells)
+        summary = await runner.run(mode, cells, parameters=parameters)
     finally:
         progress.close()
         await runner.shutdown()
+    for note in summary.notes:
+        print(f"sessions: {note}", file=sys.stderr)
     if args.json:
         print_json(summary_json(summary, args.notebook, snapshot))
     elif not summary.planned:

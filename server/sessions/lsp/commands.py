@@ -99,6 +99,8 @@ def _summary_json(summary: Any) -> dict[str, Any]:
     return {
         "planned": list(summary.planned),
         "ran": [o.index for o in summary.outcomes],
+        "restored": [r.index for r in summary.restored],
+        "notes": list(summary.notes),
         "skipped": list(summary.skipped),
         "ok": bool(summary.ok),
         "stoppedBecause": summary.stopped_because,

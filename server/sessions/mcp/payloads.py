@@ -74,6 +74,20 @@ def run_payload(pool: NotebookPool, notebook: AsyncNotebook, summary: RunSummary
             for o in summary.outcomes
         ],
     }
+    if summary.restored:
+        payload["restored"] = [
+            {
+                "index": r.index,
+                "names": list(r.result.restored),
+                "seconds": r.result.seconds,
+                "original_duration": r.result.duration,
+            }
+            for r in summary.restored
+        ]
+    if summary.notes:
+        payload["notes"] = summary.notes
+    if summary.parameters:
+        payload["parameters"] = summary.parameters
     if not summary.planned:
         payload["note"] = "nothing to run: every cell is fresh"
     if summary.skipped:

@@ -31,6 +31,7 @@ from sessions.format.files import NotebookReadError
 from sessions.kernel.errors import KernelError, KernelSetupError
 from sessions.mcp.payloads import OUTPUT_LIMIT, cell_row, cells_payload, run_payload, to_json
 from sessions.mcp.pool import NotebookPool, shared_sessions
+from sessions.run.parameters import ParameterError
 from sessions.run.plan import PlanError
 from sessions.workspace_scope import OutsideScopeError, real_path
 
@@ -120,7 +121,9 @@ class FixableErrors:
             return
         if isinstance(exc, OutsideScopeError):
             raise ToolError(str(exc)) from exc
-        if isinstance(exc, CellAddressError | EditError | PlanError | ConcurrentEditError):
+        if isinstance(
+            exc, CellAddressError | EditError | PlanError | ParameterError | ConcurrentEditError
+        ):
             raise ToolError(str(exc)) from exc
         if isinstance(exc, NotebookReadError):
             raise ToolError(
@@ -302,7 +305,10 @@ def build_server(pool: NotebookPool) -> MCPServer[Any]:
         "Run cells on the notebook's kernel (started on first use, kept across calls). "
         "mode: stale (default: every non-fresh cell and what it needs), cell (the given "
         "cells after their stale upstream), all, above, below, downstream. `timeout` "
-        "interrupts a cell running longer than that many seconds. Returns each cell's "
+        "interrupts a cell running longer than that many seconds. `parameters` "
+        "({name: value}) are injected after the cell tagged parameters (papermill's "
+        "convention); they stay in effect until others are given ({} restores the "
+        "defaults), and the cells that depend on them run again. Returns each cell's "
         "status and output text. The code runs with the rights of the user who started the "
         "server: it can read, write and reach whatever that user can.",
         EXECUTES,
@@ -312,10 +318,11 @@ def build_server(pool: NotebookPool) -> MCPServer[Any]:
         mode: Literal["stale", "cell", "all", "above", "below", "downstream"] = "stale",
         cells: list[int | str] | None = None,
         timeout: float | None = None,
+        parameters: dict[str, Any] | None = None,
     ) -> str:
         with FixableErrors(pool):
             nb = pool.get(notebook)
-            summary = await nb.run(mode, cells or (), timeout=timeout)
+            summary = await nb.run(mode, cells or (), timeout=timeout, parameters=parameters)
             return to_json(run_payload(pool, nb, summary))
 
     @tool("The cached outputs of one cell as text (images noted, not encoded).", READS)

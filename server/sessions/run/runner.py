@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Literal, Protocol
 
 from sessions.analysis.snapshot import Snapshot, analyse
-from sessions.analysis.staleness import failed_versions, record_versions
+from sessions.analysis.staleness import failed_versions, has_code_to_run, record_versions
 from sessions.cache.identity import match_records
 from sessions.cache.records import CellRecord, KernelInfo, Output, RunStatus, SidecarData
 from sessions.cache.sidecar import SidecarStore, sidecar_path
@@ -31,9 +31,11 @@ from sessions.format.notebook import ParsedNotebook, parse
 from sessions.kernel.comms import CommEvent, CommMirror, with_widget_state
 from sessions.run.checkpoints.checkpointer import Checkpointer, RestoreResult, SaveResult
 from sessions.run.checkpoints.policy import CheckpointSettings
+from sessions.run.checkpoints.settings import checkpoint_settings
 from sessions.run.committer import Committer
 from sessions.run.outputs import OutputAccumulator, for_storage
-from sessions.run.plan import blocked_by_syntax_errors, plan_run
+from sessions.run.parameters import injection, parameters_cell, undefined, with_parameters
+from sessions.run.plan import PlanError, blocked_by_syntax_errors, plan_run
 from sessions.run.widgets import (
     BINDINGS_CODE,
     WidgetBinding,
@@ -136,8 +138,9 @@ class RunSettings:
     """An error stops the chain (DESIGN §6); interrupts and kernel deaths always do."""
     cell_timeout: float | None = None
     """Interrupt a cell that runs longer than this many seconds."""
-    checkpoints: CheckpointSettings = field(default_factory=CheckpointSettings)
-    """Save cells' values after they run, restore them into a new kernel (docs/analysis.md)."""
+    checkpoints: CheckpointSettings | None = None
+    """Save cells' values after they run, restore them into a new kernel
+    (docs/analysis.md); None: the notebook project's ``[tool.sessions]``."""
 
 
 @dataclass
@@ -168,6 +171,8 @@ class RunSummary:
     """Cells restored from checkpoints (not run; their records are unchanged)."""
     notes: list[str] = field(default_factory=list)
     """What the user should know that is not an error (a checkpoint refused, and why)."""
+    parameters: dict[str, str] = field(default_factory=dict)
+    """The parameters in effect for this run (injected when the parameters cell ran)."""
     skipped: list[int] = field(default_factory=list)
     stopped_because: str | None = None
     blocked: dict[int, int] = field(default_factory=dict)
@@ -284,10 +289,12 @@ class NotebookRunner:
         """The run in progress re-runs the readers of changed widgets."""
         self.widgets: dict[str, WidgetBinding] = {}
         """Widget model id -> the names holding it in the current kernel process."""
-        self.checkpoints = Checkpointer(path, self.settings.checkpoints)
+        self.checkpoints = Checkpointer(path, self._checkpoint_settings())
         self.restored_runs: dict[int, RestoreResult] = {}
         """Run ids whose values the current kernel got from a checkpoint."""
         self._refused: dict[int, str] = {}
+        self._parameters: tuple[int | None, dict[str, str]] = (None, {})
+        """The parameters cell and what this run injects after it."""
 
     # -- state ------------------------------------------------------------
 
@@ -389,11 +396,22 @@ class NotebookRunner:
 
     # -- running ------------------------------------------------------------
 
-    async def run(self, mode: str, cells: Sequence[int] = ()) -> RunSummary:
-        """Plan and execute a run; raises ``PlanError`` for a bad request, kernel setup errors as they are."""
+    async def run(
+        self,
+        mode: str,
+        cells: Sequence[int] = (),
+        *,
+        parameters: Mapping[str, str] | None = None,
+    ) -> RunSummary:
+        """Plan and execute a run; raises ``PlanError`` for a bad request, kernel setup errors as they are.
+
+        ``parameters`` (name -> Python literal, :mod:`sessions.run.parameters`)
+        are injected after the ``parameters`` cell; None keeps those in effect,
+        ``{}`` goes back to the cell's defaults. Other values than those in
+        effect run the parameters cell and what depends on it."""
         async with self._queue_lock:
             self._cancelled = False
-            summary = await self._run_locked(mode, cells)
+            summary = await self._run_locked(mode, cells, parameters=parameters)
             if (
                 self.settings.on_run == "autorun"
                 and summary.ok
@@ -404,6 +422,8 @@ class NotebookRunner:
                     "stale", (), only_downstream_of=[o.index for o in summary.outcomes]
                 )
                 summary.outcomes += follow.outcomes
+                summary.restored += follow.restored
+                summary.notes += follow.notes
                 summary.skipped += follow.skipped
                 summary.blocked.update(follow.blocked)
                 summary.stopped_because = follow.stopped_because
@@ -416,12 +436,14 @@ class NotebookRunner:
         *,
         only_downstream_of: Sequence[int] | None = None,
         within: Callable[[Snapshot], Collection[int]] | None = None,
+        parameters: Mapping[str, str] | None = None,
     ) -> RunSummary:
-        self.checkpoints.settings = self.settings.checkpoints  # the settings may have changed
+        self.checkpoints.settings = self._checkpoint_settings()  # they may have changed
         snapshot = self.snapshot()
+        forced, notes = self._use_parameters(snapshot, mode, cells, parameters)
 
         def planned(loaded: Collection[int]) -> list[int]:
-            return plan_run(
+            plan = plan_run(
                 snapshot.notebook,
                 snapshot.graph,
                 snapshot.states,
@@ -430,13 +452,16 @@ class NotebookRunner:
                 loaded=loaded,
                 run_upstream=self.settings.run_upstream,
             )
+            if forced - set(plan):
+                plan = snapshot.graph.execution_order(set(plan) | forced)
+            return plan
 
         if self.kernel is None and mode in ("stale", "cell"):
             # What a kernel holds decides which fresh upstream cells must run
             # again, and a shared kernel says so only once attached to; but a
             # run with nothing stale must not start a kernel to find that out.
             if not planned(range(len(snapshot.notebook.cells))):
-                summary = RunSummary(planned=[])
+                summary = RunSummary(planned=[], notes=notes)
                 self.listener.run_planned([])
                 return summary
             await self.ensure_kernel()
@@ -464,14 +489,18 @@ class NotebookRunner:
         # Fresh upstream cells the kernel lacks: loaded from checkpoints where
         # there are some, and only those a running cell needs.
         reload = (
-            {i for i in plan if i not in loaded and not snapshot.states[i].is_stale} - set(cells)
+            {i for i in plan if i not in loaded and not snapshot.states[i].is_stale}
+            - set(cells)
+            - forced  # run for their new parameters, whatever they hold
             if mode in ("stale", "cell") and self.kernel is not None
             else set()
         )
         restorable = self._restorable(snapshot, reload)
         if restorable:
             plan = needed_cells(plan, reload, set(restorable), snapshot.graph.providers)
-        summary = RunSummary(planned=plan, blocked=blocked)
+        summary = RunSummary(
+            planned=plan, blocked=blocked, notes=notes, parameters=dict(self._parameters[1])
+        )
         self.listener.run_planned(plan)
         if not plan:
             return summary
@@ -567,10 +596,51 @@ class NotebookRunner:
             self.listener.cells_skipped(summary.skipped, summary.stopped_because or "")
         return summary
 
+    def _use_parameters(
+        self,
+        snapshot: Snapshot,
+        mode: str,
+        cells: Sequence[int],
+        parameters: Mapping[str, str] | None,
+    ) -> tuple[set[int], list[str]]:
+        """Sets the parameters this run injects; returns the cells they force
+        into the plan (the parameters cell and, for other values than those
+        in effect, what depends on it) and notes for the user."""
+        index = parameters_cell(snapshot.notebook)
+        record = snapshot.records[index] if index is not None else None
+        in_effect = dict(record.parameters) if record is not None else {}
+        if parameters is None:
+            self._parameters = (index, in_effect)
+            return set(), []
+        if index is None:
+            if not parameters:
+                self._parameters = (None, {})
+                return set(), []
+            raise PlanError(
+                'no cell is tagged parameters: add tags=["parameters"] to the header of the '
+                'cell with the defaults (# %% tags=["parameters"])'
+            )
+        self._parameters = (index, dict(parameters))
+        notes = [
+            f"parameter {name} is not set in the parameters cell (cell {index}); it is injected anyway"
+            for name in undefined(snapshot.notebook, index, parameters)
+        ]
+        if dict(parameters) == in_effect or mode not in ("stale", "cell"):
+            return set(), notes
+        graph = snapshot.graph
+        forced = {index} | set(graph.downstream_closure([index]))
+        if mode == "cell":
+            forced &= {index} | set(cells) | set(graph.upstream_closure(cells))
+        return {i for i in forced if has_code_to_run(snapshot.notebook, graph, i)}, notes
+
+    def _checkpoint_settings(self) -> CheckpointSettings:
+        given = self.settings.checkpoints
+        return given if given is not None else checkpoint_settings(self.path)
+
     def _restorable(self, snapshot: Snapshot, cells: Collection[int]) -> dict[int, Path]:
         """Of these fresh cells, those with a checkpoint of their current version."""
         kernel = self.kernel
-        if kernel is None or not cells or not self.settings.checkpoints.restore:
+        if kernel is None or not cells or not self.checkpoints.settings.restore:
             return {}
         found: dict[int, Path] = {}
         for index in cells:
@@ -601,7 +671,7 @@ class NotebookRunner:
     async def _save_checkpoint(
         self, kernel: KernelLike, snapshot: Snapshot, index: int, record: CellRecord
     ) -> None:
-        if not self.settings.checkpoints.enabled:
+        if not self.checkpoints.settings.enabled:
             return
         cell = snapshot.notebook.cells[index]
         try:
@@ -625,6 +695,12 @@ class NotebookRunner:
     ) -> CellOutcome:
         cell = snapshot.notebook.cells[index]
         inputs, provides = record_versions(snapshot.notebook, snapshot.graph, records, index)
+        code = cell.code
+        parameter_cell, parameters = self._parameters
+        injected = parameters if index == parameter_cell else {}
+        if injected:
+            code += injection(injected)
+            provides = with_parameters(provides, injected)
         self.listener.cell_started(index, run_id, position, total)
         # Capped as the sidecar will cap it, so a cell that prints for hours
         # holds at most the cap per stream (and counts what it left out).
@@ -647,7 +723,7 @@ class NotebookRunner:
 
             timer = asyncio.get_running_loop().call_later(self.settings.cell_timeout, on_timeout)
         try:
-            result = await kernel.execute(cell.code, on_output)
+            result = await kernel.execute(code, on_output)
         finally:
             if timer is not None:
                 timer.cancel()
@@ -689,6 +765,7 @@ class NotebookRunner:
             outputs=with_widget_state(for_storage(accumulator.outputs), kernel.comms),
             id=cell.id,
             code=cell.code,
+            parameters=dict(injected),
         )
         return CellOutcome(index, record, kernel_status, timed_out=timed_out)
 

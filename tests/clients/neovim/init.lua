@@ -58,7 +58,7 @@ function M.client(bufnr)
 end
 
 -- `sessions.run {uri, ...}` through the buffer's client. `on_result(err, result)`
--- gets the run summary {planned, ran, skipped, ok, stoppedBecause}.
+-- gets the run summary {planned, ran, restored, notes, skipped, ok, stoppedBecause}.
 function M.run(bufnr, argument, on_result)
   local client = M.client(bufnr)
   if client == nil then

@@ -309,6 +309,44 @@ async def test_unpicklable_values_are_not_checkpointed(
     ((index, saved, reason),) = first.listener.saved  # type: ignore[attr-defined]
     assert index == 0 and saved == () and "cannot be pickled" in reason
     assert store.entries(path) == []
+    await first.shutdown()
+
+    edit(path, 'print("closed"', 'print("still closed"')
+    second = make(path)
+    summary = await second.run("stale")
+    assert summary.ok and restored(summary) == [] and [o.index for o in summary.outcomes] == [0, 1]
+    assert printed(summary, 1) == "still closed False\n"
+
+
+async def test_a_mutated_upstream_object_is_saved_with_the_mutating_cell(
+    tmp_path: Path, make: Make, store: CheckpointStore
+) -> None:
+    path = write(
+        tmp_path,
+        """\
+        # %% Items
+        items = []
+
+        # %% Grow checkpoint=true
+        items.append(42)
+        count = len(items)
+
+        # %% Report
+        print("items", items, count)
+        """,
+    )
+    first = make(path)
+    assert (await first.run("all")).ok
+    assert first.listener.saved == [(1, ("count", "items"), "")]  # type: ignore[attr-defined]
+    await first.shutdown()
+
+    edit(path, 'print("items"', 'print("now"')
+    second = make(path)
+    summary = await second.run("stale")
+    assert summary.ok and restored(summary) == [1]
+    # The list comes back as the mutating cell left it; the cell that made it need not run.
+    assert [o.index for o in summary.outcomes] == [2]
+    assert printed(summary, 2) == "now [42] 1\n"
 
 
 async def test_the_notebook_cap_evicts_least_recently_used(
@@ -373,3 +411,37 @@ async def test_kill_during_a_checkpoint_write_leaves_nothing_that_loads(
     second = make(path, enabled=False)
     summary = await second.run("stale")
     assert restored(summary) == []
+
+
+async def test_new_parameters_run_the_cells_instead_of_restoring_them(
+    tmp_path: Path, make: Make, store: CheckpointStore
+) -> None:
+    path = write(
+        tmp_path,
+        """\
+        # %% tags=["parameters"]
+        n = 1
+
+        # %% Load checkpoint=true
+        x = n * 2
+
+        # %% Report
+        print("x", x)
+        """,
+    )
+    first = make(path)
+    assert (await first.run("all")).ok
+    await first.shutdown()
+
+    second = make(path)
+    summary = await second.run("stale", parameters={"n": "5"})
+    assert summary.ok and restored(summary) == []
+    assert [o.index for o in summary.outcomes] == [0, 1, 2]
+    assert printed(summary, 2) == "x 10\n"
+    await second.shutdown()
+
+    # The parameters in effect: a new kernel restores the checkpoint made with them.
+    edit(path, 'print("x"', 'print("x is"')
+    third = make(path)
+    again = await third.run("stale")
+    assert restored(again) == [1] and printed(again, 2) == "x is 10\n"

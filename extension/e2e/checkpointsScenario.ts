@@ -44,5 +44,5 @@ export async function checkpointsScenario(page: Page, workspace: Workspace): Pro
     `running the last cell in a new kernel restored its upstream cell: ${JSON.stringify(texts)}`,
   );
   await page.mouse.move(5, 500);
-  await shot(page, "checkpoint-restored");
+  await shot(page, "checkpoint-restored", true);
 }

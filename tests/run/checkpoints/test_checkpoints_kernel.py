@@ -445,3 +445,22 @@ async def test_new_parameters_run_the_cells_instead_of_restoring_them(
     third = make(path)
     again = await third.run("stale")
     assert restored(again) == [1] and printed(again, 2) == "x is 10\n"
+
+
+async def test_a_cell_that_only_imports_is_not_checkpointed(
+    tmp_path: Path, make: Make, store: CheckpointStore
+) -> None:
+    path = write(
+        tmp_path,
+        """\
+        # %% Imports checkpoint=true
+        import json
+        from collections import OrderedDict
+        from os.path import join
+        """,
+    )
+    runner = make(path)
+    assert (await runner.run("all")).ok
+    ((index, saved, reason),) = runner.listener.saved  # type: ignore[attr-defined]
+    assert index == 0 and saved == () and "only imports" in reason
+    assert store.entries(path) == []

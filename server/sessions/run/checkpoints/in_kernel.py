@@ -139,6 +139,21 @@ def _user_namespace() -> dict[str, Any]:
     return sys.modules["__main__"].__dict__
 
 
+def _imported(value: Any) -> bool:
+    """Whether a value is pickled by reference: a module, or a class or
+    function of an importable module (not one the notebook defined)."""
+    if isinstance(value, types.ModuleType):
+        return True
+    if isinstance(value, (type, types.FunctionType, types.BuiltinFunctionType)):
+        module = getattr(value, "__module__", None)
+        return (
+            isinstance(module, str)
+            and module not in ("__main__", "builtins")
+            and module in sys.modules
+        )
+    return False
+
+
 def _read_key(key_path: str) -> bytes:
     with open(key_path, "rb") as handle:
         return handle.read()
@@ -158,8 +173,13 @@ def save(
     values = {name: namespace[name] for name in names if name in namespace}
     if not values:
         return _emit({"skipped": "the cell left none of its names defined"})
-    if all(isinstance(value, types.ModuleType) for value in values.values()):
-        return _emit({"skipped": "the cell only imports modules (running it again is cheap)"})
+    if all(_imported(value) for value in values.values()):
+        # A pickle of these names only says "import them again": no time saved.
+        return _emit(
+            {
+                "skipped": "the cell only imports (its values are modules, classes and functions of packages)"
+            }
+        )
     try:
         cloudpickle = _cloudpickle(cloudpickle_dir)
     except Exception as exc:

@@ -56,7 +56,7 @@ def make_adder(n):
 add = make_adder(3)
 
 # %% Report
-print("report", float(arr.sum()), arr.shape, df.to_json(), outer.inner.value + 1, add(4), type(outer).__name__)
+print("report", float(arr.sum()), arr.shape, arr.flags.writeable, df.to_json(), outer.inner.value + 1, add(4), type(outer).__name__)
 """
 
 
@@ -130,7 +130,7 @@ async def test_a_new_kernel_restores_values_equal_to_a_rerun(
     assert ran.ok, ran
     assert first.listener.saved == [(1, ("Outer", "add", "arr", "df", "make_adder", "outer"), "")]  # type: ignore[attr-defined]
     original = printed(ran, 2)
-    assert "report 19999900000.0 (400, 500)" in original
+    assert "report 19999900000.0 (400, 500) True" in original
     await first.shutdown()
 
     edit(path, 'print("report"', 'print("again"')

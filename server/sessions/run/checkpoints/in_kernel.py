@@ -33,6 +33,7 @@ import hmac
 import importlib.metadata
 import importlib.util
 import json
+import mmap
 import os
 import pickle
 import sys
@@ -253,21 +254,21 @@ def load(path: str, key_path: str, cloudpickle_dir: str) -> None:
     The file's name already depends on the interpreter's path; its header's
     ``sys.version`` and ``sys.prefix`` must also be this kernel's."""
     started = time.perf_counter()
+    head = len(MAGIC) + DIGEST + LENGTH
     try:
         with open(path, "rb") as handle:
-            content = bytearray(os.fstat(handle.fileno()).st_size)
-            view = memoryview(content)
-            read = 0
-            while read < len(content):
-                count = handle.readinto(view[read:])
-                if not count:
-                    break
-                read += count
-    except OSError as exc:
+            read = os.fstat(handle.fileno()).st_size
+            if read < head:
+                return _emit({"refused": "it is not a Sessions checkpoint (or is truncated)"})
+            # Mapped, not read: the arrays are backed by the file's pages (a
+            # private, copy-on-write mapping, so they are writable), which
+            # saves copying hundreds of MB. The store replaces files by
+            # rename and never rewrites one in place.
+            content = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_COPY)
+    except (OSError, ValueError) as exc:
         return _emit({"refused": f"it could not be read: {exc}"})
     view = memoryview(content)[:read]
-    head = len(MAGIC) + DIGEST + LENGTH
-    if read < head or bytes(view[: len(MAGIC)]) != MAGIC:
+    if bytes(view[: len(MAGIC)]) != MAGIC:
         return _emit({"refused": "it is not a Sessions checkpoint (or is truncated)"})
     expected = hmac.new(_read_key(key_path), view[len(MAGIC) + DIGEST :], hashlib.sha256).digest()
     if not hmac.compare_digest(expected, bytes(view[len(MAGIC) : len(MAGIC) + DIGEST])):

@@ -27,6 +27,24 @@ def checkpoint_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]
         os.environ["SESSIONS_CHECKPOINT_DIR"] = before
 
 
+@pytest.fixture(autouse=True, scope="session")
+def script_env_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """PEP 723 environments (kernel/script_env.py) are built in a folder of
+    this run, and uv caches its downloads in another unless UV_CACHE_DIR is
+    set already (a CI that keeps uv's cache): ~/.cache stays untouched."""
+    folder = tmp_path_factory.mktemp("script-envs")
+    saved = {name: os.environ.get(name) for name in ("SESSIONS_ENV_DIR", "UV_CACHE_DIR")}
+    os.environ["SESSIONS_ENV_DIR"] = str(folder)
+    if not saved["UV_CACHE_DIR"]:
+        os.environ["UV_CACHE_DIR"] = str(tmp_path_factory.mktemp("uv-cache"))
+    yield folder
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
 @pytest.fixture
 def watches() -> Iterator[Callable[..., Watch]]:
     started: list[Watch] = []

@@ -20,9 +20,10 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "server" / "sessions"
 
-INTEROP = {"ipynb", "ipynb_metadata", "formatting", "workspace_scope"}
+INTEROP = {"ipynb", "ipynb_metadata", "formatting", "workspace_scope", "export"}
 """Top-level modules: conversion to ``.ipynb``, ``ruff format``, the workspace
-root the two servers share. They use the engine, never a surface."""
+root the two servers share, exports (HTML and Markdown through nbconvert).
+They use the engine, never a surface."""
 
 ENGINE = ("format", "cache", "analysis", "kernel", "run")
 SURFACES = ("api", "mcp", "lsp", "cli")

@@ -3,7 +3,8 @@
 //  - trusted workspace, one code-server start for all of these scenarios:
 //    the tour notebook (code lens, cached outputs, stale, run, save,
 //    Shift+Enter), the kernel console, rich outputs, interrupt, Jupyter
-//    widgets; then a second code-server on that folder, where the widgets
+//    widgets, checkpoints, Export as HTML (the report then read in a plain
+//    Chromium page), the dependency graph webview; then a second code-server on that folder, where the widgets
 //    show their saved state without a kernel;
 //  - a remote kernel: a real `jupyter server`, reached through the
 //    sessions.kernel.server and sessions.kernel.tokenFile settings;
@@ -15,7 +16,7 @@
 // The last line is `N passed, 0 failed` (or `N passed, 1 failed`).
 //   usage: npm run test:e2e     (needs .venv with sessions installed)
 //   SESSIONS_E2E_ONLY=rich,interrupt runs only those scenarios (while developing; also
-//   notebook, console, widgets, remote, untrusted, serverlaunch).
+//   notebook, console, widgets, checkpoints, export, graph, remote, untrusted, serverlaunch).
 
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -27,6 +28,8 @@ import { chromium, type Browser, type Page } from "playwright-core";
 import { CodeServer, installExtension, installTools, type Tools } from "./codeServer";
 import { checkpointsScenario } from "./checkpointsScenario";
 import { consoleScenario } from "./consoleScenario";
+import { exportScenario } from "./exportScenario";
+import { graphScenario } from "./graphScenario";
 import { DOC_IMAGES, OUT, ROOT, VENV_BIN, check, passedCount, timed } from "./harness";
 import { interruptScenario } from "./interruptScenario";
 import { notebookScenario } from "./notebookScenario";
@@ -144,6 +147,8 @@ async function main(): Promise<void> {
       if (wanted("interrupt")) await timed("interrupt", () => interruptScenario(page, trusted));
       if (wanted("widgets")) await timed("widgets", () => widgetsScenario(page, trusted));
       if (wanted("checkpoints")) await timed("checkpoints", () => checkpointsScenario(page, trusted));
+      if (wanted("graph")) await timed("dependency graph", () => graphScenario(page, trusted));
+      if (wanted("export")) await timed("export as HTML", () => exportScenario(page, trusted, opened));
     });
     if (wanted("widgets")) {
       // A new VS Code on the same folder: its server starts no kernel, so widgets show their saved state.

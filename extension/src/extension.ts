@@ -9,6 +9,8 @@ import { SessionsClient } from "./client";
 import { Commands } from "./commands";
 import { SessionsController } from "./controller";
 import { trackEditorHasCells } from "./editorContext";
+import { ExportHtmlCommand } from "./exportHtml";
+import { GraphPanels } from "./graphPanel";
 import {
   NOTEBOOK_TYPE,
   Notification,
@@ -53,6 +55,8 @@ export function activate(context: vscode.ExtensionContext): void {
     vscode.notebooks.registerNotebookCellStatusBarItemProvider(NOTEBOOK_TYPE, cellStatus),
     new KernelStatusItem(sessions, store),
     new Commands(sessions, controller),
+    new GraphPanels(sessions, store, context.extensionUri),
+    new ExportHtmlCommand(sessions),
     trackEditorHasCells(),
     sessions.onNotification<StateNotification>(Notification.state, (params) => store.update(params)),
     widgets,

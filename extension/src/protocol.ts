@@ -192,6 +192,73 @@ export interface SerializeParams {
   header?: string;
 }
 
+export type ExportFormat = "html" | "md" | "ipynb" | "script";
+
+/** The argument of `sessions.export`. */
+export interface ExportParams {
+  uri: string;
+  /** Default `html`. */
+  to?: ExportFormat;
+  /** A `file:` URI or an absolute path inside the workspace folders or the notebook's folder; default beside the notebook. */
+  output?: string;
+  /** Overwrite `output` if it exists (else the request fails). */
+  force?: boolean;
+  /** Fail, listing them, when a cell is not fresh. */
+  onlyFresh?: boolean;
+}
+
+/** Result of `sessions.export`. */
+export interface ExportResult {
+  /** The file written (an absolute path). */
+  output: string;
+  /** Files written beside it (Markdown's images). */
+  files: string[];
+  cells: number;
+  withOutputs: number;
+}
+
+export type GraphEdgeKind = "value" | "mutation" | "state";
+
+/** A cell of `sessions.graph` (docs/cli.md, `sessions graph --format json`). */
+export interface GraphNode {
+  cell: number;
+  /** The title, or the first line of code, shortened. */
+  label: string;
+  title: string | null;
+  line: number;
+  status: CellStatus;
+  reason: string;
+  defines: string[];
+  mutates: string[];
+  /** Part of a dependency cycle. */
+  cycle: boolean;
+}
+
+/** Names that flow from cell `from` (the provider) to cell `to` (the reader). */
+export interface GraphEdge {
+  from: number;
+  to: number;
+  kind: GraphEdgeKind;
+  /** Python names and state names (`rng:numpy`). */
+  names: string[];
+  /** `names` in words ("NumPy's global random state"). */
+  labels: string[];
+  /** The provider is below the reader (used before defined). */
+  backward: boolean;
+  cycle: boolean;
+}
+
+/** Result of `sessions.graph {uri}`: the notebook's dependency graph as it is open. */
+export interface GraphPayload {
+  uri: string;
+  version: number | null;
+  notebook: string;
+  nodes: GraphNode[];
+  edges: GraphEdge[];
+  cycles: number[][];
+  problems: string[];
+}
+
 /** Server commands (workspace/executeCommand) and notifications. */
 export const Command = {
   run: "sessions.run",
@@ -202,6 +269,8 @@ export const Command = {
   parse: "sessions.parse",
   serialize: "sessions.serialize",
   widgets: "sessions.widgets",
+  graph: "sessions.graph",
+  export: "sessions.export",
 } as const;
 
 /** Server commands that execute code: refused in an untrusted workspace. */

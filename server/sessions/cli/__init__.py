@@ -19,6 +19,7 @@ from sessions._version import __version__
 VERBS = {
     "status": "status",
     "check": "check",
+    "graph": "graph",
     "run": "run",
     "watch": "watch",
     "fmt": "fmt",
@@ -33,6 +34,8 @@ VERBS = {
     "restart": "restart",
     "clone": "clone",
     "checkpoints": "checkpoints",
+    "env": "env",
+    "add": "add",
 }
 
 EXIT_OK = 0

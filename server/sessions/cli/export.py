@@ -1,34 +1,55 @@
-"""``sessions export NB --to ipynb [-o OUT] [--force]``: a Jupyter notebook with the cached outputs.
+"""``sessions export NB [--to ipynb|html|md|script] [-o OUT] [--force] [--only-fresh]``.
 
-Outputs come from the sidecar, matched to the cells as everywhere else (so
-outputs of edited cells are exported too, as Jupyter would show them); the
-notebook metadata from the YAML header (``jupytext.formats`` included, so a
-Jupytext-paired notebook stays paired). Exit codes: 0 written, 2 usage or
-setup error (bad notebook or YAML header, the output file exists without
-``--force``, it cannot be written).
+The notebook with its cached outputs (docs/cli.md): a Jupyter notebook, an
+HTML report or Markdown (rendered by nbconvert, with each cell's status and
+when its output was produced), or the code as a Python script. Outputs come
+from the sidecar, matched to the cells as everywhere else, so outputs of
+edited cells are exported too, marked stale in the reports. Nothing runs.
+Exit codes: 0 written; 1 ``--only-fresh`` and some cell is not fresh (the
+list goes to stderr, nothing is written); 2 usage or setup error (bad
+notebook or YAML header, the output exists without ``--force``, it cannot be
+written).
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
-from sessions.cache.atomic import write_atomic
 from sessions.cli.common import CliError, fail, load_or_fail, report_problems
-from sessions.ipynb import IpynbError, ipynb_text, to_ipynb
+from sessions.export.freshness import refusal
+from sessions.export.writer import FORMATS, ExportError, NotFresh, export_notebook
+
+EXIT_NOT_FRESH = 1
 
 
 def register(verbs: Any) -> None:
-    parser = verbs.add_parser("export", help="write the notebook and its cached outputs as .ipynb")
+    parser = verbs.add_parser(
+        "export",
+        help="write the notebook and its cached outputs as .ipynb, HTML, Markdown or a script",
+    )
     parser.add_argument("notebook", help="the notebook .py file")
     parser.add_argument(
-        "--to", choices=["ipynb"], default="ipynb", help="output format (default: ipynb)"
+        "--to",
+        choices=FORMATS,
+        default="ipynb",
+        help="output format (default: ipynb): ipynb, html (one self-contained file), "
+        "md (images in NB_files/), script (the code as Python)",
     )
     parser.add_argument(
-        "-o", "--output", metavar="OUT", help="output file (default: NB with the .ipynb suffix)"
+        "-o",
+        "--output",
+        metavar="OUT",
+        help="output file (default: NB.ipynb, NB.html, NB.md or NB_script.py beside NB)",
     )
     parser.add_argument("--force", action="store_true", help="overwrite OUT if it exists")
+    parser.add_argument(
+        "--only-fresh",
+        action="store_true",
+        help="refuse (exit 1, listing them) when a cell is not fresh: for CI that publishes reports",
+    )
     parser.set_defaults(run=run)
 
 
@@ -37,26 +58,22 @@ def run(args: argparse.Namespace) -> int:
         snapshot = load_or_fail(args.notebook)
     except CliError as exc:
         return fail(str(exc))
-    source = Path(args.notebook)
-    target = Path(args.output) if args.output else source.with_suffix(".ipynb")
-    if target.resolve() == source.resolve():
-        return fail(f"{target}: is the notebook itself; choose another output with -o")
-    if target.exists() and not args.force:
-        return fail(f"{target}: already exists; pass --force to overwrite it")
-    if target.is_dir():
-        return fail(f"{target}: is a directory; pass a file name with -o")
     report_problems(snapshot)
-
+    output = Path(args.output) if args.output else None
     try:
-        data = to_ipynb(
-            snapshot.notebook, snapshot.records, language=snapshot.sidecar.kernel.language
+        written = export_notebook(
+            snapshot, args.to, output, force=args.force, only_fresh=args.only_fresh
         )
-    except IpynbError as exc:
-        return fail(f"{source}: {exc}")
-    try:
-        write_atomic(target, ipynb_text(data).encode("utf-8"))
-    except OSError as exc:
-        return fail(f"{target}: cannot be written ({exc.strerror or exc})")
-    with_outputs = sum(1 for cell in data["cells"] if cell.get("outputs"))
-    print(f"wrote {target} ({len(data['cells'])} cells, {with_outputs} with outputs)")
+    except NotFresh as exc:
+        print(f"sessions: {refusal(args.notebook, exc.cells)}", file=sys.stderr)
+        return EXIT_NOT_FRESH
+    except ExportError as exc:
+        return fail(str(exc))
+    beside = ""
+    if written.files:
+        folders = sorted({str(path.parent) for path in written.files})
+        beside = f", and {len(written.files)} file(s) in {', '.join(folders)}"
+    print(
+        f"wrote {written.path} ({written.cells} cells, {written.with_outputs} with outputs{beside})"
+    )
     return 0

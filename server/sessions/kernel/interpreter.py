@@ -4,15 +4,18 @@ Resolution order, first hit wins:
 
 1. the ``sessions.python`` setting;
 2. ``[tool.sessions] python`` in the nearest ``pyproject.toml``;
-3. the nearest ``.venv`` / ``venv`` folder, walking up from the notebook's
+3. the environment of the notebook's PEP 723 ``# /// script`` block, when
+   its preamble has one (``script_env``: built by uv when a kernel starts);
+4. the nearest ``.venv`` / ``venv`` folder, walking up from the notebook's
    folder to the workspace root (without one: to the home folder, or the
    filesystem root for notebooks outside home);
-4. the active ``VIRTUAL_ENV`` / ``CONDA_PREFIX``;
-5. the server's own interpreter (``sys.executable``).
+5. the active ``VIRTUAL_ENV`` / ``CONDA_PREFIX``;
+6. the server's own interpreter (``sys.executable``).
 
-Explicit choices (1, 2) are returned even when the path does not exist, so
-``check_ipykernel`` can say what is wrong with them; the implicit ones (3, 4)
-are only taken when they contain an interpreter.
+Explicit choices (1-3) are returned even when the path does not exist yet, so
+``check_ipykernel`` can say what is wrong with them (and a script environment
+can be built); the implicit ones (4, 5) are only taken when they contain an
+interpreter. Resolving only reads: nothing is built or written here.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sessions.kernel.errors import KernelSetupError
+from sessions.kernel.script_env import BrokenScriptBlock, ScriptEnv, lookup
 
 VENV_FOLDER_NAMES = (".venv", "venv")
 
@@ -40,6 +44,9 @@ class ResolvedPython:
     """Why this interpreter, for the user: e.g. ``nearest .venv at /p/.venv``."""
     warning: str | None = None
     """A project setting that was ignored (e.g. a typo in pyproject.toml), to show at once."""
+    script_env: ScriptEnv | BrokenScriptBlock | None = None
+    """The script block's environment this Python belongs to: a kernel start
+    builds it first (``prepare``), or says why the block cannot be used."""
 
 
 def resolve_python(
@@ -65,18 +72,42 @@ def resolve_python(
             )
         if problem:
             # Ignored, but said: a typo there must not silently pick another Python.
-            fallback = _implicit_python(folder, workspace_root, env)
+            fallback = _notebook_python(notebook_path, folder, workspace_root, env)
             warning = f"[tool.sessions] python in {pyproject} was ignored: {problem}"
+            if fallback.warning:
+                warning = f"{warning}; {fallback.warning}"
             return ResolvedPython(
-                fallback.path, f"{fallback.reason}; {pyproject} was ignored: {problem}", warning
+                fallback.path,
+                f"{fallback.reason}; {pyproject} was ignored: {problem}",
+                warning,
+                fallback.script_env,
             )
-    return _implicit_python(folder, workspace_root, env)
+    return _notebook_python(notebook_path, folder, workspace_root, env)
+
+
+def _notebook_python(
+    notebook_path: Path, folder: Path, workspace_root: Path | None, env: Mapping[str, str]
+) -> ResolvedPython:
+    """Steps 3-6: the script block's environment, else the implicit ones."""
+    found = lookup(notebook_path)
+    if isinstance(found.env, ScriptEnv):
+        return ResolvedPython(str(found.env.python), found.env.reason(), script_env=found.env)
+    implicit = _implicit_python(folder, workspace_root, env)
+    if isinstance(found.env, BrokenScriptBlock):
+        # Not silently the .venv: the block says which packages the cells
+        # need, so starting a kernel fails with what to fix (no warning too:
+        # that error is the one message).
+        return ResolvedPython(implicit.path, found.env.reason(), script_env=found.env)
+    warning = found.warning()
+    if warning is not None:
+        return ResolvedPython(implicit.path, f"{implicit.reason}; {warning}", warning)
+    return implicit
 
 
 def _implicit_python(
     folder: Path, workspace_root: Path | None, env: Mapping[str, str]
 ) -> ResolvedPython:
-    """Steps 3-5: the nearest environment folder, the active one, our own."""
+    """Steps 4-6: the nearest environment folder, the active one, our own."""
     for directory in _walk_up(folder, workspace_root):
         for name in VENV_FOLDER_NAMES:
             python = _venv_python(directory / name)

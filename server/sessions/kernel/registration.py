@@ -181,6 +181,7 @@ class Registration:
             # A new kernel process after a restart.
             assert self.session.pid is not None and self.session.pgid is not None
             self.entry.kernel_pid = self.session.pid
+            self.entry.python = self.session.python  # a changed script block's env
             self.entry.pgid = self.session.pgid
             self.entry.connection_file = str(self.session.connection_file)
             self.entry.restarts += 1

@@ -62,6 +62,13 @@ from sessions.kernel.launcher import (
     runtime_dir,
     write_connection,
 )
+from sessions.kernel.script_env import (
+    BrokenScriptBlock,
+    Progress,
+    ScriptEnv,
+    lookup,
+    stderr_progress,
+)
 from sessions.kernel.wire import decode
 
 log = logging.getLogger(__name__)
@@ -163,9 +170,16 @@ class KernelSession:
         shutdown_timeout: float = 2.0,
         idle_timeout: float = 3.0,
         owner_cleanup: Sequence[Path] = (),
+        script_env: ScriptEnv | BrokenScriptBlock | None = None,
+        on_env_progress: Progress | None = None,
     ) -> None:
         self.python = python
         self.python_reason = python_reason
+        self.script_env = script_env
+        """The PEP 723 environment ``python`` belongs to: built before the
+        kernel starts if it is not yet (``script_env.py``)."""
+        self.on_env_progress = on_env_progress or stderr_progress
+        """Where the lines of such a build go (default: stderr, the CLI's and the servers' log)."""
         self.cwd = Path(cwd)
         self._env = env
         self._transport = transport
@@ -231,6 +245,7 @@ class KernelSession:
             Path(notebook_path).absolute().parent,
             python_reason=resolved.reason,
             env=env,
+            script_env=resolved.script_env,
             **options,
         )
 
@@ -355,13 +370,37 @@ class KernelSession:
         await self.shutdown()
 
     async def _check_setup(self) -> None:
+        if self.script_env is not None:
+            # Raises KernelSetupError (uv missing, a failed resolve, a broken block).
+            await asyncio.to_thread(self.script_env.prepare, self.on_env_progress)
+            self.python_reason = self.script_env.reason()  # "not built yet" no more
         problem = await asyncio.to_thread(check_ipykernel, self.python)
         if problem is not None:
             raise problem
 
+    def _follow_script_block(self) -> None:
+        """After the notebook's script block changed, a restart starts the
+        kernel in the block's new environment (a broken block: the check
+        then fails and the running kernel stays as it was). A block that was
+        removed keeps the old one: where else to go is the resolver's to say,
+        with settings this session does not know."""
+        if not isinstance(self.script_env, ScriptEnv):
+            return
+        current = lookup(self.script_env.notebook, root=self.script_env.folder.parent).env
+        if isinstance(current, ScriptEnv) and current.folder != self.script_env.folder:
+            self.script_env, self.python = current, str(current.python)
+        elif isinstance(current, BrokenScriptBlock):
+            self.script_env = current
+
     async def _restart(self, *, graceful: bool) -> None:
         async with self._lifecycle:
-            await self._check_setup()  # before stopping: a failed check leaves all as it was
+            previous = self.script_env, self.python, self.python_reason
+            self._follow_script_block()
+            try:
+                await self._check_setup()  # before stopping: a failed check leaves all as it was
+            except BaseException:
+                self.script_env, self.python, self.python_reason = previous
+                raise
             self._set_state("restarting")
             await self._stop(graceful=graceful, pending_status="interrupted")
             await self._launch()

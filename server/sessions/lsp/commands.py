@@ -1,4 +1,4 @@
-"""``workspace/executeCommand``: ``sessions.run|interrupt|restart|clearOutputs|state|parse|serialize|widgets``.
+"""``workspace/executeCommand``: ``sessions.run|interrupt|restart|clearOutputs|state|parse|serialize|widgets|export|graph``.
 
 Each command takes one argument, an object (docs/protocol.md). Bad requests
 become LSP error responses whose message says how to fix them.
@@ -7,7 +7,7 @@ The per-notebook commands run code and write output caches, so they act only
 on a local ``file:`` URI that the client has open or that resolves (symbolic
 links and ``..`` included) inside a workspace folder it declared; a URI from
 anywhere else (a command link, another host) is refused before anything is
-read.
+read. ``sessions.export`` writes only inside those folders or the notebook's.
 """
 
 from __future__ import annotations
@@ -19,8 +19,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import unquote, urlparse
 
+from sessions.analysis.graph_export import dependency_graph, graph_json
 from sessions.cache.identity import match_records
 from sessions.cache.records import SidecarData
+from sessions.export.freshness import refusal
+from sessions.export.writer import FORMATS, ExportError, NotFresh, export_notebook
 from sessions.format.files import NotebookReadError
 from sessions.kernel.errors import KernelError, KernelSetupError
 from sessions.lsp.errors import failed, invalid
@@ -272,6 +275,88 @@ def widgets(workspace: NotebookWorkspace, *args: Any) -> dict[str, Any]:
     return state.comm_bridge.snapshot()
 
 
+def _export_output(
+    workspace: NotebookWorkspace, arg: Mapping[str, Any], notebook: Path
+) -> Path | None:
+    """``output`` of ``sessions.export``: an absolute path or ``file:`` URI inside
+    the workspace folders or the notebook's folder (None: beside the notebook)."""
+    output = arg.get("output")
+    if output is None:
+        return None
+    if not isinstance(output, str) or not output:
+        raise invalid("sessions.export: `output` must be a file:// URI or an absolute path")
+    parsed = urlparse(output)
+    if parsed.scheme == "file" and parsed.netloc.lower() in LOCAL_HOSTS:
+        path = Path(unquote(parsed.path))
+    elif parsed.scheme == "":
+        path = Path(output)
+    else:
+        raise invalid(f"sessions.export: `output` {output!r} is not a local file:// URI or path")
+    if "\0" in str(path) or not path.is_absolute():
+        raise invalid(f"sessions.export: `output` {output!r} must be an absolute path")
+    folders = [*workspace.client.declared_folders(), notebook.parent]
+    if not within(path.parent, folders):
+        raise invalid(
+            f"sessions.export: {path} is outside the workspace folders and the notebook's "
+            "folder; choose a file inside one of them"
+        )
+    return path
+
+
+async def export(workspace: NotebookWorkspace, *args: Any) -> dict[str, Any]:
+    """``sessions.export {uri, to?, output?, force?, onlyFresh?}``: write the notebook as it is
+    open (unsaved text included) with its cached outputs; nothing runs."""
+    arg = argument(args, "sessions.export")
+    state = _state(workspace, arg, "sessions.export")
+    to = arg.get("to", "html")
+    if to not in FORMATS:
+        raise invalid(f"sessions.export: unknown `to` {to!r}; use one of {', '.join(FORMATS)}")
+    flags = {name: arg.get(name, False) for name in ("force", "onlyFresh")}
+    for name, value in flags.items():
+        if not isinstance(value, bool):
+            raise invalid(f"sessions.export: `{name}` must be true or false")
+    output = _export_output(workspace, arg, state.path)
+    try:
+        snapshot = await state.current_snapshot()
+    except NotebookReadError as exc:
+        raise failed(str(exc)) from exc
+    try:
+        written = await asyncio.to_thread(
+            export_notebook,
+            snapshot,
+            str(to),
+            output,
+            force=flags["force"],
+            only_fresh=flags["onlyFresh"],
+        )
+    except NotFresh as exc:
+        raise failed(refusal(state.path.name, exc.cells)) from exc
+    except ExportError as exc:
+        raise failed(str(exc)) from exc
+    return {
+        "output": str(written.path),
+        "files": [str(path) for path in written.files],
+        "cells": written.cells,
+        "withOutputs": written.with_outputs,
+    }
+
+
+async def graph(workspace: NotebookWorkspace, *args: Any) -> dict[str, Any]:
+    """``sessions.graph {uri}``: the dependency graph of the notebook as it is
+    open (unsaved text included), in the JSON shape of ``sessions graph``."""
+    arg = argument(args, "sessions.graph")
+    state = _state(workspace, arg, "sessions.graph")
+    try:
+        snapshot = await state.current_snapshot()
+    except NotebookReadError as exc:
+        raise failed(str(exc)) from exc
+    return {
+        "uri": state.uri,
+        "version": state.snapshot_version if state.document is not None else None,
+        **graph_json(dependency_graph(snapshot, notebook=state.path.name)),
+    }
+
+
 COMMANDS = {
     "sessions.run": run,
     "sessions.interrupt": interrupt,
@@ -281,4 +366,6 @@ COMMANDS = {
     "sessions.parse": parse,
     "sessions.serialize": serialize,
     "sessions.widgets": widgets,
+    "sessions.graph": graph,
+    "sessions.export": export,
 }

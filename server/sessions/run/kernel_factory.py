@@ -7,9 +7,11 @@ session registry, the factory *attaches* to it (an ``AttachedKernel``, whose
 new kernel owned by this process and registers it, so the next client
 attaches to it.
 
-The interpreter is resolved per DESIGN §6 (setting > pyproject > .venv >
-active env > our own interpreter); a missing ipykernel raises
-``KernelSetupError`` with the exact fix before anything is launched.
+The interpreter is resolved per DESIGN §6 (setting > pyproject > the PEP 723
+block's environment > .venv > active env > our own interpreter); the block's
+environment is built by uv when the kernel starts, and a missing ipykernel or
+uv, or dependencies uv cannot resolve, raise ``KernelSetupError`` with the
+fix before anything is launched.
 """
 
 from __future__ import annotations
@@ -77,6 +79,7 @@ async def attach_or_start(
         Path(notebook_path).absolute().parent,
         python_reason=resolved.reason,
         owner_cleanup=[registry.entry_path(key)],
+        script_env=resolved.script_env,  # a PEP 723 block's env: built on start
     )
     await session.start()
     Registration(registry, session, notebook_path, key=key).begin()

@@ -121,3 +121,24 @@ def test_a_papermill_notebook_runs_unchanged(tmp_path: Path) -> None:
     assert '# %% tags=["parameters"]' in path.read_text()
     payload = run_json(path, env, "-p", "alpha", "0.5")
     assert payload["cells"][-1]["outputs"][0]["text"] == "result 1.0\n"
+
+
+def test_the_example_report_runs_with_parameters_and_exports(tmp_path: Path) -> None:
+    env = cli_env(tmp_path)
+    example = Path(__file__).resolve().parents[2] / "examples" / "report.py"
+    path = tmp_path / "report.py"
+    path.write_text(example.read_text())
+
+    def summary(payload: dict[str, Any]) -> str:
+        (cell,) = [c for c in payload["cells"] if c["index"] == 3]
+        return "".join(o.get("text", "") for o in cell["outputs"])
+
+    first = run_json(path, env)
+    assert first["ok"] and "Bergen: 7 days" in summary(first)
+    changed = run_json(path, env, "--stale", "-p", "city", '"Oslo"', "-p", "days", "14")
+    assert [c["index"] for c in changed["cells"]] == [1, 2, 3, 4]
+    assert "Oslo: 14 days" in summary(changed)
+    exported = cli("export", str(path), "--to", "html", "--only-fresh", env=env)
+    assert exported.returncode == 0, exported.stderr
+    html = (tmp_path / "report.html").read_text()
+    assert "Oslo: 14 days" in html and "<table>" in html

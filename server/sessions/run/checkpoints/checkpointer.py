@@ -15,6 +15,7 @@ read the user's cache folder.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import json
 from collections.abc import Callable, Mapping
@@ -27,7 +28,11 @@ from sessions.run.checkpoints import in_kernel
 from sessions.run.checkpoints.policy import CheckpointSettings, decide
 from sessions.run.checkpoints.store import CheckpointStore, CheckpointStoreError, checkpoint_key
 
-_SOURCE = Path(in_kernel.__file__).read_text(encoding="utf-8")
+
+@functools.cache
+def _source() -> str:
+    """The code sent to kernels (read on the first checkpoint, not at start-up)."""
+    return Path(in_kernel.__file__).read_text(encoding="utf-8")
 
 
 def _cloudpickle_dir() -> str:
@@ -150,7 +155,7 @@ class Checkpointer:
                 printed.append(str(output.get("text", "")))
 
         if kernel.kernel_id not in self._installed:
-            install = f"exec({_INSTALLER!r}, {{'SOURCE': {_SOURCE!r}}})"
+            install = f"exec({_INSTALLER!r}, {{'SOURCE': {_source()!r}}})"
             result = await kernel.execute(install, collect, silent=True)
             if result.status != "ok":
                 return {"error": "the checkpoint code could not be installed in the kernel"}

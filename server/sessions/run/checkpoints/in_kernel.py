@@ -30,8 +30,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import hmac
-import importlib.metadata
-import importlib.util
 import json
 import mmap
 import os
@@ -67,6 +65,8 @@ def _cloudpickle(fallback_dir: str) -> Any:
         return cloudpickle
     except ImportError:
         pass
+    import importlib.util
+
     init = os.path.join(fallback_dir, "__init__.py")
     spec = importlib.util.spec_from_file_location(
         "cloudpickle", init, submodule_search_locations=[fallback_dir]
@@ -82,6 +82,8 @@ def _cloudpickle(fallback_dir: str) -> Any:
 
 def _distribution_version(top: str) -> str | None:
     """The installed version of the distribution that provides module ``top``."""
+    import importlib.metadata  # here: the server imports this module for its constants
+
     global _distributions
     if top in _versions:
         return _versions[top]

@@ -151,13 +151,16 @@ LABEL_TABLE = [
     ("# %% Load data\nx = 1\n", "Load data"),
     ("# %%\n# why this cell exists\n\nx = compute()\n", "x = compute()"),
     ("# %%\n# only a comment\n", "# only a comment"),
+    ('"""\nTrips by bike.\n"""\n# %%\nx = 1\n', "Trips by bike."),
+    ('"""\n=====\nLasso\n=====\n"""\n# %%\nx = 1\n', "Lasso"),
     ("# %%\n" + "total = " + "1 + " * 20 + "1\n", ("total = " + "1 + " * 20)[:39] + "…"),
 ]
 
 
 @pytest.mark.parametrize(("text", "label"), LABEL_TABLE)
 def test_cell_label(text: str, label: str) -> None:
-    cell = parse(text).cells[-1]
+    cells = parse(text).cells
+    cell = cells[0] if text.startswith('"""') else cells[-1]
     assert cell_label(cell) == label
     assert len(cell_label(cell)) <= 40
 

@@ -97,6 +97,10 @@ def cell_label(cell: Cell, limit: int = LABEL_LIMIT) -> str:
     if not text:
         lines = [line.strip() for line in cell.code.splitlines() if line.strip()]
         code = [line for line in lines if not line.startswith("#")]
+        # A line that only opens a docstring, or underlines a title
+        # (reStructuredText's ``=====``), says nothing: the next one does.
+        while len(code) > 1 and not any(c.isalnum() for c in code[0].lstrip("rRbBuU")):
+            code = code[1:]
         text = (code or lines or [""])[0]
     return text if len(text) <= limit else text[: limit - 1] + "…"
 

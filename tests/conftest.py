@@ -28,6 +28,22 @@ def checkpoint_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]
 
 
 @pytest.fixture(autouse=True, scope="session")
+def startup_cache_folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Language servers started by the tests keep their start-up cache
+    (lsp/startup_cache.py) in a folder of this run: every server start goes
+    through the cache (the first fills it), whether or not the machine lets
+    Python write bytecode, and nothing is left beside the installed package."""
+    folder = tmp_path_factory.mktemp("startup-cache")
+    before = os.environ.get("SESSIONS_STARTUP_CACHE")
+    os.environ["SESSIONS_STARTUP_CACHE"] = str(folder)
+    yield folder
+    if before is None:
+        os.environ.pop("SESSIONS_STARTUP_CACHE", None)
+    else:
+        os.environ["SESSIONS_STARTUP_CACHE"] = before
+
+
+@pytest.fixture(autouse=True, scope="session")
 def script_env_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """PEP 723 environments (kernel/script_env.py) are built in a folder of
     this run, and uv caches its downloads in another unless UV_CACHE_DIR is

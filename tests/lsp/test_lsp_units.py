@@ -159,9 +159,24 @@ def test_forwarder_cuts_big_stream_text_into_bounded_notifications() -> None:
     assert [len(o["text"]) for o in forwarder.take()] == [NOTIFICATION_CHARS, 5]
 
 
-def test_the_language_server_starts_without_the_kernel_libraries() -> None:
-    """Start-up cost (issue 12): jupyter_client, zmq and yaml load with the
-    first kernel or header, not before ``initialize``."""
+LOADED_LATER = (
+    "jupyter_client",
+    "zmq",
+    "yaml",
+    "mcp",
+    "nbformat",
+    "sessions.analysis.snapshot",
+    "sessions.cache.sidecar",
+    "sessions.run.runner",
+    "sessions.lsp.workspace",
+    "sessions.lsp.commands",
+)
+
+
+def test_the_language_server_answers_initialize_before_loading_its_features() -> None:
+    """Start-up cost (issue 12): ``initialize`` needs pygls and the settings;
+    the analysis, the sidecar, the runner and the kernel libraries load on
+    ``initialized`` (``ready``) or with the first notebook, not before."""
     import subprocess
     import sys
 
@@ -170,10 +185,37 @@ def test_the_language_server_starts_without_the_kernel_libraries() -> None:
         "from sessions.cli import build_parser\n"
         "build_parser('lsp')\n"
         "from sessions.lsp.server import create_server\n"
-        "create_server()\n"
-        "print(sorted(m for m in ('jupyter_client', 'zmq', 'yaml', 'mcp', 'nbformat') if m in sys.modules))\n"
+        "from lsprotocol import types\n"
+        "server = create_server()\n"
+        "handler = server.protocol.fm.features[types.INITIALIZE]\n"
+        "handler(types.InitializeParams(capabilities=types.ClientCapabilities(),"
+        " root_uri='file:///tmp', initialization_options={'sessions': {'onRun': 'autorun'}}))\n"
+        f"print(sorted(m for m in {LOADED_LATER!r} if m in sys.modules))\n"
+        "server.ready()\n"
+        f"print(sorted(m for m in {LOADED_LATER[5:]!r} if m not in sys.modules))\n"
+        "print(server.notebooks.root, server.notebooks.settings.on_run)\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
-    assert result.stdout.strip() == "[]", result.stdout
+    before, after, workspace = result.stdout.strip().splitlines()
+    assert before == "[]", before
+    assert after == "[]", after  # ready() loaded every feature
+    assert workspace == "/tmp autorun"  # what initialize said reaches the workspace made later
+
+
+def test_ready_runs_once() -> None:
+    from sessions.lsp.server import SessionsServer
+
+    calls: list[str] = []
+    server = SessionsServer(lambda: calls.append("ready"))
+    server.ready()
+    server.ready()
+    assert calls == ["ready"]
+
+
+def test_the_announced_commands_are_the_implemented_ones() -> None:
+    from sessions.lsp.commands import COMMANDS
+    from sessions.lsp.server import COMMAND_NAMES
+
+    assert sorted(COMMAND_NAMES) == sorted(COMMANDS)

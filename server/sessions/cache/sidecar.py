@@ -55,12 +55,10 @@ from sessions.cache.conflicts import conflict_sides
 from sessions.cache.decode import SidecarFormatError, decode_sidecar
 from sessions.cache.encode import encode_header, encode_record, encode_sidecar
 from sessions.cache.filelock import LockTimeout, advisory_lock, lock_file_for
+from sessions.cache.limits import DEFAULT_OUTPUT_CAP
 from sessions.cache.records import CellRecord, SidecarData
 from sessions.cache.run_ids import RENUMBER_ABOVE, RUN_ID_MAX, renumber_runs
 from sessions.format.bounded_read import MAX_SIDECAR_BYTES, FileRefused, read_regular_file
-
-DEFAULT_OUTPUT_CAP = 1_000_000
-"""Characters kept per output text (DESIGN §3: 1 MB by default)."""
 
 SIDECAR_SUFFIX = ".sessions.toml"
 

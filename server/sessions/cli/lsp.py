@@ -38,14 +38,25 @@ def _configure_logging(level: str) -> None:
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
 
 
+def _settle_after_start() -> None:
+    """Once ``initialize`` is answered and the features are loaded: what exists
+    now (modules, lsprotocol's classes, converters) lives as long as the
+    process, so it is kept out of the collector's full passes, which otherwise
+    pause the loop for up to 40 ms every ~15 edits of a large notebook. The
+    collector was off until here: start-up makes a few hundred thousand
+    long-lived objects, and collecting while they are made only costs time.
+    No ``gc.collect()`` first, which would delay the first diagnostics by
+    tens of ms to free the little cyclic garbage that importing leaves."""
+    from sessions.lsp import startup_cache
+
+    startup_cache.finish()
+    gc.freeze()
+    gc.enable()
+
+
 def _tune_interpreter_for_serving() -> None:
     """Process-wide settings for a long-lived, latency-bound server process
     (here, not in ``create_server``: a factory must not retune its caller)."""
-    # What exists now (modules, lsprotocol's classes, converters) lives as long as
-    # the process: keep it out of the collector's full passes, which otherwise
-    # pause the loop for up to 40 ms every ~15 edits of a large notebook.
-    gc.collect()
-    gc.freeze()
     # stdin is read in a thread (transport.py), so every request changes threads a few
     # times; while an analysis thread runs, each change waits for the GIL's switch
     # interval (5 ms by default), which made a hover take 20 ms instead of 2.
@@ -54,9 +65,13 @@ def _tune_interpreter_for_serving() -> None:
 
 def run(args: argparse.Namespace) -> int:
     _configure_logging(args.log_level)
+    gc.disable()  # until _settle_after_start
+    from sessions.lsp import startup_cache
+
+    startup_cache.begin()  # until _settle_after_start
     from sessions.lsp.server import create_server
 
-    server = create_server()
+    server = create_server(when_ready=_settle_after_start)
     _tune_interpreter_for_serving()
     if args.tcp:
         host, _, port = str(args.tcp).rpartition(":")

@@ -29,15 +29,13 @@ from sessions.kernel.errors import KernelError, KernelSetupError
 from sessions.lsp.errors import failed, invalid
 from sessions.lsp.notebook_json import PayloadError, parse_payload, serialize_payload
 from sessions.lsp.state_payload import STATE_PAGE_BYTES, OutputsCursor, add_outputs_page, cells_json
+from sessions.lsp.uris import LOCAL_HOSTS
 from sessions.run.plan import RUN_MODES, PlanError
 from sessions.workspace_scope import within
 
 if TYPE_CHECKING:
     from sessions.lsp.notebook_state import NotebookState
     from sessions.lsp.workspace import NotebookWorkspace
-
-LOCAL_HOSTS = ("", "localhost")
-"""``file:`` URI hosts that mean this machine (RFC 8089)."""
 
 
 def argument(args: Sequence[Any], command: str) -> Mapping[str, Any]:

@@ -15,9 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, cast
-from urllib.parse import unquote, urlparse
 
 from lsprotocol import types
 from pygls.workspace import Workspace
@@ -26,13 +24,6 @@ from sessions.lsp.notebook_json import PayloadError, serialize_payload
 from sessions.lsp.positions import LineIndex, apply_indexed_change
 
 _MARKER = re.compile(r"^[ \t]*#[ \t]*%%", re.MULTILINE)
-
-
-def uri_to_path(uri: str) -> Path | None:
-    parsed = urlparse(uri)
-    if parsed.scheme not in ("file", ""):
-        return None
-    return Path(unquote(parsed.path))
 
 
 def has_cell_marker(text: str) -> bool:

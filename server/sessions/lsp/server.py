@@ -8,18 +8,28 @@ documents, the settings, the watcher — are its :class:`NotebookWorkspace`
 every feature lives in its own module. Handler failures become LSP error
 responses (pygls) plus a log line; nothing here writes to stdout, which is
 the protocol.
+
+Start-up: ``initialize`` needs pygls, lsprotocol and the settings, nothing
+more, so the feature modules (and through them the analysis, the sidecar,
+the runner) are imported on ``initialized`` (:func:`load_features`), or by
+the first handler that needs one. That halves the time to answer
+``initialize`` (docs/performance.md); the handlers import their module in
+their body, which costs a dictionary lookup once it is loaded.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
+import importlib
 import inspect
 import logging
 import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import urlparse
 
 from lsprotocol import types
@@ -34,24 +44,13 @@ from pygls.protocol import (
 )
 
 from sessions._version import __version__
-from sessions.lsp import commands
-from sessions.lsp.commands import LOCAL_HOSTS
-from sessions.lsp.documents import (
-    notebook_doc,
-    uri_to_path,
-)
-from sessions.lsp.formatting import (
-    formatting_edits,
-)
-from sessions.lsp.hover import hover_at
-from sessions.lsp.inlay import inlay_hints
-from sessions.lsp.lenses import code_lenses
-from sessions.lsp.outline import document_symbols, folding_ranges
-from sessions.lsp.positions import LineIndex
-from sessions.lsp.progress import RunProgress
-from sessions.lsp.settings import read_settings, settings_section
+from sessions.lsp.settings import DEFAULTS, Settings, read_settings, settings_section
 from sessions.lsp.transport import READ_CHUNK, Connection, Read, ThreadedReader
-from sessions.lsp.workspace import NotebookWorkspace
+from sessions.lsp.uris import LOCAL_HOSTS, uri_to_path
+
+if TYPE_CHECKING:
+    from sessions.lsp.progress import RunProgress
+    from sessions.lsp.workspace import NotebookWorkspace
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +58,39 @@ NOTEBOOK_TYPE = "sessions-notebook"
 
 CLOSE_KERNELS_SECONDS = 10.0
 """How long the end of a connection without ``shutdown`` waits for kernels to stop."""
+
+COMMAND_NAMES = (
+    "sessions.run",
+    "sessions.interrupt",
+    "sessions.restart",
+    "sessions.clearOutputs",
+    "sessions.state",
+    "sessions.parse",
+    "sessions.serialize",
+    "sessions.widgets",
+    "sessions.graph",
+    "sessions.export",
+)
+"""What ``initialize`` announces; ``commands.COMMANDS`` implements them (a test
+checks that the two agree), loaded with the other features."""
+
+FEATURE_MODULES = (
+    "sessions.lsp.workspace",
+    "sessions.lsp.commands",
+    "sessions.lsp.documents",
+    "sessions.lsp.hover",
+    "sessions.lsp.inlay",
+    "sessions.lsp.lenses",
+    "sessions.lsp.outline",
+    "sessions.lsp.formatting",
+    "sessions.lsp.progress",
+)
+
+
+def load_features() -> None:
+    """Import what the handlers use, once the client has its answer to ``initialize``."""
+    for name in FEATURE_MODULES:
+        importlib.import_module(name)
 
 
 class SessionsProtocol(LanguageServerProtocol):
@@ -114,7 +146,7 @@ def _converter() -> Any:  # a cattrs Converter
 
 
 class SessionsServer(LanguageServer):
-    def __init__(self) -> None:
+    def __init__(self, when_ready: Callable[[], None] | None = None) -> None:
         super().__init__(
             "sessions",
             __version__,
@@ -135,10 +167,34 @@ class SessionsServer(LanguageServer):
             protocol_cls=SessionsProtocol,
             converter_factory=_converter,
         )
-        self.notebooks = NotebookWorkspace(self)
+        self.initial_root: Path | None = None
+        self.initial_settings: Settings = DEFAULTS
+        """What ``initialize`` said, for the workspace when it is made."""
         self._pending_warnings: list[str] = []
+        self._when_ready = when_ready
+        self._ready = False
         self.exit_code = 0
         """The process's exit code once serving ended: 1 unless ``shutdown`` came first."""
+
+    @functools.cached_property
+    def notebooks(self) -> NotebookWorkspace:
+        """The notebooks this server holds, made on first use (not to answer ``initialize``)."""
+        from sessions.lsp.workspace import NotebookWorkspace
+
+        workspace = NotebookWorkspace(self)
+        workspace.root = self.initial_root
+        workspace.settings = self.initial_settings
+        return workspace
+
+    def ready(self) -> None:
+        """Load the features, then run ``when_ready``; once (``initialized``, or
+        :data:`READY_FALLBACK_SECONDS` after ``initialize`` without it)."""
+        if self._ready:
+            return
+        self._ready = True
+        load_features()
+        if self._when_ready is not None:
+            self._when_ready()
 
     # -- transport ---------------------------------------------------------------
 
@@ -233,6 +289,8 @@ class SessionsServer(LanguageServer):
         return folders
 
     def new_progress(self) -> RunProgress:
+        from sessions.lsp.progress import RunProgress
+
         window = self.client_capabilities.window
         return RunProgress(self, bool(window is not None and window.work_done_progress))
 
@@ -247,9 +305,11 @@ class SessionsServer(LanguageServer):
             log.exception("cannot report an error to the client")
 
 
-def _command(server: SessionsServer, name: str, function: Callable[..., Any]) -> None:
+def _command(server: SessionsServer, name: str) -> None:
     async def handler(ls: SessionsServer, *args: Any) -> Any:
-        result = function(ls.notebooks, *args)
+        from sessions.lsp.commands import COMMANDS
+
+        result = COMMANDS[name](ls.notebooks, *args)
         if inspect.isawaitable(result):
             result = await result
         return result
@@ -257,22 +317,32 @@ def _command(server: SessionsServer, name: str, function: Callable[..., Any]) ->
     server.command(name)(handler)
 
 
-def create_server() -> SessionsServer:
-    server = SessionsServer()
+READY_FALLBACK_SECONDS = 5.0
+"""When a client never sends ``initialized``, the server gets ready this long after ``initialize``."""
+
+
+def create_server(*, when_ready: Callable[[], None] | None = None) -> SessionsServer:
+    """The server, its handlers and commands. ``when_ready`` runs once, after
+    ``initialize`` has been answered and the features are loaded (the CLI
+    settles the process there: collector, start-up cache)."""
+    server = SessionsServer(when_ready)
 
     @server.feature(types.INITIALIZE)
     def initialize(ls: SessionsServer, params: types.InitializeParams) -> None:
         root_uri = params.root_uri
         if root_uri is None and params.workspace_folders:
             root_uri = params.workspace_folders[0].uri
-        ls.notebooks.root = uri_to_path(root_uri) if root_uri else None
+        ls.initial_root = uri_to_path(root_uri) if root_uri else None
         section = settings_section(params.initialization_options)
-        settings, warnings = read_settings(section)
-        ls.notebooks.settings = settings
-        ls._pending_warnings = warnings
+        ls.initial_settings, ls._pending_warnings = read_settings(section)
+        if "notebooks" in vars(ls):  # made before initialize (a test, a client out of order)
+            ls.notebooks.root, ls.notebooks.settings = ls.initial_root, ls.initial_settings
+        with contextlib.suppress(RuntimeError):  # no loop: a test calling the handler
+            asyncio.get_running_loop().call_later(READY_FALLBACK_SECONDS, ls.ready)
 
     @server.feature(types.INITIALIZED)
     def initialized(ls: SessionsServer, params: types.InitializedParams) -> None:
+        ls.ready()
         for warning in ls._pending_warnings:
             log.warning("%s", warning)
             ls.log_message(warning, types.MessageType.Warning)
@@ -334,6 +404,8 @@ def create_server() -> SessionsServer:
     # -- notebook documents -----------------------------------------------------
 
     def sync_notebook(ls: SessionsServer, uri: str) -> None:
+        from sessions.lsp.documents import notebook_doc
+
         notebook = notebook_doc(ls.workspace, uri)
         if notebook is None:
             return
@@ -374,6 +446,8 @@ def create_server() -> SessionsServer:
         found = await ls.notebooks.snapshot_for(params.text_document.uri)
         if found is None:
             return None
+        from sessions.lsp.lenses import code_lenses
+
         state, snapshot = found
         return code_lenses(snapshot, state.uri, running=state.running)
 
@@ -381,6 +455,8 @@ def create_server() -> SessionsServer:
     async def document_symbol(
         ls: SessionsServer, params: types.DocumentSymbolParams
     ) -> list[types.DocumentSymbol] | None:
+        from sessions.lsp.outline import document_symbols
+
         found = await ls.notebooks.snapshot_for(params.text_document.uri)
         return document_symbols(found[1].notebook) if found is not None else None
 
@@ -388,6 +464,8 @@ def create_server() -> SessionsServer:
     async def folding_range(
         ls: SessionsServer, params: types.FoldingRangeParams
     ) -> list[types.FoldingRange] | None:
+        from sessions.lsp.outline import folding_ranges
+
         found = await ls.notebooks.snapshot_for(params.text_document.uri)
         return folding_ranges(found[1].notebook) if found is not None else None
 
@@ -398,6 +476,9 @@ def create_server() -> SessionsServer:
         found = await ls.notebooks.snapshot_for(params.text_document.uri)
         if found is None or found[0].snapshot_text is None:
             return None
+        from sessions.lsp.inlay import inlay_hints
+        from sessions.lsp.positions import LineIndex
+
         state, snapshot = found
         index = LineIndex(state.snapshot_text or "")
         return inlay_hints(
@@ -406,6 +487,8 @@ def create_server() -> SessionsServer:
 
     @server.feature(types.TEXT_DOCUMENT_HOVER)
     async def hover(ls: SessionsServer, params: types.HoverParams) -> types.Hover | None:
+        from sessions.lsp.hover import hover_at
+
         return await hover_at(ls.notebooks, params.text_document.uri, params.position)
 
     def cell_text(ls: SessionsServer) -> Callable[[str], str]:
@@ -415,19 +498,23 @@ def create_server() -> SessionsServer:
     async def formatting(
         ls: SessionsServer, params: types.DocumentFormattingParams
     ) -> list[types.TextEdit] | None:
+        from sessions.lsp.formatting import formatting_edits
+
         return await formatting_edits(ls.notebooks, params.text_document.uri, None, cell_text(ls))
 
     @server.feature(types.TEXT_DOCUMENT_RANGE_FORMATTING)
     async def range_formatting(
         ls: SessionsServer, params: types.DocumentRangeFormattingParams
     ) -> list[types.TextEdit] | None:
+        from sessions.lsp.formatting import formatting_edits
+
         lines = (params.range.start.line, params.range.end.line)
         return await formatting_edits(ls.notebooks, params.text_document.uri, lines, cell_text(ls))
 
-    for name, function in commands.COMMANDS.items():
-        _command(server, name, function)
+    for name in COMMAND_NAMES:
+        _command(server, name)
 
     return server
 
 
-__all__ = ["NOTEBOOK_TYPE", "SessionsServer", "create_server"]
+__all__ = ["COMMAND_NAMES", "NOTEBOOK_TYPE", "SessionsServer", "create_server", "load_features"]

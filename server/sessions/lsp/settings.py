@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
-from sessions.cache.sidecar import DEFAULT_OUTPUT_CAP
+from sessions.cache.limits import DEFAULT_OUTPUT_CAP
 from sessions.format.bounded_read import max_notebook_bytes
-from sessions.run.runner import OnRun
+
+if TYPE_CHECKING:  # the runner is loaded with the first notebook, not for ``initialize``
+    from sessions.run.runner import OnRun
 
 _KEYS = (
     "python",
@@ -93,7 +95,7 @@ def read_settings(section: Mapping[str, Any] | None) -> tuple[Settings, list[str
     on_run: OnRun = DEFAULTS.on_run
     value = section.get("onRun")
     if value in ("lazy", "autorun"):
-        on_run = cast(OnRun, value)
+        on_run = cast("OnRun", value)
     elif value is not None:
         invalid("onRun", value, '"lazy" or "autorun"', DEFAULTS.on_run)
 

@@ -25,12 +25,13 @@ from sessions.format.bounded_read import MAX_SIDECAR_BYTES, read_regular_file
 from sessions.format.files import NotebookReadError
 from sessions.format.hashing import bytes_hash
 from sessions.lsp.comm_bridge import CommBridge
-from sessions.lsp.documents import Documents, has_cell_marker, uri_to_path
+from sessions.lsp.documents import Documents, has_cell_marker
 from sessions.lsp.notebook_state import NotebookState, is_notebook
 from sessions.lsp.notifications import NotebookListener
 from sessions.lsp.progress import RunProgress
 from sessions.lsp.publish import Publisher
 from sessions.lsp.settings import DEFAULTS, Settings, read_settings
+from sessions.lsp.uris import uri_to_path
 from sessions.lsp.watcher import FolderWatcher
 
 log = logging.getLogger(__name__)

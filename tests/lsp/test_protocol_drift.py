@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import json
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -191,7 +192,8 @@ class _Client:
         self.sent: list[tuple[str, Any]] = []
 
     def notify(self, method: str, params: Any) -> None:
-        self.sent.append((method, params))
+        # Params may come as JSON text already (lsp/encoded.py): the server sends them as is.
+        self.sent.append((method, json.loads(params) if isinstance(params, str) else params))
 
     def log_message(self, message: str, kind: types.MessageType = types.MessageType.Info) -> None:
         pass

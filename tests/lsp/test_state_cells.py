@@ -5,6 +5,7 @@ are renumbered in place."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from sessions.analysis.snapshot import Snapshot, analyse
@@ -52,3 +53,19 @@ def test_unchanged_cells_are_the_same_objects_and_every_cell_is_right() -> None:
     assert cells.build(third, loaded=set(), running=None) == cells_json(
         third, loaded=set(), running=None, outputs=False
     )
+
+
+def test_each_cells_json_text_is_its_entry_encoded_after_every_build() -> None:
+    """``texts()`` reuses an entry's text only for that same entry: after an
+    edit that rebuilds some entries (new objects, maybe at the addresses of
+    freed ones), every text is still the JSON of the entry sent."""
+    history = History(TEXT)
+    history.run_all()
+    cells = StateCells()
+    previous: Snapshot | None = None
+    for step in range(6):
+        snapshot = snapshot_of(history, previous)
+        built = cells.build(snapshot, loaded={step % 3}, running=step if step % 2 else None)
+        assert [json.loads(text) for text in cells.texts()] == built
+        history.edit(_text(history).replace(f"v{step} = ", f"v{step} = 1 + "))
+        previous = snapshot

@@ -195,9 +195,10 @@ class Cell:
             return self.start_line
         return self.start_line + 1
 
-    @property
+    @cached_property
     def line_count(self) -> int:
-        """Lines of ``raw``: header, body and separator."""
+        """Lines of ``raw``: header, body and separator (counted once: the
+        language server asks every cell's ``end_line`` on every edit)."""
         return _count_lines(self.raw)
 
     @property

@@ -103,6 +103,19 @@ class NotebookLines:
         self._cells: dict[int, list[str]] = {}
         self._whole: LineIndex | None = None
 
+    def cell_raw(self, line: int) -> str | None:
+        """The text of the cell that holds ``line``, or None where :meth:`line_text`
+        reads the whole text (the YAML header, blank lines before the first
+        cell, line 0 after a BOM)."""
+        index = self.notebook.cell_at_line(line)
+        if (
+            index is None
+            or self.notebook.cells[index].is_frontmatter
+            or (line == 0 and self.notebook.bom)
+        ):
+            return None
+        return self.notebook.cells[index].raw
+
     def line_text(self, line: int) -> str:
         index = self.notebook.cell_at_line(line)
         if (

@@ -16,6 +16,7 @@ from lsprotocol import types
 from sessions.analysis.diagnostics import Diagnostic
 from sessions.format.notebook import ParsedNotebook
 from sessions.lsp.documents import Documents
+from sessions.lsp.encoded import encode, join_array, join_object
 from sessions.lsp.notebook_state import NotebookState, is_notebook
 from sessions.lsp.positions import NotebookLines, to_client_column
 from sessions.lsp.state_payload import StateCells
@@ -88,6 +89,50 @@ def to_lsp(
     }
 
 
+DiagnosticKey = tuple[Diagnostic, str, str, int, "int | None", str]
+"""What a diagnostic's LSP JSON depends on: the diagnostic, the text of the
+cells its start and end lie in (columns are counted in the client's units on
+those lines), the line shift and clamp of a cell document, the encoding."""
+
+
+class DiagnosticTexts:
+    """Each diagnostic's LSP JSON text, kept from one publication to the next.
+
+    Most diagnostics survive an edit unchanged; converting them to LSP
+    positions (which reads the lines they are on) and encoding them again
+    cost 9 ms per keystroke with 1,000 diagnostics. A publication keeps only
+    the texts it used, so this holds what the client was last sent."""
+
+    def __init__(self) -> None:
+        self._last: dict[DiagnosticKey, str] = {}
+        self._next: dict[DiagnosticKey, str] = {}
+
+    def text(
+        self,
+        diagnostic: Diagnostic,
+        index: NotebookLines,
+        encoding: str,
+        line_shift: int = 0,
+        max_line: int | None = None,
+    ) -> str:
+        start = index.cell_raw(diagnostic.line)
+        end = (
+            start if diagnostic.end_line == diagnostic.line else index.cell_raw(diagnostic.end_line)
+        )
+        if start is None or end is None:  # in the header: not worth keeping
+            return encode(to_lsp(diagnostic, index, encoding, line_shift, max_line))
+        key: DiagnosticKey = (diagnostic, start, end, line_shift, max_line, encoding)
+        found = self._next.get(key) or self._last.get(key)
+        if found is None:
+            found = encode(to_lsp(diagnostic, index, encoding, line_shift, max_line))
+        self._next[key] = found
+        return found
+
+    def published(self) -> None:
+        """The texts asked for since the last call are what the client has now."""
+        self._last, self._next = self._next, {}
+
+
 class Publisher:
     """Sends what changed about a notebook to the client."""
 
@@ -107,20 +152,25 @@ class Publisher:
         """Notebook URIs over the size limit whose message window was shown."""
         self._state_cells: dict[str, StateCells] = {}
         """Per notebook URI: the cells of its last ``sessions/state``, reused where unchanged."""
+        self._diagnostic_texts: dict[str, DiagnosticTexts] = {}
+        """Per notebook URI: its diagnostics' JSON texts, reused where unchanged."""
 
     def _send_diagnostics(
-        self, uri: str, version: int | None, found: Sequence[LspDiagnostic]
+        self, uri: str, version: int | None, found: Sequence[LspDiagnostic | str]
     ) -> None:
-        params: dict[str, Any] = {"uri": uri, "diagnostics": list(found)}
+        """Diagnostics as dicts, or as their JSON texts (``DiagnosticTexts``)."""
+        parts = [d if isinstance(d, str) else encode(d) for d in found]
+        fields = {"uri": encode(uri), "diagnostics": join_array(parts)}
         if version is not None:
-            params["version"] = version
-        self._notify(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS, params)  # plain JSON
+            fields["version"] = encode(version)
+        self._notify(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS, join_object(fields))
 
     def clear(self, uri: str) -> None:
         for target in self._published.pop(uri, set()):
             self._send_diagnostics(target, None, [])
         self._last_state.pop(uri, None)
         self._state_cells.pop(uri, None)
+        self._diagnostic_texts.pop(uri, None)
         self._too_large_shown.discard(uri)
 
     def _publish_too_large(self, state: NotebookState, message: str) -> None:
@@ -172,21 +222,27 @@ class Publisher:
             return
         found = state_diagnostics(state)
         index = NotebookLines(snapshot.notebook, state.snapshot_text)
+        texts = self._diagnostic_texts.setdefault(state.uri, DiagnosticTexts())
         if state.document == "notebook":
-            targets = self._publish_cells(state, found, index)
+            targets = self._publish_cells(state, found, index, texts)
         else:
             encoding = self._encoding()
             self._send_diagnostics(
-                state.uri, state.snapshot_version, [to_lsp(d, index, encoding) for d in found]
+                state.uri, state.snapshot_version, [texts.text(d, index, encoding) for d in found]
             )
             targets = {state.uri}
+        texts.published()
         for stale in self._published.get(state.uri, set()) - targets:
             self._send_diagnostics(stale, None, [])
         self._published[state.uri] = targets
         self.publish_state(state)
 
     def _publish_cells(
-        self, state: NotebookState, found: Sequence[Diagnostic], index: NotebookLines
+        self,
+        state: NotebookState,
+        found: Sequence[Diagnostic],
+        index: NotebookLines,
+        texts: DiagnosticTexts,
     ) -> set[str]:
         snapshot = state.snapshot
         notebook_doc = self._documents.notebooks.get(state.uri)
@@ -194,13 +250,15 @@ class Publisher:
             return set()
         encoding = self._encoding()
         cells = snapshot.notebook.cells
-        by_cell: dict[int, list[LspDiagnostic]] = {i: [] for i in range(len(notebook_doc.cells))}
+        by_cell: dict[int, list[str]] = {i: [] for i in range(len(notebook_doc.cells))}
         if len(cells) == len(notebook_doc.cells):
             for diagnostic in found:
                 cell = cells[diagnostic.cell]
                 last = max(0, len(cell.source.split("\n")) - 1)
                 by_cell[diagnostic.cell].append(
-                    to_lsp(diagnostic, index, encoding, line_shift=cell.body_line, max_line=last)
+                    texts.text(
+                        diagnostic, index, encoding, line_shift=cell.body_line, max_line=last
+                    )
                 )
         else:
             log.info(
@@ -220,10 +278,11 @@ class Publisher:
         snapshot = state.snapshot
         if snapshot is None or state.document is None or not is_notebook(snapshot.notebook):
             return
+        cells = self._state_cells.setdefault(state.uri, StateCells())
         params = {
             "uri": state.uri,
             "version": state.snapshot_version,
-            "cells": self._state_cells.setdefault(state.uri, StateCells()).build(
+            "cells": cells.build(
                 snapshot,
                 loaded=state.loaded_cells(),
                 running=state.running,
@@ -233,4 +292,9 @@ class Publisher:
         if self._last_state.get(state.uri) == params:
             return
         self._last_state[state.uri] = params
-        self._notify("sessions/state", params)
+        fields = {
+            "uri": encode(state.uri),
+            "version": encode(state.snapshot_version),
+            "cells": join_array(cells.texts()),
+        }
+        self._notify("sessions/state", join_object(fields))

@@ -29,12 +29,11 @@ import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, cast
 from urllib.parse import urlparse
 
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException, PyglsError
-from pygls.io_ import StdoutWriter
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import (
     JsonRPCNotification,
@@ -44,8 +43,9 @@ from pygls.protocol import (
 )
 
 from sessions._version import __version__
+from sessions.lsp.encoded import EncodedJson, encode
 from sessions.lsp.settings import DEFAULTS, Settings, read_settings, settings_section
-from sessions.lsp.transport import READ_CHUNK, Connection, Read, ThreadedReader
+from sessions.lsp.transport import READ_CHUNK, Connection, Read, ThreadedReader, ThreadedWriter
 from sessions.lsp.uris import LOCAL_HOSTS, uri_to_path
 
 if TYPE_CHECKING:
@@ -115,6 +115,20 @@ class SessionsProtocol(LanguageServerProtocol):
     def lsp_text_document__did_close(self, params: types.DidCloseTextDocumentParams) -> Any:
         if (handler := self.fm.features.get(types.TEXT_DOCUMENT_DID_CLOSE)) is not None:
             yield handler, (params,), None
+
+    def notify_encoded(self, method: str, params: EncodedJson) -> None:
+        """A notification whose params are JSON text already (``encoded.py``
+        says why), framed as pygls frames every message (``_send_data``)."""
+        if self.writer is None:
+            log.error("cannot send %s: no transport", method)
+            return
+        body = f'{{"jsonrpc": "2.0", "method": {encode(method)}, "params": {params}}}'
+        header = (
+            f"Content-Length: {len(body)}\r\n"
+            f"Content-Type: {self.CONTENT_TYPE}; charset={self.CHARSET}\r\n\r\n"
+        )
+        # Our transports (stdio, and asyncio's StreamWriter for --tcp) write at once.
+        self.writer.write((header + body).encode(self.CHARSET))
 
 
 class PlainJson(dict[str, Any]):
@@ -202,7 +216,8 @@ class SessionsServer(LanguageServer):
         """Serve one client over stdio, with our reader (``transport.py`` says
         why pygls's is replaced) and pygls's writer and protocol."""
         self._stop_event = threading.Event()  # set by pygls's shutdown()
-        self.protocol.set_writer(StdoutWriter(stdout or sys.stdout.buffer))
+        writer = ThreadedWriter(stdout or sys.stdout.buffer)
+        self.protocol.set_writer(writer)
         reader = ThreadedReader(stdin or sys.stdin.buffer)
         try:
             asyncio.run(self.serve(reader.read))
@@ -210,6 +225,7 @@ class SessionsServer(LanguageServer):
             log.error("the connection to the client is lost; stopping")
             self.exit_code = 1
         finally:
+            writer.close()  # what is queued (the reply to shutdown) goes out first
             self.shutdown()  # type: ignore[no-untyped-call]  # pygls's: stops its thread pool
 
     def start_tcp(self, host: str, port: int) -> None:
@@ -255,6 +271,9 @@ class SessionsServer(LanguageServer):
     # -- what the workspace needs (workspace.Client) ----------------------------
 
     def notify(self, method: str, params: Any) -> None:
+        if isinstance(params, EncodedJson):
+            cast(SessionsProtocol, self.protocol).notify_encoded(method, params)
+            return
         self.protocol.notify(method, PlainJson(params) if type(params) is dict else params)
 
     def encoding(self) -> str:

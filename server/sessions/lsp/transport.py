@@ -95,6 +95,45 @@ class ThreadedReader:
                 return
 
 
+class ThreadedWriter:
+    """Writes whole messages to a blocking binary stream (stdout) from a
+    thread, in the order they were given, so that a client slow to read
+    never holds up the event loop: a 1 MB ``sessions/state`` (a keystroke in
+    a 50,000-line notebook) to a client that takes 10–40 ms to read it held
+    the loop that long, and the next keystroke waited. pygls's writer
+    interface (``write``, ``close``).
+
+    A stream that fails (the client went away) makes the next :meth:`write`
+    raise ``BrokenPipeError``, as a direct write would have. :meth:`close`
+    waits for what is queued to be written (the reply to ``shutdown``)."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self._stream = stream
+        self._queue: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        self._failed: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="lsp-stdout", daemon=True)
+        self._thread.start()
+
+    def write(self, data: bytes) -> None:
+        if self._failed is not None:
+            raise BrokenPipeError(f"the client's stream is closed ({self._failed})")
+        self._queue.put(data)
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Write what is queued (waiting at most ``timeout`` seconds), then stop."""
+        self._queue.put(None)
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while (data := self._queue.get()) is not None:
+            try:
+                self._stream.write(data)
+                self._stream.flush()
+            except (OSError, ValueError) as error:  # closed or broken
+                self._failed = error
+                return
+
+
 def _resolve(future: asyncio.Future[bytes], data: bytes) -> None:
     if not future.done():
         future.set_result(data)

@@ -41,7 +41,8 @@ class Client(Protocol):
     """What the workspace needs of the protocol server (``SessionsServer``)."""
 
     def notify(self, method: str, params: Any) -> None:
-        """Send a notification to the client."""
+        """Send a notification to the client; ``params`` is JSON-able, or an
+        ``encoded.EncodedJson`` (JSON text already, sent as it is)."""
 
     def log_message(self, message: str, kind: types.MessageType = types.MessageType.Info) -> None:
         """``window/logMessage``."""

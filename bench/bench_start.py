@@ -13,8 +13,8 @@ is timed is the server's own start:
   (``python -c pass``); one that only imports pygls's language server and
   exits; and the least a pygls server can cost: a ``LanguageServer`` with no
   feature of its own answering the same ``initialize``, plainly and with our
-  start-up cache (``sessions.lsp.startup_cache``) around it, the floor our
-  server is compared with;
+  start-up technique (``sessions.lsp.startup_cache`` and no full collections
+  while it starts, ``cli/lsp.py``), the floor our server is compared with;
 - a peer: ``ruff server`` to ``initialize`` (native code, no interpreter).
 
 Rounds interleave the cases (timing.interleaved), so load on this shared
@@ -49,7 +49,7 @@ SERVER = [sys.executable, "-m", "sessions.cli", "lsp", "--log-level", "WARNING"]
 BARE_PYGLS = "from pygls.lsp.server import LanguageServer; LanguageServer('floor', '0').start_io()"
 BARE_PYGLS_CACHED = (
     "from sessions.lsp import startup_cache; startup_cache.begin(); "
-    "import gc; gc.disable(); " + BARE_PYGLS
+    "import gc; gc.set_threshold(700, 10, 1_000_000); " + BARE_PYGLS
 )
 
 

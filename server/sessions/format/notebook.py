@@ -163,7 +163,7 @@ class Cell:
             return None
         return magic_of_metadata(self.header.metadata)
 
-    @property
+    @cached_property
     def kind(self) -> CellKind:
         return self.header.cell_type
 
@@ -184,7 +184,7 @@ class Cell:
         value = self.metadata.get("id")
         return value if isinstance(value, str) else None
 
-    @property
+    @cached_property
     def body_line(self) -> int:
         """0-based file line of line 0 of ``code``: line k of ``code`` is ``body_line + k``.
 

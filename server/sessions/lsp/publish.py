@@ -271,30 +271,28 @@ class Publisher:
         return targets
 
     def last_state(self, uri: str) -> Any:
-        """The last ``sessions/state`` params sent for ``uri`` (a new object when it changed)."""
+        """The last ``sessions/state`` params sent for ``uri``, its cells as JSON
+        texts (a new object when it changed)."""
         return self._last_state.get(uri)
 
     def publish_state(self, state: NotebookState) -> None:
         snapshot = state.snapshot
         if snapshot is None or state.document is None or not is_notebook(snapshot.notebook):
             return
-        cells = self._state_cells.setdefault(state.uri, StateCells())
-        params = {
-            "uri": state.uri,
-            "version": state.snapshot_version,
-            "cells": cells.build(
-                snapshot,
-                loaded=state.loaded_cells(),
-                running=state.running,
-                restored=state.restored_cells(),
-            ),
-        }
+        cells = self._state_cells.setdefault(state.uri, StateCells()).build(
+            snapshot,
+            loaded=state.loaded_cells(),
+            running=state.running,
+            restored=state.restored_cells(),
+        )
+        # What was sent, with each cell as its JSON text (unchanged cells are the same str).
+        params = {"uri": state.uri, "version": state.snapshot_version, "cells": cells}
         if self._last_state.get(state.uri) == params:
             return
         self._last_state[state.uri] = params
         fields = {
             "uri": encode(state.uri),
             "version": encode(state.snapshot_version),
-            "cells": join_array(cells.texts()),
+            "cells": join_array(cells),
         }
         self._notify("sessions/state", join_object(fields))

@@ -109,20 +109,19 @@ def cells_json(
 
 
 class StateCells:
-    """The cells of ``sessions/state`` for one notebook, rebuilt only where
-    something they show changed: a keystroke re-sends 250 cells, and building
-    each one (sorting its names, formatting its record) cost about 1.5 ms per
-    edit. A cell's entry depends on its analysis, flow, state, record, place,
-    title and kind and whether it is loaded or running; one whose inputs are
-    the same objects (or equal) as last time is the same dict, never changed
-    after it is made (``sessions/state`` sends it as it is)."""
+    """The cells of ``sessions/state`` for one notebook, as JSON texts, made
+    again only where something they show changed: a keystroke re-sends every
+    cell, and building each one (sorting its names, formatting its record)
+    cost about 1.5 ms per edit at 250 cells, and encoding them 11 ms at
+    2,500. A cell's entry depends on its analysis, flow, state, record,
+    place, title and kind and whether it is loaded or running; one whose
+    inputs are the same objects (or equal) as last time is the same text.
+    Only the texts are kept (the dicts they were made from cost 4 MB over 20
+    open notebooks)."""
 
     def __init__(self) -> None:
-        self._entries: list[tuple[tuple[object, ...], dict[str, Any]]] = []
+        self._entries: list[tuple[tuple[object, ...], str]] = []
         self._snapshot: Snapshot | None = None
-        self._texts: dict[int, tuple[dict[str, Any], str]] = {}
-        """Entry id -> (the entry, its JSON text); entries are never changed,
-        and holding each one keeps its id from being another object's."""
 
     def build(
         self,
@@ -131,11 +130,12 @@ class StateCells:
         loaded: Collection[int],
         running: int | None,
         restored: Mapping[int, RestoreResult] | None = None,
-    ) -> list[dict[str, Any]]:
+    ) -> list[str]:
+        """Each cell's entry of ``sessions/state``, as JSON text (``cell_json``, encoded)."""
         restored = restored or {}
         previous = self._entries
         graph = snapshot.graph
-        entries: list[tuple[tuple[object, ...], dict[str, Any]]] = []
+        entries: list[tuple[tuple[object, ...], str]] = []
         for index, cell in enumerate(snapshot.notebook.cells):
             record = snapshot.records[index]
             key = (
@@ -164,28 +164,12 @@ class StateCells:
                 outputs=False,
                 restored=restored.get(index),
             )
-            entries.append((key, entry))
+            entries.append((key, json.dumps(entry)))
         # The previous entries (and the objects whose ids they hold) stay alive
         # until this list replaces them, so an id is never another object's.
         self._entries = entries
         self._snapshot = snapshot
         return [entry for _, entry in entries]
-
-    def texts(self) -> list[str]:
-        """The JSON text of each entry of the last :meth:`build`, encoded once
-        per entry (a keystroke in a 50,000-line notebook re-sends 2,500 of
-        them, almost all unchanged: encoding them all cost 11 ms)."""
-        known = self._texts
-        texts: dict[int, tuple[dict[str, Any], str]] = {}
-        result = []
-        for _, entry in self._entries:
-            pair = known.get(id(entry))
-            if pair is None or pair[0] is not entry:
-                pair = (entry, json.dumps(entry))
-            texts[id(entry)] = pair
-            result.append(pair[1])
-        self._texts = texts
-        return result
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,4 @@
-"""Compiled code for the methods attrs writes at import, kept between server starts.
+"""Compiled code for what attrs and cattrs generate, kept between server starts.
 
 Importing ``lsprotocol.types`` builds about 550 attrs classes, and attrs
 writes each class's ``__init__``, ``__eq__`` and friends as Python source and
@@ -9,17 +9,20 @@ interpreter — exactly what a ``.pyc`` depends on — so it is kept the way
 ``.pyc`` files are: in this package's ``__pycache__`` folder (or under
 ``PYTHONPYCACHEPREFIX``), tagged with the interpreter's cache tag and bytecode
 magic number, not written when ``PYTHONDONTWRITEBYTECODE`` is set, and simply
-not used where that folder cannot be written. ``SESSIONS_STARTUP_CACHE``
-names another folder (the benchmark's cold start), or ``off``.
+not used where that folder cannot be written. Like the ``.pyc`` files beside
+it, it is code the interpreter runs, so it is as trusted as the installed
+package (written with the user's rights, mode 0600).
+``SESSIONS_STARTUP_CACHE`` names another folder (the benchmark's cold
+start), or ``off``.
 
 Only the ``compile`` calls of attrs and cattrs are redirected, and only
-until the server has answered ``initialize`` (:func:`begin`, :func:`finish`);
+until the server is ready (:func:`begin`, :func:`finish`; ``initialized``):
 cattrs writes the converter functions for ``initialize``'s large parameters
 the first time it sees them, another 25 ms of compiling. A source the cache
-has not seen is compiled as before. A file that cannot be read, or was written by another
-interpreter, counts as empty and is replaced: it can make a start slower,
-never different. The file keeps only what the last start that rewrote it
-used, so an upgrade of attrs or lsprotocol does not grow it.
+has not seen is compiled as before. A file that cannot be read, or was
+written by another interpreter, counts as empty and is replaced: it can make
+a start slower, never different. The file keeps only what the last start
+that rewrote it used, so an upgrade of attrs or lsprotocol does not grow it.
 """
 
 from __future__ import annotations

@@ -11,10 +11,11 @@ import {
   LanguageClient,
   State,
   type LanguageClientOptions,
+  type StaticFeature,
 } from "vscode-languageclient/node";
 
 import { Backoff } from "./backoff";
-import { RUN_COMMANDS } from "./protocol";
+import { RUN_COMMANDS, STATE_CHANGES_CAPABILITY } from "./protocol";
 import type { ServerSettings } from "./settings";
 import { serverSettingsPayload } from "./settings";
 
@@ -22,6 +23,17 @@ export const UNTRUSTED_MESSAGE =
   "Sessions runs no code in an untrusted workspace. Trust the workspace to run cells.";
 
 const READY_TIMEOUT_MS = 120_000;
+
+/** Declares that the store applies partial `sessions/state` notifications (`stateChanges.ts`). */
+const STATE_CHANGES_FEATURE: StaticFeature = {
+  fillClientCapabilities: (capabilities) => {
+    const experimental = (capabilities.experimental ?? {}) as Record<string, unknown>;
+    capabilities.experimental = { ...experimental, [STATE_CHANGES_CAPABILITY]: true };
+  },
+  initialize: () => undefined,
+  getState: () => ({ kind: "static" }),
+  clear: () => undefined,
+};
 
 export class SessionsClient implements vscode.Disposable {
   readonly log: vscode.OutputChannel;
@@ -75,6 +87,7 @@ export class SessionsClient implements vscode.Disposable {
       () => spawnServer(this.log),
       options,
     );
+    this.client.registerFeature(STATE_CHANGES_FEATURE);
     this.client.onDidChangeState((event) => {
       if (event.newState === State.Running) this.backoff.started(Date.now());
     });

@@ -58,7 +58,11 @@ export function activate(context: vscode.ExtensionContext): void {
     new GraphPanels(sessions, store, context.extensionUri),
     new ExportHtmlCommand(sessions),
     trackEditorHasCells(),
-    sessions.onNotification<StateNotification>(Notification.state, (params) => store.update(params)),
+    sessions.onNotification<StateNotification>(Notification.state, (params) => {
+      if (!store.notify(params)) {
+        sessions.log.appendLine(`[sessions] ${params.uri}: changed cells of a notebook not shown any more; ignored`);
+      }
+    }),
     widgets,
     // One handler per method (the language client keeps only the last one registered).
     sessions.onNotification<KernelNotification>(Notification.kernel, (params) => {

@@ -81,7 +81,18 @@ export interface StateNotification {
   uri: string;
   version: number | null;
   cells: CellState[];
+  /**
+   * Only to a client that declared `experimental.sessionsStateChanges`: `cells`
+   * holds just the cells whose entry changed since the previous `sessions/state`
+   * for `uri` (see `stateChanges.ts`); absent or false, `cells` is every cell.
+   */
+  onlyChanged?: boolean;
+  /** With `onlyChanged`: how many cells the notebook has now. */
+  cellCount?: number;
 }
+
+/** What the client declares in `capabilities.experimental` to get partial `sessions/state`. */
+export const STATE_CHANGES_CAPABILITY = "sessionsStateChanges";
 
 /** Params of the `sessions/output` notification. */
 export interface OutputNotification {

@@ -4,6 +4,7 @@
 // the commands share one picture without importing each other.
 
 import type { CellState, KernelInfo, NotebookState, StateNotification } from "./protocol";
+import { applyStateChanges } from "./stateChanges";
 
 export interface NotebookSnapshot {
   version: number | null;
@@ -15,6 +16,8 @@ type Listener = (uri: string) => void;
 
 export class StateStore {
   private readonly notebooks = new Map<string, NotebookSnapshot>();
+  /** Per notebook: the cells the `sessions/state` notifications added up to. */
+  private readonly notified = new Map<string, CellState[]>();
   private readonly listeners = new Set<Listener>();
 
   /** `normalize` maps the server's URI spelling onto the editor's. */
@@ -33,14 +36,31 @@ export class StateStore {
     return this.get(uri)?.cells.find((cell) => cell.index === index);
   }
 
-  /** A `sessions/state` notification or a `sessions.state` result (outputs are not kept). */
-  update(state: StateNotification | NotebookState): void {
+  /** A `sessions.state` result (outputs are not kept). */
+  update(state: NotebookState): void {
     const key = this.normalize(state.uri);
     const previous = this.notebooks.get(key);
-    const kernel = "kernel" in state && state.kernel ? state.kernel : (previous?.kernel ?? null);
+    const kernel = state.kernel ? state.kernel : (previous?.kernel ?? null);
     const cells = state.cells.map(({ outputs: _outputs, ...cell }) => cell);
     this.notebooks.set(key, { version: state.version, cells, kernel });
     this.emit(key);
+  }
+
+  /**
+   * A `sessions/state` notification, complete or with only the changed cells
+   * (`stateChanges.ts`). Partial ones apply to what the earlier notifications
+   * added up to, kept apart from `sessions.state` results: the server counts
+   * what it notified, not what it answered. False when it could not be applied.
+   */
+  notify(state: StateNotification): boolean {
+    const key = this.normalize(state.uri);
+    const cells = applyStateChanges(this.notified.get(key), state);
+    if (cells === undefined) return false;
+    this.notified.set(key, cells);
+    const kernel = this.notebooks.get(key)?.kernel ?? null;
+    this.notebooks.set(key, { version: state.version, cells, kernel });
+    this.emit(key);
+    return true;
   }
 
   /** A `sessions/kernel` notification. */
@@ -53,6 +73,7 @@ export class StateStore {
 
   forget(uri: string): void {
     const key = this.normalize(uri);
+    this.notified.delete(key);
     if (this.notebooks.delete(key)) this.emit(key);
   }
 

@@ -210,6 +210,9 @@ class _Client:
     def new_progress(self) -> RunProgress:
         raise AssertionError("nothing runs here")
 
+    def state_changes_only(self) -> bool:
+        return False
+
 
 @dataclass(frozen=True)
 class Sent:

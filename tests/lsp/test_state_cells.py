@@ -1,7 +1,8 @@
 """``sessions/state`` cells are rebuilt only where something they show changed,
 and always equal what ``cells_json`` builds from scratch — across edits that
-move cells, change statuses and rename names, and a sidecar whose run ids
-are renumbered in place."""
+move cells, change statuses and rename names, loaded and running cells that
+change, a text parsed from scratch (every ``Cell`` a new object), and a
+sidecar whose run ids are renumbered in place."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 from sessions.analysis.snapshot import Snapshot, analyse
 from sessions.cache.records import SidecarData
 from sessions.format.notebook import parse
+from sessions.format.reparse import parse_edit
 from sessions.lsp.state_payload import StateCells, cells_json
 
 from ..support.staleness import History
@@ -19,8 +21,16 @@ TEXT = "".join(f"# %% step {i}\nv{i} = {'v' + str(i - 1) if i else 0} + 1\n\n" f
 
 
 def snapshot_of(history: History, previous: Snapshot | None = None) -> Snapshot:
+    """As the language server analyses an edit: only the cells it touched are
+    parsed again (``parse_edit``), the others are the previous ``Cell`` objects."""
     data = SidecarData("nb.py", cells=[r for r in history.records if r is not None])
-    return analyse(Path("nb.py"), parse(_text(history)), data, (), previous)
+    text = _text(history)
+    if previous is None:
+        notebook = parse(text)
+    else:
+        before = "".join(cell.raw for cell in previous.notebook.cells)
+        notebook = parse_edit(before, previous.notebook, text)
+    return analyse(Path("nb.py"), notebook, data, (), previous)
 
 
 def _text(history: History) -> str:
@@ -75,3 +85,46 @@ def test_every_build_is_what_cells_json_makes_from_scratch() -> None:
         )
         history.edit(_text(history).replace(f"v{step} = ", f"v{step} = 1 + "))
         previous = snapshot
+
+
+def test_only_the_cells_whose_inputs_changed_are_built_again() -> None:
+    history = History(TEXT)
+    history.run_all()
+    cells = StateCells()
+    first = snapshot_of(history)
+    cells.build(first, loaded=set(), running=None)
+    assert cells.rebuilt == 12
+
+    cells.build(first, loaded={3}, running=7)
+    assert cells.rebuilt == 2  # cell 3 is loaded now, cell 7 runs
+    cells.build(first, loaded={3}, running=None)
+    assert cells.rebuilt == 1
+
+    # An edit of the last cell that keeps its lines: only that cell's entry changes.
+    history.edit(_text(history).replace("v11 = v10 + 1", "v11 = v10 + 2"))
+    second = snapshot_of(history, first)
+    built = cells.build(second, loaded={3}, running=None)
+    assert cells.rebuilt == 1
+    assert _decoded(built) == cells_json(second, loaded={3}, running=None, outputs=False)
+
+    # The same text parsed from scratch: new objects everywhere, the same JSON.
+    fresh = analyse(Path("nb.py"), parse(_text(history)), SidecarData("nb.py"), ())
+    again = cells.build(fresh, loaded={3}, running=None)
+    assert _decoded(again) == cells_json(fresh, loaded={3}, running=None, outputs=False)
+
+
+def test_cells_added_and_removed_are_built_and_dropped() -> None:
+    history = History(TEXT)
+    cells = StateCells()
+    first = snapshot_of(history)
+    cells.build(first, loaded=set(), running=None)
+    history.edit(_text(history) + "# %% extra\nz = v11\n")
+    second = snapshot_of(history, first)
+    built = cells.build(second, loaded=set(), running=None)
+    assert len(built) == 13
+    assert _decoded(built) == cells_json(second, loaded=set(), running=None, outputs=False)
+    history.edit(TEXT.split("# %% step 10")[0])
+    third = snapshot_of(history, second)
+    built = cells.build(third, loaded=set(), running=None)
+    assert len(built) == 10
+    assert _decoded(built) == cells_json(third, loaded=set(), running=None, outputs=False)

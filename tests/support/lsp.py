@@ -28,6 +28,11 @@ class Recorded:
 
     def __init__(self) -> None:
         self.state: list[dict[str, Any]] = []
+        """Each ``sessions/state`` as every cell: a partial one (``onlyChanged``)
+        merged into what the earlier ones for its URI added up to, as the
+        extension's store does."""
+        self.state_sent: list[dict[str, Any]] = []
+        """Each ``sessions/state`` as it came."""
         self.output: list[dict[str, Any]] = []
         self.kernel: list[dict[str, Any]] = []
         self.comm: list[dict[str, Any]] = []
@@ -74,7 +79,9 @@ def recording_client() -> LanguageClient:
 
     @client.feature("sessions/state")
     def on_state(params: Any) -> None:
-        recorded.state.append(_as_dict(params))
+        sent = _as_dict(params)
+        recorded.state_sent.append(sent)
+        recorded.state.append(merged_state(recorded.state, sent))
 
     @client.feature("sessions/output")
     def on_output(params: Any) -> None:
@@ -99,8 +106,29 @@ def recorded(client: LanguageClient) -> Recorded:
     return result
 
 
-def capabilities(*, progress: bool = True, notebooks: bool = True) -> types.ClientCapabilities:
+def merged_state(earlier: list[dict[str, Any]], sent: dict[str, Any]) -> dict[str, Any]:
+    """``sent`` with every cell: a partial ``sessions/state`` applied to the
+    latest of ``earlier`` for its URI (written apart from the extension's
+    ``applyStateChanges``, so the two check each other against the server)."""
+    if not sent.get("onlyChanged"):
+        return sent
+    base = next((state for state in reversed(earlier) if state["uri"] == sent["uri"]), None)
+    assert base is not None, f"a partial sessions/state before any complete one: {sent}"
+    cells = list(base["cells"][: sent["cellCount"]])
+    cells.extend([None] * (sent["cellCount"] - len(cells)))
+    for cell in sent["cells"]:
+        cells[cell["index"]] = cell
+    assert None not in cells, f"cells missing from a partial sessions/state: {sent}"
+    return {"uri": sent["uri"], "version": sent["version"], "cells": cells}
+
+
+def capabilities(
+    *, progress: bool = True, notebooks: bool = True, state_changes: bool = True
+) -> types.ClientCapabilities:
+    """What a client like the extension declares; ``state_changes``: that it
+    applies partial ``sessions/state`` (the extension does, so most tests do)."""
     return types.ClientCapabilities(
+        experimental={"sessionsStateChanges": True} if state_changes else None,
         window=types.WindowClientCapabilities(work_done_progress=progress),
         notebook_document=types.NotebookDocumentClientCapabilities(
             synchronization=types.NotebookDocumentSyncClientCapabilities()
@@ -120,10 +148,13 @@ async def initialize(
     *,
     progress: bool = True,
     notebooks: bool = True,
+    state_changes: bool = True,
 ) -> types.InitializeResult:
     return await client.initialize_session(
         types.InitializeParams(
-            capabilities=capabilities(progress=progress, notebooks=notebooks),
+            capabilities=capabilities(
+                progress=progress, notebooks=notebooks, state_changes=state_changes
+            ),
             root_uri=root.as_uri(),
             initialization_options=options,
         )

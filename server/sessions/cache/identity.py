@@ -87,6 +87,8 @@ def keys_for_records(records: Sequence[CellRecord]) -> list[MatchKey]:
 
 def match_records(records: Sequence[CellRecord], cells: Sequence[Cell]) -> list[CellRecord | None]:
     """For each cell, the record it continues (records are ordered by their ``index``)."""
+    if not records:  # never run: nothing to match, at any size
+        return [None] * len(cells)
     order = sorted(range(len(records)), key=lambda position: records[position].index)
     ordered = [records[position] for position in order]
     matched = match(keys_for_records(ordered), keys_for_cells(cells))

@@ -8,8 +8,10 @@ also breaks lines at form feeds and other characters LSP does not).
 
 from __future__ import annotations
 
+import operator
 import re
 from bisect import bisect_right
+from itertools import repeat
 
 from sessions.format.markers import split_lines
 from sessions.format.notebook import ParsedNotebook
@@ -167,5 +169,7 @@ def apply_indexed_change(
         middle.pop()  # the tail's first start, shifted below
     updated = LineIndex.__new__(LineIndex)
     updated.text = new
-    updated.starts = [*starts[: first + 1], *middle, *(s + delta for s in starts[last:])]
+    # Shifted in C (``map``): a generator over the lines below took 1 ms at 50,000 lines.
+    shifted = map(operator.add, starts[last:], repeat(delta)) if delta else starts[last:]
+    updated.starts = [*starts[: first + 1], *middle, *shifted]
     return updated

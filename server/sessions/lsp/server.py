@@ -56,6 +56,11 @@ log = logging.getLogger(__name__)
 
 NOTEBOOK_TYPE = "sessions-notebook"
 
+STATE_CHANGES_CAPABILITY = "sessionsStateChanges"
+"""A client that sets this key of ``capabilities.experimental`` to true applies
+``sessions/state`` notifications that carry only the cells that changed
+(``onlyChanged``, docs/protocol.md); the others get every cell every time."""
+
 CLOSE_KERNELS_SECONDS = 10.0
 """How long the end of a connection without ``shutdown`` waits for kernels to stop."""
 
@@ -312,6 +317,10 @@ class SessionsServer(LanguageServer):
 
         window = self.client_capabilities.window
         return RunProgress(self, bool(window is not None and window.work_done_progress))
+
+    def state_changes_only(self) -> bool:
+        experimental = self.client_capabilities.experimental
+        return isinstance(experimental, dict) and experimental.get(STATE_CHANGES_CAPABILITY) is True
 
     def report_server_error(
         self, error: Exception, source: type[PyglsError] | type[JsonRpcException]

@@ -13,9 +13,11 @@ had to parse in one go and the server held twice (the dict and its JSON).
 from __future__ import annotations
 
 import json
+import operator
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import compress, count
 from typing import Any
 
 from sessions.analysis.snapshot import Snapshot
@@ -108,20 +110,48 @@ def cells_json(
     ]
 
 
+def _record_signature(record: CellRecord | None) -> tuple[int, int | None, int] | None:
+    """What of a record the entry shows and a caller may change in place
+    (a test's history renumbers run ids on the same objects)."""
+    return None if record is None else (record.run, record.execution_count, len(record.outputs))
+
+
+def _differing(
+    before: Sequence[object], after: Sequence[object], *, equal: bool = False
+) -> set[int]:
+    """Positions (common to both) whose items are not the same objects
+    (``equal``: not equal), compared in C rather than cell by cell in Python."""
+    if before is after:
+        return set()
+    moved = compress(count(), map(operator.is_not, before, after))
+    if equal:  # a value made again but equal (a dataclass's ``==`` runs in Python: only here)
+        return {index for index in moved if before[index] != after[index]}
+    return set(moved)
+
+
 class StateCells:
     """The cells of ``sessions/state`` for one notebook, as JSON texts, made
-    again only where something they show changed: a keystroke re-sends every
-    cell, and building each one (sorting its names, formatting its record)
-    cost about 1.5 ms per edit at 250 cells, and encoding them 11 ms at
-    2,500. A cell's entry depends on its analysis, flow, state, record,
-    place, title and kind and whether it is loaded or running; one whose
-    inputs are the same objects (or equal) as last time is the same text.
-    Only the texts are kept (the dicts they were made from cost 4 MB over 20
-    open notebooks)."""
+    again only where something they show changed.
+
+    A keystroke re-sends every cell. Building each entry (sorting its names,
+    formatting its record) cost about 1.5 ms per edit at 250 cells and
+    encoding them 11 ms at 2,500; and even comparing a key of a dozen fields
+    per cell cost 4 ms per keystroke at 50,000 lines. So the inputs are kept
+    as the lists they come in, and the cells whose entry may differ are found
+    by comparing those lists item by item in C: the cell (its text, place,
+    title and kind are fixed by the ``Cell`` object), its analysis and flow,
+    its state, its record (and what of it may change in place), and whether
+    it is loaded, running or restored. Only the texts are kept (the dicts
+    they were made from cost 4 MB over 20 open notebooks)."""
 
     def __init__(self) -> None:
-        self._entries: list[tuple[tuple[object, ...], str]] = []
-        self._snapshot: Snapshot | None = None
+        self._texts: list[str] = []
+        self._inputs: tuple[Sequence[object], ...] = ()
+        self._loaded: frozenset[int] = frozenset()
+        self._running: int | None = None
+        self._restored: dict[int, RestoreResult] = {}
+        self.rebuilt = 0
+        """How many entries the last :meth:`build` made again (for tests and benchmarks)."""
 
     def build(
         self,
@@ -132,29 +162,45 @@ class StateCells:
         restored: Mapping[int, RestoreResult] | None = None,
     ) -> list[str]:
         """Each cell's entry of ``sessions/state``, as JSON text (``cell_json``, encoded)."""
-        restored = restored or {}
-        previous = self._entries
+        restored = dict(restored or {})
+        loaded = frozenset(loaded)
         graph = snapshot.graph
-        entries: list[tuple[tuple[object, ...], str]] = []
-        for index, cell in enumerate(snapshot.notebook.cells):
-            record = snapshot.records[index]
-            key = (
-                id(graph.analyses[index]),
-                id(graph.flows[index]) if graph.flows else None,
-                snapshot.states[index],
-                id(record),
-                # A record's run ids may be renumbered in place.
-                (record.run, record.execution_count, len(record.outputs)) if record else None,
-                cell.start_line,
-                cell.end_line,
-                cell.title,
-                cell.kind,
-                index in loaded,
-                index == running,
-                restored.get(index),
-            )
-            if index < len(previous) and previous[index][0] == key:
-                entries.append(previous[index])
+        cells = snapshot.notebook.cells
+        inputs: tuple[Sequence[object], ...] = (
+            cells,
+            graph.analyses,
+            graph.flows or [None] * len(cells),
+            snapshot.states,
+            snapshot.records,
+            # No records (a notebook never run): the records are their own signatures.
+            [_record_signature(record) for record in snapshot.records]
+            if any(snapshot.records)
+            else snapshot.records,
+        )
+        texts = self._texts
+        common = min(len(texts), len(cells))
+        if self._inputs:
+            dirty = set()
+            # The states and record signatures are values; the rest are objects
+            # the analysis keeps where a cell did not change.
+            for position, (before, after) in enumerate(zip(self._inputs, inputs, strict=True)):
+                dirty |= _differing(before, after, equal=position >= 3)
+            dirty |= loaded ^ self._loaded
+            dirty |= {index for index in (running, self._running) if index is not None}
+            dirty |= {
+                index
+                for index in restored.keys() | self._restored.keys()
+                if restored.get(index) != self._restored.get(index)
+            }
+        else:
+            dirty = set(range(common))
+        fresh = texts[:common]
+        for index in range(common, len(cells)):
+            dirty.add(index)
+            fresh.append("")
+        rebuilt = 0
+        for index in dirty:
+            if index >= len(cells):
                 continue
             entry = cell_json(
                 snapshot,
@@ -164,12 +210,12 @@ class StateCells:
                 outputs=False,
                 restored=restored.get(index),
             )
-            entries.append((key, json.dumps(entry)))
-        # The previous entries (and the objects whose ids they hold) stay alive
-        # until this list replaces them, so an id is never another object's.
-        self._entries = entries
-        self._snapshot = snapshot
-        return [entry for _, entry in entries]
+            fresh[index] = json.dumps(entry)
+            rebuilt += 1
+        self._texts, self._inputs = fresh, inputs
+        self._loaded, self._running, self._restored = loaded, running, restored
+        self.rebuilt = rebuilt
+        return list(fresh)
 
 
 @dataclass(frozen=True, slots=True)

@@ -59,6 +59,10 @@ class Client(Protocol):
     def new_progress(self) -> RunProgress:
         """A work-done progress (a no-op for clients without support)."""
 
+    def state_changes_only(self) -> bool:
+        """Whether the client declared ``experimental.sessionsStateChanges``: it
+        applies ``sessions/state`` notifications that carry only changed cells."""
+
 
 class NotebookWorkspace:
     """Every notebook the server knows, open or read from disk for a command."""
@@ -71,7 +75,9 @@ class NotebookWorkspace:
         """The client's root folder (``rootUri`` or its first workspace folder)."""
         self.states: dict[Path, NotebookState] = {}
         self._listeners: dict[Path, NotebookListener] = {}
-        self.publisher = Publisher(client.notify, self.documents, client.encoding)
+        self.publisher = Publisher(
+            client.notify, self.documents, client.encoding, only_changes=client.state_changes_only
+        )
         self.watcher = FolderWatcher(self._on_file_changed)
         self._tasks: set[asyncio.Future[None]] = set()
         """Background work (kernel pre-warming) kept referenced until it ends."""

@@ -51,9 +51,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from reference_notebook import reference_notebook
 from timing import Row, print_table
-from workloads import STREAM_CELLS, sized_reference
+from workloads import STREAM_CELLS, sized_reference, write_ran_sidecar
 
-from sessions.cache.sidecar import load_sidecar, save_sidecar, sidecar_path
+from sessions.cache.sidecar import SETTLED_SECONDS, load_sidecar, save_sidecar, sidecar_path
 from sessions.format.hashing import code_hash
 from sessions.format.notebook import parse
 
@@ -293,12 +293,21 @@ async def edit_to_diagnostics(
 
 
 async def large_notebook_edits(
-    client: BenchClient, folder: Path, line_count: int, edits: int
+    client: BenchClient, folder: Path, line_count: int, edits: int, *, ran: bool = False
 ) -> tuple[list[float], list[float], list[float], list[float]]:
     """Issue 12's second size: one-character edits of a ``line_count``-line
-    notebook, typing pace and back to back, through the same server."""
+    notebook, typing pace and back to back, through the same server.
+    ``ran``: with the sidecar of a full run beside it (every cell fresh, so
+    the edit makes its dependents stale), written a while before the edits,
+    as a user edits after a run."""
     text = sized_reference(line_count, tag="L")
-    uri = await open_and_wait(client, folder / "large.py", text)
+    path = folder / ("large-ran.py" if ran else "large.py")
+    if ran:
+        path.write_text(text)
+        write_ran_sidecar(path, text)
+    uri = await open_and_wait(client, path, text)
+    if ran:
+        await asyncio.sleep(SETTLED_SECONDS + 0.5)  # no write just before the edits
     lines = text.split("\n")
     typing, version, typing_received = await edit_to_diagnostics(client, uri, lines, edits, 1, 0.1)
     back_to_back, _, back_received = await edit_to_diagnostics(
@@ -541,6 +550,10 @@ async def main_large(line_count: int, edits: int) -> None:
                 typing, back_to_back, typing_received, back_received = await large_notebook_edits(
                     client, Path(tmp), line_count, edits
                 )
+                if state_changes:  # the same after a run (the other client: not again)
+                    after_run = await large_notebook_edits(
+                        client, Path(tmp), line_count, edits, ran=True
+                    )
             finally:
                 await stop(client)
             rows += [
@@ -565,6 +578,22 @@ async def main_large(line_count: int, edits: int) -> None:
                     floor_ms,
                 ),
             ]
+            if state_changes:
+                _, _, ran_typing, ran_back = after_run
+                rows += [
+                    Row(
+                        "didChange → diagnostics received, typing, after a run",
+                        ran_typing,
+                        budget,
+                        floor_ms,
+                    ),
+                    Row(
+                        "didChange → diagnostics received, back to back, after a run",
+                        ran_back,
+                        budget,
+                        floor_ms,
+                    ),
+                ]
     print_table(f"Language server, {line_count:,}-line notebook (ms)", rows)
 
 

@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sessions.cache import sidecar as sidecar_module
 from sessions.cache.encode import encode_sidecar, toml_key, toml_string, toml_text
 from sessions.cache.records import CellRecord, KernelInfo, Output, SidecarData
 from sessions.cache.sidecar import (
@@ -684,6 +685,59 @@ def test_store_notices_a_same_size_rewrite(tmp_path: Path) -> None:
     with open(path, "r+b") as handle:  # in place: same inode and size
         handle.write(changed)
     assert store.load().data.cells[0].outputs[0]["text"] == "value 2\n"
+
+
+class CountedReads:
+    """Counts the sidecar store's reads of the file (the real read, counted)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.reads = 0
+        real = sidecar_module._read_file
+
+        def counted(path: Path) -> bytes:
+            self.reads += 1
+            return real(path)
+
+        monkeypatch.setattr(sidecar_module, "_read_file", counted)
+
+
+def test_a_settled_unchanged_sidecar_is_not_read_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "s.sessions.toml"
+    SidecarStore(path, "s.py").update(_add_record("a", "value 1\n"))
+    store = SidecarStore(path, "s.py")
+    counted = CountedReads(monkeypatch)
+    monkeypatch.setattr(sidecar_module, "SETTLED_SECONDS", 0.0)  # settled at once
+    for _ in range(3):
+        assert store.load().data.cells[0].outputs[0]["text"] == "value 1\n"
+    assert counted.reads == 1
+    # A same-size rewrite in place, one clock tick later (the settling time is
+    # what guarantees the tick): its ctime moved, so it is read.
+    time.sleep(0.05)
+    raw = path.read_bytes()
+    with open(path, "r+b") as handle:
+        handle.write(raw.replace(b"value 1", b"value 2"))
+    assert store.load().data.cells[0].outputs[0]["text"] == "value 2\n"
+    assert counted.reads == 2
+
+
+def test_a_sidecar_written_just_now_is_read_every_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Within its clock tick a rewrite could leave ``stat`` as it was: until
+    the file settles, every use reads it and compares its bytes."""
+    path = tmp_path / "s.sessions.toml"
+    SidecarStore(path, "s.py").update(_add_record("a"))
+    store = SidecarStore(path, "s.py")
+    counted = CountedReads(monkeypatch)
+    for _ in range(3):
+        store.load()
+    assert counted.reads == 3
+    store.update(_add_record("b"))  # our own write: read again after it too
+    monkeypatch.setattr(sidecar_module, "SETTLED_SECONDS", 0.0)
+    assert [c.id for c in store.load().data.cells] == ["a", "b"]
+    assert counted.reads == 5  # the update's read under the lock, then this one
 
 
 def test_store_recovers_when_the_file_is_deleted_or_corrupted(tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ from sessions.analysis.diagnostics import SEVERITY_RANK, Diagnostic
 from sessions.analysis.graph import NotebookGraph, build_graph
 from sessions.analysis.staleness import CellState, StatusPass
 from sessions.analysis.status_diagnostics import status_diagnostics
-from sessions.cache.identity import match_records
+from sessions.cache.identity import RecordMatching, match_records_kept
 from sessions.cache.records import CellRecord, SidecarData
 from sessions.cache.sidecar import load_sidecar, sidecar_path
 from sessions.format.files import read_notebook_text
@@ -36,6 +36,8 @@ class Snapshot:
     problems: tuple[str, ...]
     _statuses: StatusPass | None = field(default=None, repr=False, compare=False)
     """The status pass behind ``states``: lets the next text's statuses be updated."""
+    _matching: RecordMatching | None = field(default=None, repr=False, compare=False)
+    """How ``records`` were matched: lets the next text's records be matched from it."""
 
     def cell_facts(self, index: int) -> dict[str, Any]:
         """What every surface reports about a cell (JSON-ready; keys that need
@@ -76,7 +78,10 @@ def analyse(
     if previous is not None and previous.path != path:
         previous = None
     graph = build_graph(notebook, previous.graph if previous is not None else None)
-    records = tuple(match_records(sidecar.cells, notebook.cells))
+    matched, matching = match_records_kept(
+        sidecar.cells, notebook.cells, previous._matching if previous is not None else None
+    )
+    records = tuple(matched)
     statuses = StatusPass(
         notebook, graph, records, previous._statuses if previous is not None else None
     )
@@ -95,6 +100,7 @@ def analyse(
         tuple(diagnostics),
         tuple(problems),
         statuses,
+        matching,
     )
 
 

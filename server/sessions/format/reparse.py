@@ -79,7 +79,7 @@ def _reparse(previous_text: str, previous: ParsedNotebook, text: str) -> ParsedN
         return None
     region_start = offsets[kept - 1]
     # Unchanged cells from the end, not reaching into the stretch's first cell
-    # (no cell is empty: each holds its marker line, or text).
+    # (only the frontmatter cell, the first, is empty; it is never among them).
     delta = len(text) - offsets[-1]  # from a cell's old offset to where it ends as far from the end
     lowest = max(kept, bisect_left(offsets, region_start - delta, kept, len(cells)))
     moved_offsets = map(delta.__add__, reversed(offsets[lowest : len(cells)]))

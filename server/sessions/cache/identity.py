@@ -90,8 +90,14 @@ def keys_for_records(records: Sequence[CellRecord]) -> list[MatchKey]:
 
 
 def match_records(records: Sequence[CellRecord], cells: Sequence[Cell]) -> list[CellRecord | None]:
-    """For each cell, the record it continues (records are ordered by their ``index``)."""
-    return match_records_kept(records, cells)[0]
+    """For each cell, the record it continues (records are ordered by their ``index``).
+    With :func:`match`'s shortcuts; :func:`match_records_kept` is for a caller
+    that matches the same notebook again after each edit."""
+    if not records:  # never run: nothing to match, at any size
+        return [None] * len(cells)
+    ordered = sorted(records, key=_INDEX)
+    matched = match(keys_for_records(ordered), keys_for_cells(cells))
+    return [None if old is None else ordered[old] for old in matched]
 
 
 def match_records_kept(
@@ -294,21 +300,16 @@ def _updated(
         old_run = [i for i in range(old_below + 1, old_above) if not used[i]]
         if old_run and new_run:
             _align_gap(previous.old, new, old_run, new_run, floor, pair)
-    return RecordMatching(
+    return dataclasses.replace(
+        previous,
         records=given,
-        indexes=indexes,
-        ordered=previous.ordered,
-        old=previous.old,
         memos=memos,
         new=tuple(new),
         paired=tuple(paired),
         used=tuple(used),
         result=tuple(result),
-        old_left=previous.old_left,
-        old_at=previous.old_at,
         new_left=new_left,
-        in_order=True,  # checked above for every pair that changed
-    )
+    )  # in order still: checked above for every pair that changed
 
 
 def _old_of(paired: Sequence[int | None], new_index: int, edge: int) -> int:

@@ -11,6 +11,7 @@ and the cells the edit did not touch are the previous objects.
 
 from __future__ import annotations
 
+import operator
 import random
 import sys
 from pathlib import Path
@@ -71,6 +72,34 @@ def edit(text: str, rng: random.Random) -> str:
     return text[:at] + rng.choice(SNIPPETS) + text[end:]
 
 
+COLUMNS = ("raws", "raw_offsets", "memos", "kinds", "hashes", "_starts")
+
+
+def read_columns(notebook: ParsedNotebook, rng: random.Random) -> None:
+    """Read some of the notebook's columns (then the next edit splices them)."""
+    for name in COLUMNS:
+        if rng.random() < 0.7:
+            getattr(notebook, name)
+
+
+def assert_columns_are_the_cells(notebook: ParsedNotebook, fresh: ParsedNotebook) -> None:
+    """Each column ``parse_edit`` spliced holds what reading the cells gives."""
+    spliced = notebook.__dict__
+    if "raws" in spliced:
+        assert notebook.raws == fresh.raws
+    if "raw_offsets" in spliced:
+        assert notebook.raw_offsets == fresh.raw_offsets
+    if "_starts" in spliced:
+        assert notebook._starts == fresh._starts
+    if "kinds" in spliced:
+        assert notebook.kinds == fresh.kinds
+    if "hashes" in spliced:
+        assert notebook.hashes == fresh.hashes
+    if "memos" in spliced:
+        assert all(map(operator.is_, notebook.memos, (cell.memo for cell in notebook.cells)))
+    assert len(notebook.memos) == len(notebook.cells)
+
+
 def replay(text: str, seed: int, steps: int) -> int:
     """Edits of ``text``; returns how many were re-parsed in part (not in full)."""
     rng = random.Random(seed)
@@ -78,9 +107,12 @@ def replay(text: str, seed: int, steps: int) -> int:
     partial = 0
     for _ in range(steps):
         new_text = edit(text, rng)
+        read_columns(previous, rng)
         partial += _reparse(text, previous, new_text) is not None
         updated = parse_edit(text, previous, new_text)
-        assert shape(updated) == shape(parse(new_text)), (text, new_text)
+        fresh = parse(new_text)
+        assert shape(updated) == shape(fresh), (text, new_text)
+        assert_columns_are_the_cells(updated, fresh)
         text, previous = new_text, updated
     return partial
 

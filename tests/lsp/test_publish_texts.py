@@ -124,3 +124,97 @@ def test_the_same_cell_object_in_another_encoding_is_made_again() -> None:
         texts.published()
         assert found == to_lsp(diagnostic, NotebookLines(notebook, text), encoding)
         assert found["range"]["start"]["character"] == column
+
+
+# -- a text document's whole list at a time (``DiagnosticTexts.texts``) -----------
+
+MANY = "".join(f"# %% cell {n}\nv{n} = undefined_{n}\n\n" for n in range(6))
+
+
+def _undefined(notebook_text: str, cell: int) -> Diagnostic:
+    """The diagnostic of ``undefined_N`` in cell ``cell`` of a ``MANY``-like text."""
+    line = 3 * cell + 1
+    body = notebook_text.split("\n")[line]
+    col = body.index("undefined_")
+    return Diagnostic("undefined", "warning", "not defined", cell, line, col, line, len(body))
+
+
+def _fresh(found: list[Diagnostic], text: str, encoding: str = "utf-16") -> list[object]:
+    index = NotebookLines(parse(text), text)
+    return [to_lsp(d, index, encoding) for d in found]
+
+
+def test_a_list_is_what_to_lsp_makes_and_is_reused_whole_when_nothing_changed() -> None:
+    texts = DiagnosticTexts()
+    notebook = parse(MANY)
+    found = [_undefined(MANY, n) for n in range(6)]
+    first = texts.texts(found, NotebookLines(notebook, MANY), "utf-16")
+    texts.published()
+    assert [json.loads(t) for t in first] == _fresh(found, MANY)
+    CountingLines.lookups = 0
+    again = texts.texts(found, CountingLines(notebook, MANY), "utf-16")
+    texts.published()
+    assert all(a is b for a, b in zip(again, first, strict=True))
+    assert CountingLines.lookups == 0
+
+
+def test_a_list_after_an_edit_remakes_only_what_the_edit_can_change() -> None:
+    """Cell 2 gets a character that is two UTF-16 units wide before its range
+    (its ``Cell`` is made anew, the ``Diagnostic`` object is kept), a
+    diagnostic goes and a new one comes: those are made again, the rest kept."""
+    texts = DiagnosticTexts()
+    notebook = parse(MANY)
+    found = [_undefined(MANY, n) for n in range(6)]
+    first = texts.texts(found, NotebookLines(notebook, MANY), "utf-16")
+    texts.published()
+    edited_text = MANY.replace("v2 = undefined_2", "😀 = undefined_2")
+    edited = parse_edit(MANY, notebook, edited_text)
+    assert edited.cells[2] is not notebook.cells[2] and edited.cells[3] is notebook.cells[3]
+    newcomer = Diagnostic("undefined", "warning", "again", 4, 13, 0, 13, 2)
+    now = [found[0], found[2], found[3], newcomer, found[5]]
+    again = texts.texts(now, NotebookLines(edited, edited_text), "utf-16")
+    texts.published()
+    assert [json.loads(t) for t in again] == _fresh(now, edited_text)
+    assert again[0] is first[0] and again[2] is first[3] and again[4] is first[5]
+    assert json.loads(again[1])["range"]["start"]["character"] == 6  # 😀 counts two units
+
+
+def test_a_list_in_another_encoding_or_after_lines_moved_is_made_again() -> None:
+    texts = DiagnosticTexts()
+    text = MANY.replace("v4 = ", "é4 = ")
+    notebook = parse(text)
+    found = [_undefined(text, n) for n in range(6)]
+    texts.texts(found, NotebookLines(notebook, text), "utf-16")
+    texts.published()
+    in_utf8 = texts.texts(found, NotebookLines(notebook, text), "utf-8")
+    texts.published()
+    assert [json.loads(t) for t in in_utf8] == _fresh(found, text, "utf-8")
+    # A line above every cell: each cell moves (new objects), each diagnostic with it.
+    moved_text = "\n" + text
+    moved = parse_edit(text, notebook, moved_text)
+    shifted = [_undefined(moved_text[1:], n) for n in range(6)]
+    shifted = [
+        Diagnostic(
+            d.code, d.severity, d.message, d.cell, d.line + 1, d.col, d.end_line + 1, d.end_col
+        )
+        for d in shifted
+    ]
+    after = texts.texts(shifted, NotebookLines(moved, moved_text), "utf-8")
+    assert [json.loads(t) for t in after] == _fresh(shifted, moved_text, "utf-8")
+
+
+def test_a_list_with_a_diagnostic_outside_every_cell_is_made_as_to_lsp_makes_it() -> None:
+    """The server's own ``kernel-setup`` diagnostic and the header's are in no
+    cell the list can check: they are made each time."""
+    header = "# ---\n# jupyter:\n#   kernelspec:\n#     name: python3\n# ---\n\n"
+    text = header + MANY
+    notebook = parse(text)
+    outside = Diagnostic("kernel-setup", "error", "no kernel", -1, 1, 0, 1, 5)
+    found = [outside, _undefined(MANY, 0)]
+    found[1] = Diagnostic("undefined", "warning", "not defined", 0, 7, 5, 7, 16)
+    texts = DiagnosticTexts()
+    for _ in range(2):
+        made = texts.texts(found, NotebookLines(notebook, text), "utf-16")
+        texts.published()
+        assert [json.loads(t) for t in made] == _fresh(found, text)
+    assert id(outside) not in texts._last_objects and id(found[1]) in texts._last_objects

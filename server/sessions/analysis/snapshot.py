@@ -79,7 +79,10 @@ def analyse(
         previous = None
     graph = build_graph(notebook, previous.graph if previous is not None else None)
     matched, matching = match_records_kept(
-        sidecar.cells, notebook.cells, previous._matching if previous is not None else None
+        sidecar.cells,
+        notebook.cells,
+        previous._matching if previous is not None else None,
+        notebook.memos if sidecar.cells else None,
     )
     records = tuple(matched)
     statuses = StatusPass(

@@ -7,8 +7,10 @@ traceback the kernel sent.
 
 from __future__ import annotations
 
+import operator
 import re
 from collections.abc import Sequence
+from itertools import compress, count
 
 from sessions.analysis.diagnostics import Diagnostic
 from sessions.analysis.staleness import CellState
@@ -54,13 +56,23 @@ def _line_text_length(cell: Cell, offset: int) -> int:
     return len(lines[offset].rstrip("\r")) if offset < len(lines) else 0
 
 
+_STATUS = operator.attrgetter("status")
+_SAYS_NOTHING = frozenset({"fresh", "never-run"})
+
+
 def status_diagnostics(
     notebook: ParsedNotebook, states: Sequence[CellState], records: Sequence[CellRecord | None]
 ) -> list[Diagnostic]:
+    if len(states) != len(notebook.cells):
+        raise ValueError(f"{len(states)} states for {len(notebook.cells)} cells")
     out: list[Diagnostic] = []
-    for index, (cell, state) in enumerate(zip(notebook.cells, states, strict=True)):
-        if state.status == "fresh" or state.status == "never-run":
-            continue  # the usual case: nothing to say, nothing to measure
+    # The cells with something to say, found in C: most are fresh or never run,
+    # and a Python loop over every cell cost about 1 ms per keystroke at 2,500.
+    quiet = map(_SAYS_NOTHING.__contains__, map(_STATUS, states))
+    speaking = compress(count(), map(operator.not_, quiet))
+    cells = notebook.cells
+    for index in speaking:
+        cell, state = cells[index], states[index]
         head_len = _line_text_length(cell, 0)
         if state.status == "edited":
             out.append(

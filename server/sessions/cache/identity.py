@@ -101,16 +101,22 @@ def match_records(records: Sequence[CellRecord], cells: Sequence[Cell]) -> list[
 
 
 def match_records_kept(
-    records: Sequence[CellRecord], cells: Sequence[Cell], previous: RecordMatching | None = None
+    records: Sequence[CellRecord],
+    cells: Sequence[Cell],
+    previous: RecordMatching | None = None,
+    memos: tuple[dict[str, Any], ...] | None = None,
 ) -> tuple[list[CellRecord | None], RecordMatching | None]:
     """:func:`match_records`, and what lets the next text's match be found
     from this one; ``previous`` is what the last call returned for the same
-    notebook (the language server keeps it with each snapshot)."""
+    notebook (the language server keeps it with each snapshot). ``memos``:
+    each cell's ``memo``, when the caller has them as a column
+    (``ParsedNotebook.memos``)."""
     if not records:  # never run: nothing to match, at any size
         return [None] * len(cells), None
     given = tuple(records)
     indexes = tuple(map(_INDEX, given))
-    memos = tuple(map(_MEMO, cells))
+    if memos is None:
+        memos = tuple(map(_MEMO, cells))
     kept = _updated(previous, given, indexes, cells, memos) if previous is not None else None
     if kept is None:
         kept = _matched_afresh(given, indexes, cells, memos)

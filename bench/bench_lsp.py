@@ -358,6 +358,104 @@ async def large_notebook_edits(
     return typing, back_to_back
 
 
+async def notebook_document_edits(
+    client: BenchClient, folder: Path, line_count: int, edits: int
+) -> EditSamples:
+    """The same keystrokes in the notebook view: the notebook opened as a
+    notebook document (one text document per cell, as VS Code sends it),
+    one-character edits of the middle cell's document, back to back, each
+    timed to that cell's diagnostics. Every other cell's diagnostics that the
+    server sends for the keystroke are in the way of the next one."""
+    text = sized_reference(line_count, tag="N")
+    path = folder / "large-notebook-view.py"
+    path.write_text(text)
+    uri = path.as_uri()
+    parsed = await client.command("sessions.parse", {"text": text})
+    cells = parsed["cells"]
+    cell_uris = [f"{uri}#cell{i}" for i in range(len(cells))]
+    opened = client.expect(for_version(cell_uris[-1], 1))
+    client.notebook_document_did_open(
+        types.DidOpenNotebookDocumentParams(
+            notebook_document=types.NotebookDocument(
+                uri=uri,
+                notebook_type="sessions-notebook",
+                version=1,
+                metadata=cast(
+                    types.LSPObject, {k: parsed[k] for k in ("bom", "newline", "prefix", "header")}
+                ),
+                cells=[
+                    types.NotebookCell(
+                        kind=types.NotebookCellKind.Markup
+                        if cell["kind"] == "markdown"
+                        else types.NotebookCellKind.Code,
+                        document=cell_uris[i],
+                        metadata=cast(
+                            types.LSPObject, {k: v for k, v in cell.items() if k != "source"}
+                        ),
+                    )
+                    for i, cell in enumerate(cells)
+                ],
+            ),
+            cell_text_documents=[
+                types.TextDocumentItem(
+                    uri=cell_uris[i],
+                    language_id="markdown" if cell["kind"] == "markdown" else "python",
+                    version=1,
+                    text=cell["source"],
+                )
+                for i, cell in enumerate(cells)
+            ],
+        )
+    )
+    await asyncio.wait_for(opened, TIMEOUT)
+    await asyncio.sleep(0.5)
+    # The middle step's first ``frame_N = `` line, as in the text document's case.
+    steps = [i for i, cell in enumerate(cells) if cell["title"].startswith("Step ")]
+    target = steps[len(steps) // 2]
+    source_lines = cells[target]["source"].split("\n")
+    line = next(i for i, row in enumerate(source_lines) if row.startswith("frame_"))
+    column = source_lines[line].index(" = ")
+    handled, received, arrived = [], [], []
+    gc.collect()
+    gc.freeze()  # the client's own collector is not what is measured (module docstring)
+    version = 1
+    for n in range(edits + 3 + (edits + 3) % 2):  # an even count: the text ends as it began
+        version += 1
+        done = client.expect(for_version(cell_uris[target], version))
+        typed = n % 2 == 0
+        end = types.Position(line, column if typed else column + 1)
+        change = types.NotebookDocumentCellContentChanges(
+            document=types.VersionedTextDocumentIdentifier(uri=cell_uris[target], version=version),
+            changes=[
+                types.TextDocumentContentChangePartial(
+                    range=types.Range(types.Position(line, column), end), text="7" if typed else ""
+                )
+            ],
+        )
+        started = time.perf_counter()
+        client.notebook_document_did_change(
+            types.DidChangeNotebookDocumentParams(
+                notebook_document=types.VersionedNotebookDocumentIdentifier(
+                    uri=uri, version=version
+                ),
+                change=types.NotebookDocumentChangeEvent(
+                    cells=types.NotebookDocumentCellChanges(text_content=[change])
+                ),
+            )
+        )
+        published = await asyncio.wait_for(done, TIMEOUT)
+        handled.append(ms(published.at - started))
+        received.append(ms(published.received - started))
+        arrived.append(ms(published.arrived - started))
+    client.notebook_document_did_close(
+        types.DidCloseNotebookDocumentParams(
+            notebook_document=types.NotebookDocumentIdentifier(uri=uri),
+            cell_text_documents=[types.TextDocumentIdentifier(uri=u) for u in cell_uris],
+        )
+    )
+    return EditSamples(handled[3:], received[3:], arrived[3:], version)
+
+
 async def hovers_while_heavy_edits(
     client: BenchClient, uri: str, text: str, version: int, rounds: int
 ) -> tuple[list[float], list[float], int]:
@@ -591,9 +689,12 @@ async def main_large(line_count: int, edits: int) -> None:
                 typing, back_to_back = await large_notebook_edits(
                     client, Path(tmp), line_count, edits
                 )
-                if state_changes:  # the same after a run (the other client: not again)
+                if state_changes:  # the same after a run, and in the notebook view
                     after_run = await large_notebook_edits(
                         client, Path(tmp), line_count, edits, ran=True
+                    )
+                    notebook_view = await notebook_document_edits(
+                        client, Path(tmp), line_count, edits
                     )
             finally:
                 await stop(client)
@@ -604,6 +705,7 @@ async def main_large(line_count: int, edits: int) -> None:
             if state_changes:
                 series += [("typing, after a run", after_run[0])]
                 series += [("back to back, after a run", after_run[1])]
+                series += [("back to back, notebook view (a cell document)", notebook_view)]
             for name, samples in series:
                 rows.append(
                     Row(

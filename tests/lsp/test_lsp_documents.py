@@ -288,6 +288,8 @@ async def test_notebook_document_sync_and_serializer_round_trip(
     ]
     assert list(client.diagnostics[cell_uris[1]]) == []
     assert uri not in client.diagnostics
+    counts = dict(recorded(client).diagnostic_counts)
+    assert all(counts.get(cell) for cell in cell_uris)  # every cell got its (maybe empty) set
 
     # Define `nope` in the Load cell (its second line): the warning goes away.
     client.notebook_document_did_change(
@@ -315,6 +317,11 @@ async def test_notebook_document_sync_and_serializer_round_trip(
     await wait_until(lambda: list(client.diagnostics[cell_uris[3]]) == [], what="cleared")
     state = await command(client, "sessions.state", {"uri": uri})
     assert state["version"] == 2
+    # Sent again: the edited cell (a new version) and the one whose warning went;
+    # not the preamble and the markdown cell, whose diagnostics did not change.
+    after = recorded(client).diagnostic_counts
+    assert [after[cell] - counts[cell] for cell in cell_uris] == [0, 1, 0, 1]
+    assert recorded(client).diagnostic_versions[cell_uris[1]] == 2
     assert [c["title"] for c in state["cells"]] == ["", "Load", "", "use"]
     assert state["cells"][1]["defines"] == ["nope", "value"]
     # The rebuilt file keeps every other cell's bytes.

@@ -155,3 +155,43 @@ def test_changing_a_cell_kind_rewrites_its_header() -> None:
 def test_bad_payloads_raise_a_clear_error(bad: dict[str, Any]) -> None:
     with pytest.raises(PayloadError):
         serialize_payload(bad)
+
+
+def _fresh(payload: dict[str, Any]) -> str:
+    """``serialize_payload`` with nothing kept from earlier calls."""
+    from sessions.lsp import notebook_json
+
+    for cached in (notebook_json._reading, notebook_json._kind_after, notebook_json._base_of):
+        cached.cache_clear()
+    return serialize_payload(payload)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(LINES, min_size=1, max_size=30),
+    st.lists(st.tuples(st.integers(0, 40), st.sampled_from(["edit", "undo", "kind"])), max_size=8),
+)
+def test_what_serializing_keeps_between_calls_changes_no_result(
+    lines: list[str], steps: list[tuple[int, str]]
+) -> None:
+    """The notebook view sends the cells' original ``raw`` with every
+    keystroke; what each raw reads as is kept between calls. Edits of a
+    cell's source, undoing them (the raw is used again, byte for byte) and
+    kind changes give what a first call gives."""
+    text = "\n".join(lines) + "\n"
+    payload = parse_payload(text)
+    assert serialize_payload(payload) == _fresh(payload) == text
+    cells = payload["cells"]
+    originals = [cell["source"] for cell in cells]
+    for where, step in steps if cells else []:
+        position = where % len(cells)
+        cell = cells[position]
+        if step == "edit":
+            cell["source"] = cell["source"] + "\nz = 2"
+        elif step == "undo":
+            cell["source"] = originals[position]
+        elif not cell.get("frontmatter"):
+            cell["kind"] = "markdown" if cell["kind"] == "code" else "code"
+        warm = serialize_payload(payload)
+        assert warm == _fresh(payload)
+        assert serialize_payload(payload) == warm

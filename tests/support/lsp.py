@@ -37,6 +37,8 @@ class Recorded:
         self.kernel: list[dict[str, Any]] = []
         self.comm: list[dict[str, Any]] = []
         self.diagnostic_versions: dict[str, int | None] = {}
+        self.diagnostic_counts: dict[str, int] = {}
+        """How many ``publishDiagnostics`` each URI got."""
 
 
 def plain(value: Any) -> Any:
@@ -76,6 +78,7 @@ def recording_client() -> LanguageClient:
     def on_diagnostics(params: types.PublishDiagnosticsParams) -> None:
         client.diagnostics[params.uri] = params.diagnostics
         recorded.diagnostic_versions[params.uri] = params.version
+        recorded.diagnostic_counts[params.uri] = recorded.diagnostic_counts.get(params.uri, 0) + 1
 
     @client.feature("sessions/state")
     def on_state(params: Any) -> None:

@@ -20,7 +20,6 @@ CellType = Literal["code", "markdown", "raw"]
 _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
 # Characters ``str.splitlines`` breaks on besides CR and LF.
 _OTHER_LINE_BREAKS = "\v\f\x1c\x1d\x1e\x85\u2028\u2029"
-_EOL = re.compile(r"(?:\r\n|\r|\n)\Z")
 
 # Jupytext reads lines without their endings and accepts either
 # ``%%`` + more ``%`` + one whitespace (then anything), or ``%%`` + only
@@ -64,14 +63,17 @@ def split_lines(text: str) -> list[str]:
 
 def strip_eol(line: str) -> str:
     """``line`` without its line ending (if any)."""
-    match = _EOL.search(line)
-    return line[: match.start()] if match else line
+    return line[: len(line) - len(line_ending(line))]
 
 
 def line_ending(line: str) -> str:
-    """The line ending of ``line``: ``"\\r\\n"``, ``"\\r"``, ``"\\n"`` or ``""``."""
-    match = _EOL.search(line)
-    return match.group() if match else ""
+    """The line ending of ``line``: ``"\\r\\n"``, ``"\\r"``, ``"\\n"`` or ``""``.
+
+    Read from its end (a regex anchored at the end still tried every
+    position: the text of a whole cell is often passed)."""
+    if line.endswith("\n"):
+        return "\r\n" if line.endswith("\r\n") else "\n"
+    return "\r" if line.endswith("\r") else ""
 
 
 def string_state(line: str, state: str | None) -> str | None:

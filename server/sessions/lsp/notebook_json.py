@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import Any, cast
 
 from sessions.format.markers import line_ending, split_lines
@@ -105,13 +106,38 @@ def _wanted(value: object, position: int) -> _WantedCell:
     )
 
 
+# The notebook view sends every cell's ``raw`` (kept in its metadata since the
+# notebook was opened) with each keystroke, and serializing read each one
+# back — two parses per cell, 28 ms per keystroke at 5,000 lines. What a raw
+# reads as depends on its text alone (and the header's), so it is kept, for
+# as many raws as a few large notebooks have.
+_RAW_READINGS = 16_384
+
+
+@lru_cache(maxsize=_RAW_READINGS)
+def _reading(raw: str) -> tuple[bool, CellKind, str] | None:
+    """(is preamble, kind, source) of ``raw`` read alone, if it is one cell."""
+    cells = parse(raw).cells
+    if len(cells) != 1:
+        return None
+    cell = cells[0]
+    return cell.is_preamble, cell.kind, cell.source
+
+
+@lru_cache(maxsize=_RAW_READINGS)
+def _kind_after(header: str, raw: str) -> CellKind | None:
+    """The kind ``raw`` reads as after ``header``, if it is one cell there."""
+    cells = [cell for cell in parse(header + raw).cells if not cell.is_frontmatter]
+    return cells[0].kind if len(cells) == 1 else None
+
+
 def _reads_as(raw: str, wanted: _WantedCell) -> bool:
     """Whether ``raw`` alone parses as one cell of the wanted kind and source."""
-    cells = parse(raw).cells
-    if len(cells) != 1 or cells[0].is_preamble != wanted.preamble:
+    reading = _reading(raw)
+    if reading is None:
         return False
-    cell = cells[0]
-    return cell.kind == wanted.kind and cell.source == _to_lf(wanted.source)
+    preamble, kind, source = reading
+    return preamble == wanted.preamble and kind == wanted.kind and source == _to_lf(wanted.source)
 
 
 def _base_notebook(
@@ -125,11 +151,20 @@ def _base_notebook(
             raws[position] += newline  # a former last cell, now followed by another
     if raws and header and not prefix and not line_ending(header):
         return None
+    return _base_of(tuple(raws), bom, header, prefix, newline)
+
+
+@lru_cache(maxsize=8)
+def _base_of(
+    raws: tuple[str, ...], bom: bool, header: str, prefix: str, newline: str
+) -> ParsedNotebook | None:
+    """:func:`_base_notebook` once its raws are final: the same for every
+    keystroke in the notebook view (the raws the notebook was opened with)."""
     text = ("\ufeff" if bom else "") + header + prefix + "".join(raws)
     notebook = parse(text)
     if notebook.header != header:
         return None
-    if [cell.raw for cell in notebook.cells if not cell.is_frontmatter] != raws:
+    if [cell.raw for cell in notebook.cells if not cell.is_frontmatter] != list(raws):
         return None
     return replace(notebook, newline=newline)
 
@@ -240,8 +275,7 @@ def _same_kind(wanted: _WantedCell, header: str) -> bool:
     """
     if wanted.raw is None:
         return False
-    cells = [cell for cell in parse(header + wanted.raw).cells if not cell.is_frontmatter]
-    return len(cells) == 1 and cells[0].kind == wanted.kind
+    return _kind_after(header, wanted.raw) == wanted.kind
 
 
 def _insert(

@@ -266,12 +266,17 @@ class Publisher:
         """Per notebook URI: the cells of its last ``sessions/state``, reused where unchanged."""
         self._diagnostic_texts: dict[str, DiagnosticTexts] = {}
         """Per notebook URI: its diagnostics' JSON texts, reused where unchanged."""
+        self._sent: dict[str, tuple[int | None, list[str]]] = {}
+        """Per document URI: the version and diagnostics (JSON texts) it was last
+        sent, so that a cell document whose diagnostics did not change is not
+        sent them again (``_publish_cells``)."""
 
     def _send_diagnostics(
         self, uri: str, version: int | None, found: Sequence[LspDiagnostic | str]
     ) -> None:
         """Diagnostics as dicts, or as their JSON texts (``DiagnosticTexts``)."""
         parts = [d if isinstance(d, str) else encode(d) for d in found]
+        self._sent[uri] = (version, parts)
         fields = {"uri": encode(uri), "diagnostics": join_array(parts)}
         if version is not None:
             fields["version"] = encode(version)
@@ -280,6 +285,7 @@ class Publisher:
     def clear(self, uri: str) -> None:
         for target in self._published.pop(uri, set()):
             self._send_diagnostics(target, None, [])
+            self._sent.pop(target, None)
         self._last_state.pop(uri, None)
         self._state_cells.pop(uri, None)
         self._diagnostic_texts.pop(uri, None)
@@ -364,9 +370,12 @@ class Publisher:
         cells = snapshot.notebook.cells
         by_cell: dict[int, list[str]] = {i: [] for i in range(len(notebook_doc.cells))}
         if len(cells) == len(notebook_doc.cells):
+            last_lines: dict[int, int] = {}
             for diagnostic in found:
                 cell = cells[diagnostic.cell]
-                last = max(0, len(cell.source.split("\n")) - 1)
+                last = last_lines.get(diagnostic.cell)
+                if last is None:
+                    last = last_lines[diagnostic.cell] = cell.source.count("\n")
                 by_cell[diagnostic.cell].append(
                     texts.text(
                         diagnostic, index, encoding, line_shift=cell.body_line, max_line=last
@@ -377,9 +386,16 @@ class Publisher:
                 "%s: cells do not map 1:1 to the file after an edit; diagnostics wait", state.uri
             )
         targets: set[str] = set()
+        sent = self._sent
         for position, cell_doc in enumerate(notebook_doc.cells):
-            self._send_diagnostics(cell_doc.uri, cell_doc.version, by_cell.get(position, []))
             targets.add(cell_doc.uri)
+            now = (cell_doc.version, by_cell.get(position, []))
+            if sent.get(cell_doc.uri) == now:
+                # The client has these for this version of the cell already:
+                # sending every cell each keystroke was one notification per
+                # cell (2,500 at 50,000 lines) for the one or few that changed.
+                continue
+            self._send_diagnostics(cell_doc.uri, *now)
         return targets
 
     def last_state(self, uri: str) -> Any:

@@ -408,3 +408,26 @@ def test_a_blank_first_line_after_a_cr_marker_line_is_kept() -> None:
     assert edited.cells[0].source == "\nx = 1"
     assert parse(serialize(edited)).cells[0].source == "\nx = 1"
     assert edited.cells[1].raw == nb.cells[1].raw
+
+
+@FORMAT
+@given(any_text, st.data())
+def test_sources_set_one_after_another_read_back(text: str, data: st.DataObject) -> None:
+    """The notebook view sets the source of every cell edited so far on each
+    keystroke, each time on the result of the last: every step reads back as
+    itself, and the per-cell columns kept along the way are the cells'."""
+    nb = parse(text)
+    if not len(nb):
+        return
+    assert len(nb.raws) == len(nb.raw_offsets) - 1 == len(nb._starts)  # read: edits splice them
+    for _ in range(data.draw(st.integers(1, 5))):
+        if not len(nb):
+            break  # the preamble was emptied: no cell is left
+        index = data.draw(st.integers(0, len(nb) - 1))
+        source = data.draw(st.one_of(st.text(max_size=30), code_sources, text_sources))
+        nb = set_source(nb, index, source)
+        assert_consistent(nb)
+        fresh = parse(serialize(nb))
+        for column in ("raws", "raw_offsets", "_starts"):
+            if column in nb.__dict__:
+                assert getattr(nb, column) == getattr(fresh, column)

@@ -59,6 +59,7 @@ from pygls.protocol import (
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import notebook_documents
 from reference_notebook import reference_notebook
 from timing import Row, print_table
 from workloads import STREAM_CELLS, sized_reference, write_ran_sidecar
@@ -374,41 +375,9 @@ async def notebook_document_edits(
     uri = path.as_uri()
     parsed = await client.command("sessions.parse", {"text": text})
     cells = parsed["cells"]
-    cell_uris = [f"{uri}#cell{i}" for i in range(len(cells))]
-    opened = client.expect(for_version(cell_uris[-1], 1))
-    client.notebook_document_did_open(
-        types.DidOpenNotebookDocumentParams(
-            notebook_document=types.NotebookDocument(
-                uri=uri,
-                notebook_type="sessions-notebook",
-                version=1,
-                metadata=cast(
-                    types.LSPObject, {k: parsed[k] for k in ("bom", "newline", "prefix", "header")}
-                ),
-                cells=[
-                    types.NotebookCell(
-                        kind=types.NotebookCellKind.Markup
-                        if cell["kind"] == "markdown"
-                        else types.NotebookCellKind.Code,
-                        document=cell_uris[i],
-                        metadata=cast(
-                            types.LSPObject, {k: v for k, v in cell.items() if k != "source"}
-                        ),
-                    )
-                    for i, cell in enumerate(cells)
-                ],
-            ),
-            cell_text_documents=[
-                types.TextDocumentItem(
-                    uri=cell_uris[i],
-                    language_id="markdown" if cell["kind"] == "markdown" else "python",
-                    version=1,
-                    text=cell["source"],
-                )
-                for i, cell in enumerate(cells)
-            ],
-        )
-    )
+    uris = notebook_documents.cell_uris(uri, parsed)
+    opened = client.expect(for_version(uris[-1], 1))
+    client.notebook_document_did_open(notebook_documents.did_open(uri, parsed))
     await asyncio.wait_for(opened, TIMEOUT)
     await asyncio.sleep(0.5)
     # The middle step's first ``frame_N = `` line, as in the text document's case.
@@ -423,28 +392,14 @@ async def notebook_document_edits(
     version = 1
     for n in range(edits + 3 + (edits + 3) % 2):  # an even count: the text ends as it began
         version += 1
-        done = client.expect(for_version(cell_uris[target], version))
+        done = client.expect(for_version(uris[target], version))
         typed = n % 2 == 0
-        end = types.Position(line, column if typed else column + 1)
-        change = types.NotebookDocumentCellContentChanges(
-            document=types.VersionedTextDocumentIdentifier(uri=cell_uris[target], version=version),
-            changes=[
-                types.TextDocumentContentChangePartial(
-                    range=types.Range(types.Position(line, column), end), text="7" if typed else ""
-                )
-            ],
+        where = types.Range(
+            types.Position(line, column), types.Position(line, column if typed else column + 1)
         )
+        edit = notebook_documents.cell_edit(uri, version, uris[target], where, "7" if typed else "")
         started = time.perf_counter()
-        client.notebook_document_did_change(
-            types.DidChangeNotebookDocumentParams(
-                notebook_document=types.VersionedNotebookDocumentIdentifier(
-                    uri=uri, version=version
-                ),
-                change=types.NotebookDocumentChangeEvent(
-                    cells=types.NotebookDocumentCellChanges(text_content=[change])
-                ),
-            )
-        )
+        client.notebook_document_did_change(edit)
         published = await asyncio.wait_for(done, TIMEOUT)
         handled.append(ms(published.at - started))
         received.append(ms(published.received - started))
@@ -452,7 +407,7 @@ async def notebook_document_edits(
     client.notebook_document_did_close(
         types.DidCloseNotebookDocumentParams(
             notebook_document=types.NotebookDocumentIdentifier(uri=uri),
-            cell_text_documents=[types.TextDocumentIdentifier(uri=u) for u in cell_uris],
+            cell_text_documents=[types.TextDocumentIdentifier(uri=u) for u in uris],
         )
     )
     return EditSamples(handled[3:], received[3:], arrived[3:], version)

@@ -4,6 +4,7 @@ notebook document sync (docs/protocol.md)."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,9 @@ from tests.support.lsp import (
     wait_until,
     write_notebook,
 )
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+import notebook_documents  # the notebook view's messages, shared with the benchmarks
 
 pytestmark = [pytest.mark.lsp, pytest.mark.asyncio(loop_scope="module")]
 
@@ -251,36 +255,8 @@ async def test_notebook_document_sync_and_serializer_round_trip(
 
     uri = path.as_uri()
     cells = parsed["cells"]
-    cell_uris = [f"{uri}#cell{i}" for i in range(len(cells))]
-    client.notebook_document_did_open(
-        types.DidOpenNotebookDocumentParams(
-            notebook_document=types.NotebookDocument(
-                uri=uri,
-                notebook_type="sessions-notebook",
-                version=1,
-                metadata={k: parsed[k] for k in ("bom", "newline", "prefix")},
-                cells=[
-                    types.NotebookCell(
-                        kind=types.NotebookCellKind.Markup
-                        if c["kind"] == "markdown"
-                        else types.NotebookCellKind.Code,
-                        document=cell_uris[i],
-                        metadata={k: v for k, v in c.items() if k != "source"},
-                    )
-                    for i, c in enumerate(cells)
-                ],
-            ),
-            cell_text_documents=[
-                types.TextDocumentItem(
-                    uri=cell_uris[i],
-                    language_id="markdown" if c["kind"] == "markdown" else "python",
-                    version=1,
-                    text=c["source"],
-                )
-                for i, c in enumerate(cells)
-            ],
-        )
-    )
+    cell_uris = notebook_documents.cell_uris(uri, parsed)
+    client.notebook_document_did_open(notebook_documents.did_open(uri, parsed))
     # `nope` is on the cell's first line (file line 9): cell-relative line 0.
     await wait_until(lambda: client.diagnostics.get(cell_uris[3]), what="cell diagnostics")
     assert [(d.code, d.range.start.line) for d in client.diagnostics[cell_uris[3]]] == [
@@ -292,27 +268,9 @@ async def test_notebook_document_sync_and_serializer_round_trip(
     assert all(counts.get(cell) for cell in cell_uris)  # every cell got its (maybe empty) set
 
     # Define `nope` in the Load cell (its second line): the warning goes away.
+    end_of_line = types.Range(types.Position(0, 14), types.Position(0, 14))
     client.notebook_document_did_change(
-        types.DidChangeNotebookDocumentParams(
-            notebook_document=types.VersionedNotebookDocumentIdentifier(uri=uri, version=2),
-            change=types.NotebookDocumentChangeEvent(
-                cells=types.NotebookDocumentCellChanges(
-                    text_content=[
-                        types.NotebookDocumentCellContentChanges(
-                            document=types.VersionedTextDocumentIdentifier(
-                                uri=cell_uris[1], version=2
-                            ),
-                            changes=[
-                                types.TextDocumentContentChangePartial(
-                                    range=types.Range(types.Position(0, 14), types.Position(0, 14)),
-                                    text="\nnope = 1",
-                                )
-                            ],
-                        )
-                    ]
-                )
-            ),
-        )
+        notebook_documents.cell_edit(uri, 2, cell_uris[1], end_of_line, "\nnope = 1")
     )
     await wait_until(lambda: list(client.diagnostics[cell_uris[3]]) == [], what="cleared")
     state = await command(client, "sessions.state", {"uri": uri})

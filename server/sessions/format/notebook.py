@@ -405,8 +405,6 @@ def splice_cells(
     )
     known = previous.__dict__
     columns = notebook.__dict__  # what ``cached_property`` fills in
-    if "raws" in known:
-        columns["raws"] = (*previous.raws[:start], *map(_RAW, middle), *previous.raws[end:])
     if "raw_offsets" in known:
         offsets = previous.raw_offsets
         delta = sum(map(len, map(_RAW, middle))) - (offsets[end] - offsets[start])
@@ -416,9 +414,9 @@ def splice_cells(
             *accumulate(map(len, map(_RAW, middle)), initial=offsets[start]),
             *(map(delta.__add__, tail) if delta else tail),
         )
-    # A moved cell has the memo, kind and hash of the cell it was moved from:
-    # the column read them, so they were in the ``__dict__`` that ``_at`` copied.
-    for name, read in (("memos", _MEMO), ("kinds", _KIND), ("hashes", _HASH)):
+    # A moved cell has the text, memo, kind and hash of the cell it was moved
+    # from: the column read them, so they were in the ``__dict__`` ``_at`` copied.
+    for name, read in (("raws", _RAW), ("memos", _MEMO), ("kinds", _KIND), ("hashes", _HASH)):
         if name in known:
             column = known[name]
             columns[name] = (*column[:start], *map(read, middle), *column[end:])

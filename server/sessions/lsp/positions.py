@@ -100,16 +100,10 @@ class LineIndex:
 
     def line_of(self, offset: int) -> int:
         """The line ``offset`` is on (``bisect_right(starts, offset) - 1``)."""
-        if not self._delta:
-            return bisect_right(self._base, offset) - 1
-        low, high = 0, len(self._base)
-        while low < high:
-            middle = (low + high) // 2
-            if offset < self.start(middle):
-                high = middle
-            else:
-                low = middle + 1
-        return low - 1
+        base, at, delta = self._base, self._from, self._delta
+        if at < len(base) and offset >= base[at] + delta:  # on a shifted line
+            return bisect_right(base, offset - delta, at) - 1
+        return bisect_right(base, offset, 0, at) - 1
 
     def line_text(self, line: int) -> str:
         if not 0 <= line < len(self._base):

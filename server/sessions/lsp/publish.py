@@ -370,12 +370,9 @@ class Publisher:
         cells = snapshot.notebook.cells
         by_cell: dict[int, list[str]] = {i: [] for i in range(len(notebook_doc.cells))}
         if len(cells) == len(notebook_doc.cells):
-            last_lines: dict[int, int] = {}
             for diagnostic in found:
                 cell = cells[diagnostic.cell]
-                last = last_lines.get(diagnostic.cell)
-                if last is None:
-                    last = last_lines[diagnostic.cell] = cell.source.count("\n")
+                last = cell.source.count("\n")  # the cell document's last line
                 by_cell[diagnostic.cell].append(
                     texts.text(
                         diagnostic, index, encoding, line_shift=cell.body_line, max_line=last

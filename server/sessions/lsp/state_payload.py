@@ -18,7 +18,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import compress, count, repeat
-from typing import Any
+from typing import Any, Literal
 
 from sessions.analysis.snapshot import Snapshot
 from sessions.cache.records import CellRecord
@@ -128,8 +128,11 @@ def record_signatures(
     )
 
 
+Comparison = Literal["identity", "equality", "values"]
+
+
 def _differing(
-    before: Sequence[object], after: Sequence[object], *, compare: str = "identity"
+    before: Sequence[object], after: Sequence[object], *, compare: Comparison = "identity"
 ) -> set[int]:
     """Positions (common to both) whose items differ, compared in C rather
     than cell by cell in Python. ``compare``: ``identity`` (not the same
@@ -146,7 +149,14 @@ def _differing(
     return set(moved)
 
 
-_COMPARE = ("identity", "identity", "identity", "equality", "equality", "values")
+_COMPARE: tuple[Comparison, ...] = (
+    "identity",
+    "identity",
+    "identity",
+    "equality",
+    "equality",
+    "values",
+)
 """How :meth:`StateCells.build` compares each of its inputs with the last ones."""
 
 

@@ -12,7 +12,9 @@ show as a ratio multiplied by ten or more across the table.
 
 Operations and floors:
 
-* full analysis, cold (parse + ``build_graph``) / ``ast.parse`` of each cell;
+* full analysis, cold, as the CLI and the language server do it (parse +
+  ``snapshot.analyse`` with no previous snapshot, an empty sidecar) /
+  ``ast.parse`` of each cell;
 * one-cell edit through the language server's text path
   (``workloads.TextPath``) / splitting the text into lines plus
   ``ast.parse`` of the edited cell — the least any text-path edit costs;
@@ -56,7 +58,7 @@ from workloads import (
     write_durably,
 )
 
-from sessions.analysis.graph import build_graph
+from sessions.analysis.snapshot import analyse
 from sessions.analysis.staleness import compute_statuses
 from sessions.cache.records import SidecarData
 from sessions.cache.sidecar import SidecarStore, load_sidecar, save_sidecar, sidecar_path
@@ -107,8 +109,10 @@ def measure_size(lines: int, repeat: int, folder: Path) -> dict[str, Measured]:
     codes = cell_codes(notebook)
     results: dict[str, Measured] = {}
 
+    cold_path = Path(f"scaling{lines}.py")
+    empty = SidecarData(cold_path.name)
     results["full analysis, cold"] = pair(
-        lambda: build_graph(parse(text)),
+        lambda: analyse(cold_path, parse(text), empty),
         lambda: parse_each_cell(codes),
         repeat,
         before=clear_analysis_caches,

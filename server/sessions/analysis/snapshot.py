@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sessions.analysis.collector_pause import collector_paused
 from sessions.analysis.diagnostics import SEVERITY_RANK, Diagnostic
 from sessions.analysis.graph import NotebookGraph, build_graph
 from sessions.analysis.staleness import CellState, StatusPass
@@ -77,6 +78,20 @@ def analyse(
     """
     if previous is not None and previous.path != path:
         previous = None
+    if previous is None:
+        # A whole notebook analysed from nothing: see collector_pause.py.
+        with collector_paused():
+            return _analysed(path, notebook, sidecar, problems, None)
+    return _analysed(path, notebook, sidecar, problems, previous)
+
+
+def _analysed(
+    path: Path,
+    notebook: ParsedNotebook,
+    sidecar: SidecarData,
+    problems: Sequence[str],
+    previous: Snapshot | None,
+) -> Snapshot:
     graph = build_graph(notebook, previous.graph if previous is not None else None)
     matched, matching = match_records_kept(
         sidecar.cells,

@@ -7,7 +7,7 @@ from typing import Any
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from sessions.format.markers import marker_lines, split_lines
+from sessions.format.markers import line_ending, marker_lines, split_lines
 from sessions.format.notebook import (
     CellKind,
     ParsedNotebook,
@@ -18,6 +18,7 @@ from sessions.format.notebook import (
     reuse_unchanged_cells,
     serialize,
     set_source,
+    set_sources_text,
 )
 
 # At least 500 examples everywhere, CI included: a named profile used by every test here.
@@ -431,3 +432,68 @@ def test_sources_set_one_after_another_read_back(text: str, data: st.DataObject)
         for column in ("raws", "raw_offsets", "_starts"):
             if column in nb.__dict__:
                 assert getattr(nb, column) == getattr(fresh, column)
+
+
+def _folded(nb: ParsedNotebook, edits: list[tuple[int, str]]) -> str:
+    for index, source in edits:
+        nb = set_source(nb, index, source)
+    return serialize(nb)
+
+
+@FORMAT
+@given(any_text, st.data())
+def test_sources_set_at_once_write_what_setting_them_in_turn_writes(
+    text: str, data: st.DataObject
+) -> None:
+    """``set_sources_text`` is ``set_source`` folded over the edits, then
+    ``serialize``; or None, when a step would rewrite more than its cell."""
+    nb = parse(text)
+    if not len(nb):
+        return
+    indexes = data.draw(st.lists(st.integers(0, len(nb) - 1), max_size=5, unique=True))
+    edits = [
+        (index, data.draw(st.one_of(st.text(max_size=30), code_sources, text_sources)))
+        for index in indexes
+    ]
+    written = set_sources_text(nb, edits)
+    if written is not None:
+        assert written == _folded(nb, edits)
+
+
+@FORMAT
+@given(notebook_texts(), st.data())
+def test_sources_set_at_once_are_written_whenever_each_cell_reads_back(
+    text: str, data: st.DataObject
+) -> None:
+    """Sources that keep every cell a cell of its own (the notebook view's
+    typing) take the fast path: None is not the common answer."""
+    nb = parse(text)
+    candidates = [
+        i
+        for i, cell in enumerate(nb.cells)
+        if not cell.is_preamble
+        and not cell.is_frontmatter
+        and cell.language is None
+        and marker_lines(split_lines(cell.raw))[1] is None
+        and line_ending(cell.raw)
+    ]
+    assume(candidates)
+    indexes = data.draw(st.lists(st.sampled_from(candidates), min_size=1, max_size=4, unique=True))
+    edits = [
+        (i, data.draw(code_sources if nb.cells[i].kind == "code" else text_sources))
+        for i in indexes
+    ]
+    written = set_sources_text(nb, edits)
+    assert written is not None
+    assert written == _folded(nb, edits)
+
+
+def test_sources_set_at_once_see_the_earlier_edits_when_the_header_is_read() -> None:
+    """Each edit's header check reads the cells as the edits before it left
+    them: here the two together start a YAML header (set in turn, the second
+    ``set_source`` reads the text again), so the fast path must step aside."""
+    nb = parse("x = 1\n# %%\ny = 2\n")
+    edits = [(0, "# ---\n# a: 1"), (1, "# ---\ny = 2")]
+    assert set_source(set_source(nb, *edits[0]), *edits[1]).header != ""
+    assert set_sources_text(nb, edits) is None
+    assert set_sources_text(nb, edits[:1]) == _folded(nb, edits[:1])

@@ -384,3 +384,68 @@ async def test_notebook_document_with_a_header_rebuilds_the_file(
     state = await command(client, "sessions.state", {"uri": uri})
     assert len(state["cells"]) == 3
     assert await command(client, "sessions.serialize", parsed) == {"text": HEADED}
+
+
+async def test_typing_after_a_cell_is_added_in_the_notebook_view(
+    client: LanguageClient, folder: Path
+) -> None:
+    """Typing changes cells in place (only their text changed); adding a
+    cell reads the whole notebook again. Both give the file's true text: a
+    new cell typed into after both defines what the cell below reads."""
+    text = "# %% load\nvalue = 1\n\n# %% use\nprint(value, later)\n"
+    path = write_notebook(folder, "typing_then_structure.py", text)
+    parsed = await command(client, "sessions.parse", {"text": text})
+    uri = path.as_uri()
+    cell_uris = notebook_documents.cell_uris(uri, parsed)
+    client.notebook_document_did_open(notebook_documents.did_open(uri, parsed))
+    await wait_until(lambda: client.diagnostics.get(cell_uris[1]), what="cell diagnostics")
+    assert [d.code for d in client.diagnostics[cell_uris[1]]] == ["undefined-name"]
+
+    # Typing in the first cell: a text-only change.
+    end = types.Range(types.Position(0, 9), types.Position(0, 9))
+    client.notebook_document_did_change(
+        notebook_documents.cell_edit(uri, 2, cell_uris[0], end, "\nother = 2")
+    )
+    await wait_until(
+        lambda: recorded(client).diagnostic_versions.get(cell_uris[0]) == 2, what="typed"
+    )
+    # A new, empty cell between the two (no raw: VS Code made it).
+    new_uri = f"{uri}#new"
+    client.notebook_document_did_change(
+        types.DidChangeNotebookDocumentParams(
+            notebook_document=types.VersionedNotebookDocumentIdentifier(uri=uri, version=3),
+            change=types.NotebookDocumentChangeEvent(
+                cells=types.NotebookDocumentCellChanges(
+                    structure=types.NotebookDocumentCellChangeStructure(
+                        array=types.NotebookCellArrayChange(
+                            start=1,
+                            delete_count=0,
+                            cells=[
+                                types.NotebookCell(
+                                    kind=types.NotebookCellKind.Code, document=new_uri
+                                )
+                            ],
+                        ),
+                        did_open=[
+                            types.TextDocumentItem(
+                                uri=new_uri, language_id="python", version=1, text=""
+                            )
+                        ],
+                    )
+                )
+            ),
+        )
+    )
+    await wait_until(lambda: new_uri in recorded(client).diagnostic_versions, what="new cell")
+    # Typing in the new cell defines `later`: the warning below goes.
+    start = types.Range(types.Position(0, 0), types.Position(0, 0))
+    client.notebook_document_did_change(
+        notebook_documents.cell_edit(uri, 4, new_uri, start, "later = value + other")
+    )
+    await wait_until(lambda: list(client.diagnostics[cell_uris[1]]) == [], what="cleared")
+    state = await command(client, "sessions.state", {"uri": uri})
+    assert state["version"] == 4
+    assert [c["title"] for c in state["cells"]] == ["load", "", "use"]
+    assert state["cells"][0]["defines"] == ["other", "value"]
+    assert state["cells"][1]["defines"] == ["later"]
+    assert state["cells"][1]["uses"] == ["other", "value"]

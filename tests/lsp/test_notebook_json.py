@@ -4,14 +4,22 @@ and an edit rewrites only the edited cell."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sessions.format.notebook import parse
-from sessions.lsp.notebook_json import PayloadError, parse_payload, serialize_payload
+from sessions.format.notebook import parse, serialize, set_source
+from sessions.lsp.notebook_json import (
+    PayloadError,
+    notebook_fields,
+    parse_payload,
+    serialize_cells,
+    serialize_payload,
+    wanted_cell,
+)
 
 LINES = st.sampled_from(
     [
@@ -195,3 +203,85 @@ def test_what_serializing_keeps_between_calls_changes_no_result(
         warm = serialize_payload(payload)
         assert warm == _fresh(payload)
         assert serialize_payload(payload) == warm
+
+
+REAL_NOTEBOOKS = sorted(
+    [
+        *(Path(__file__).resolve().parents[2] / "bench" / "corpus").glob("*.py.txt"),
+        *(Path(__file__).resolve().parents[2] / "tests" / "corpus").rglob("*.py"),
+    ]
+)
+
+
+def _one_after_another(text: str, sources: list[str]) -> str:
+    """What serializing wrote before it could write all edited cells at once:
+    ``set_source`` for each edited cell in turn, on the result of the last."""
+    notebook = parse(text)
+    originals = [cell.source for cell in notebook.cells]
+    position = 0
+    for source, original in zip(sources, originals, strict=True):
+        before = len(notebook)
+        if source.replace("\r\n", "\n").replace("\r", "\n") != original:
+            notebook = set_source(notebook, position, source)
+        position += 1 + (len(notebook) - before)
+    return serialize(notebook)
+
+
+TYPING = st.sampled_from(["x", " ", "\n", "\n\n", "\n    y = 1", "# note", "\n# %% not a marker"])
+
+
+@pytest.mark.parametrize("path", REAL_NOTEBOOKS, ids=lambda p: p.name)
+@settings(max_examples=15, deadline=None)
+@given(data=st.data())
+def test_typing_in_real_notebooks_writes_what_setting_each_cell_in_turn_writes(
+    path: Path, data: st.DataObject
+) -> None:
+    """The notebook view's keystrokes on real notebooks: after each, the
+    payload (every cell with its raw) serializes to what setting each edited
+    cell's source in turn gave."""
+    text = path.read_text(encoding="utf-8")
+    payload = through_json(parse_payload(text))
+    cells = payload["cells"]
+    editable = [i for i, c in enumerate(cells) if not c["frontmatter"]]
+    if not editable:
+        return
+    for _ in range(data.draw(st.integers(1, 12))):
+        cell = cells[data.draw(st.sampled_from(editable))]
+        cell["source"] = cell["source"] + data.draw(TYPING)
+        sources = [c["source"] for c in cells]
+        assert serialize_payload(payload) == _one_after_another(text, sources)
+
+
+def test_an_open_string_typed_above_a_cell_whose_kind_changed_loses_no_cell() -> None:
+    """An edit that opens a string makes the cells below it read as that string
+    (the file says so); serializing then still writes every cell, edited or
+    not, once and in order. On this real notebook it raised IndexError: the
+    cells' positions were lost when the cells below merged into the string."""
+    text = (Path(__file__).resolve().parents[2] / "bench/corpus/statsmodels_glm.py.txt").read_text()
+    payload = through_json(parse_payload(text))
+    cells = payload["cells"]
+    cells[2]["source"] += '"""'  # ends `plt.rc("font", size=14)`: opens a string
+    cells[3]["kind"] = "code"  # was markdown
+    written = serialize_payload(payload)
+    head = text[: text.index(cells[2]["raw"])]  # the YAML header and cells 0 and 1
+    assert written.startswith(head + cells[2]["raw"].rstrip("\n"))
+    assert 'plt.rc("font", size=14)"""\n' in written
+    assert "\n# %%\n# ## GLM: Binomial response data\n" not in written  # code now: no `#`
+    assert "\n# %%\n## GLM: Binomial response data\n" in written
+    assert written.endswith("".join(cell["raw"] for cell in cells[4:]))
+
+
+def test_cells_kept_between_calls_are_read_again_after_another_header() -> None:
+    """What serializing found out about a cell is kept for the next call, and
+    is only good for the header it was found with: a preamble of ``# ---``
+    lines is a cell after a YAML header, and the header itself without one."""
+    header = "# ---\n# jupyter:\n#   a: 1\n# ---\n\n"
+    text = header + "# ---\n# b: 2\n# ---\n\n# %%\nx = 1\n"
+    payload = parse_payload(text)
+    wanted = [wanted_cell(cell, i) for i, cell in enumerate(payload["cells"])]
+    assert serialize_cells(wanted, notebook_fields(payload)) == text
+    without = {**payload, "header": ""}
+    fresh = [wanted_cell(cell, i) for i, cell in enumerate(payload["cells"])]
+    assert serialize_cells(wanted, notebook_fields(without)) == serialize_cells(
+        fresh, notebook_fields(without)
+    )

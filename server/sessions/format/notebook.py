@@ -25,7 +25,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
 from itertools import accumulate, chain, pairwise
-from typing import Any, Literal
+from typing import Any, Literal, overload
 
 from sessions.format.hashing import code_hash
 from sessions.format.language_cells import (
@@ -540,6 +540,13 @@ def set_source(notebook: ParsedNotebook, index: int, source: str) -> ParsedNoteb
         return notebook
     if cell.frontmatter is not None:
         return _set_frontmatter(notebook, source)
+    return _replace_one(notebook, index, _with_source(notebook, index, source))
+
+
+def _with_source(notebook: ParsedNotebook, index: int, source: str) -> Cell:
+    """Cell ``index`` (no frontmatter) with ``source``, as :func:`set_source`
+    writes it: it depends on that cell, its being the last, and the line ending."""
+    cell = notebook.cells[index]
     header, body, separator = cell._parts
     nl = notebook.newline
     opener = None if cell.kind == "code" else quote_delimiter(_to_lf(body))
@@ -555,8 +562,71 @@ def set_source(notebook: ParsedNotebook, index: int, source: str) -> ParsedNoteb
     is_last = index == len(notebook.cells) - 1
     if is_last and not separator and not line_ending(cell.raw):
         text = _drop_final_eol(text)  # keep a missing final newline missing
-    new = Cell(raw=_join(text, separator), start_line=cell.start_line, is_preamble=cell.is_preamble)
-    return _replace_one(notebook, index, new)
+    return Cell(
+        raw=_join(text, separator), start_line=cell.start_line, is_preamble=cell.is_preamble
+    )
+
+
+def set_sources_text(notebook: ParsedNotebook, edits: Sequence[tuple[int, str]]) -> str | None:
+    """``serialize`` of ``set_source`` applied for each ``(index, source)`` of
+    ``edits`` in order (distinct indexes), without building the notebooks in
+    between; None when one of those calls would not keep every other cell as
+    it is (the header or the edited cell no longer reads back alone, or a
+    frontmatter edit): then the caller folds ``set_source`` itself.
+
+    The notebook view serializes every cell edited since it opened the
+    notebook on each keystroke. A ``set_source`` that changes a cell's line
+    count moves every cell below it to new start lines, which serializing
+    never reads: at 50,000 lines with 30 such cells, 1.4 of 1.5 ms per cell.
+    """
+    cells = notebook.cells
+    patched = _PatchedCells(cells)
+    for index, source in edits:
+        cell = cells[index]
+        if _to_lf(source) == cell.source:
+            continue  # set_source returns the notebook as it is
+        if cell.frontmatter is not None or index in patched.replaced:
+            return None
+        patched.replaced[index] = _with_source(notebook, index, source)
+        if not _one_reads_back_in(notebook.header, notebook.prefix, patched, index):
+            return None
+    replaced = patched.replaced
+    if not replaced:
+        return serialize(notebook)
+    head = notebook.header + notebook.prefix
+    raws = list(notebook.raws)
+    for index, cell in replaced.items():
+        raws[index] = cell.raw
+    return (_BOM + head if notebook.bom else head) + "".join(raws)
+
+
+class _PatchedCells(Sequence[Cell]):
+    """``cells`` with some replaced, read without copying them (the header
+    check reads only the first few)."""
+
+    def __init__(self, cells: Sequence[Cell]) -> None:
+        self.cells = cells
+        self.replaced: dict[int, Cell] = {}
+
+    def __len__(self) -> int:
+        return len(self.cells)
+
+    @overload
+    def __getitem__(self, index: int) -> Cell: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Cell]: ...
+    def __getitem__(self, index: int | slice) -> Cell | Sequence[Cell]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self.cells)))]
+        if index < 0:
+            index += len(self.cells)
+        found = self.replaced.get(index)
+        return found if found is not None else self.cells[index]
+
+    def __iter__(self) -> Iterator[Cell]:
+        replaced = self.replaced
+        for index, cell in enumerate(self.cells):
+            yield replaced.get(index, cell)
 
 
 def _replace_one(notebook: ParsedNotebook, index: int, new: Cell) -> ParsedNotebook:
@@ -585,9 +655,13 @@ def _one_reads_back(notebook: ParsedNotebook, index: int) -> bool:
     """:func:`_reads_back` of a notebook that read back before its cell
     ``index`` changed (its kind of cell, preamble or not, did not): only the
     header and that cell can read differently now."""
-    if not _header_reads_back(notebook):
+    return _one_reads_back_in(notebook.header, notebook.prefix, notebook.cells, index)
+
+
+def _one_reads_back_in(header: str, prefix: str, cells: Sequence[Cell], index: int) -> bool:
+    """:func:`_one_reads_back` of the notebook with this header, prefix and cells."""
+    if not _header_reads_back_in(header, prefix, cells):
         return False
-    cells = notebook.cells
     cell = cells[index]
     if cell.is_preamble and (index > (1 if cells[0].is_frontmatter else 0) or _is_blank(cell.raw)):
         return False
@@ -887,14 +961,18 @@ def _header_reads_back(notebook: ParsedNotebook) -> bool:
     Only the first lines decide that: a blank line now right after a header
     that did not end with one, or leading comments that now read as a header.
     """
-    cells = notebook.cells
+    return _header_reads_back_in(notebook.header, notebook.prefix, notebook.cells)
+
+
+def _header_reads_back_in(header: str, prefix: str, cells: Sequence[Cell]) -> bool:
+    """:func:`_header_reads_back` of the notebook with this header, prefix and cells."""
     has_frontmatter = bool(cells) and cells[0].is_frontmatter
-    texts = chain((notebook.prefix,), map(_RAW, cells))  # only the first lines are read
-    if notebook.header:
-        block = find_header([*split_lines(notebook.header), *_leading_lines(texts, 1)])
+    texts = chain((prefix,), map(_RAW, cells))  # only the first lines are read
+    if header:
+        block = find_header([*split_lines(header), *_leading_lines(texts, 1)])
         return (
             block is not None
-            and block.text == notebook.header
+            and block.text == header
             and (block.frontmatter is not None) == has_frontmatter
         )
     if has_frontmatter:

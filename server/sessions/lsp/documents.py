@@ -20,7 +20,15 @@ from typing import Any, cast
 from lsprotocol import types
 from pygls.workspace import Workspace
 
-from sessions.lsp.notebook_json import PayloadError, serialize_payload
+from sessions.lsp.notebook_json import (
+    NotebookFields,
+    PayloadError,
+    WantedCell,
+    notebook_fields,
+    serialize_cells,
+    serialize_payload,
+    wanted_cell,
+)
 from sessions.lsp.positions import LineIndex, apply_indexed_change
 
 _MARKER = re.compile(r"^[ \t]*#[ \t]*%%", re.MULTILINE)
@@ -49,6 +57,26 @@ class CellDoc:
     text: str
     version: int | None
     metadata: Mapping[str, Any]
+    _wanted: tuple[str, str, Mapping[str, Any], WantedCell] | None = field(
+        default=None, repr=False, compare=False
+    )
+    """(kind, text, metadata, what they ask serializing for), for the next keystroke."""
+
+    def wanted(self, position: int) -> WantedCell:
+        """This cell as serializing takes it: made again only when it changed
+        (a keystroke changes one cell's text, and the others keep theirs, so
+        what serializing found out about them is kept too)."""
+        memo = self._wanted
+        if (
+            memo is not None
+            and memo[1] is self.text
+            and memo[2] is self.metadata
+            and memo[0] == self.kind
+        ):
+            return memo[3]
+        wanted = wanted_cell(_cell_payload(self), position)
+        self._wanted = (self.kind, self.text, self.metadata, wanted)
+        return wanted
 
 
 @dataclass
@@ -56,26 +84,52 @@ class NotebookDoc:
     version: int | None
     metadata: Mapping[str, Any]
     cells: list[CellDoc] = field(default_factory=list)
+    _fields: tuple[Mapping[str, Any], NotebookFields | PayloadError] | None = field(
+        default=None, repr=False, compare=False
+    )
+    _positions: dict[str, int] | None = field(default=None, repr=False, compare=False)
 
     def text(self) -> str:
         """The ``.py`` text these cells stand for."""
-        payload: dict[str, Any] = {
-            "cells": [_cell_payload(cell) for cell in self.cells],
-            **_notebook_fields(self.metadata),
-        }
         try:
-            return serialize_payload(payload)
+            fields = self._notebook_fields()
+            return serialize_cells(
+                [cell.wanted(position) for position, cell in enumerate(self.cells)], fields
+            )
         except PayloadError:
             # A client that sends no usable metadata: plain cells are still a notebook.
             return serialize_payload(
                 {"cells": [{"kind": "code", "source": c.text} for c in self.cells]}
             )
 
+    def _notebook_fields(self) -> NotebookFields:
+        memo = self._fields
+        if memo is None or memo[0] is not self.metadata:
+            try:
+                found: NotebookFields | PayloadError = notebook_fields(
+                    _notebook_fields(self.metadata)
+                )
+            except PayloadError as error:
+                found = error
+            memo = self._fields = (self.metadata, found)
+        if isinstance(memo[1], PayloadError):
+            raise memo[1]
+        return memo[1]
+
+    def position_of(self, cell_uri: str) -> int | None:
+        """Where the cell document ``cell_uri`` is among the cells."""
+        if self._positions is None:
+            self._positions = {cell.uri: position for position, cell in enumerate(self.cells)}
+        return self._positions.get(cell_uri)
+
 
 def _sessions_fields(metadata: Mapping[str, Any] | None) -> Mapping[str, Any]:
-    if not isinstance(metadata, Mapping):
+    # ``type is dict`` first: what JSON gives; an ABC check costs ~1 µs, per cell per keystroke.
+    if type(metadata) is not dict and not isinstance(metadata, Mapping):
         return {}
     nested = metadata.get("sessions")
+    if nested is None:
+        return metadata
     return cast(Mapping[str, Any], nested) if isinstance(nested, Mapping) else metadata
 
 
@@ -163,10 +217,28 @@ class Documents:
         owner = self._cell_owner.get(cell_uri)
         if owner is None:
             return None
-        for position, cell in enumerate(self.notebooks[owner].cells):
-            if cell.uri == cell_uri:
-                return owner, position
-        return None
+        position = self.notebooks[owner].position_of(cell_uri)
+        return None if position is None else (owner, position)
+
+    def change_cell_texts(
+        self, uri: str, version: int | None, texts: Mapping[str, tuple[str, int | None]]
+    ) -> bool:
+        """Set the text and version of some cells of the open notebook ``uri``
+        (cell URI -> text, version), and the notebook's version; False, with
+        nothing changed, when the notebook or one of the cells is not open here
+        (the caller then reads the whole notebook again)."""
+        notebook = self.notebooks.get(uri)
+        if notebook is None:
+            return False
+        positions = [notebook.position_of(cell_uri) for cell_uri in texts]
+        if None in positions:
+            return False
+        for position, (text, cell_version) in zip(positions, texts.values(), strict=True):
+            assert position is not None
+            cell = notebook.cells[position]
+            cell.text, cell.version = text, cell_version
+        notebook.version = version
+        return True
 
     # -- the current text -----------------------------------------------------
 

@@ -13,8 +13,9 @@ header). Pure: no I/O, no LSP.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any, cast
 
@@ -29,6 +30,7 @@ from sessions.format.notebook import (
     parse,
     serialize,
     set_source,
+    set_sources_text,
 )
 from sessions.format.yaml_header import find_header
 
@@ -64,7 +66,9 @@ def parse_payload(text: str) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
-class _WantedCell:
+class WantedCell:
+    """One cell of a ``sessions.serialize`` payload, checked."""
+
     kind: CellKind
     source: str
     raw: str | None
@@ -72,14 +76,26 @@ class _WantedCell:
     title: str
     metadata: Mapping[str, Any]
     frontmatter: bool = False
+    # What serializing found out about this cell, kept for the next call that
+    # is given the same object (the notebook view's cells, one keystroke to the next).
+    _kind_after: tuple[str, bool] | None = field(default=None, compare=False, repr=False)
+    """(header, whether ``raw`` read after it is one cell of ``kind``)."""
+    _reads_back: bool | None = field(default=None, compare=False, repr=False)
+    """Whether ``raw`` alone reads as this cell (``_reads_as``)."""
 
 
 def _to_lf(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
-def _wanted(value: object, position: int) -> _WantedCell:
-    if not isinstance(value, Mapping):
+def _is_mapping(value: object) -> bool:
+    # ``type is dict`` first: what JSON gives; an ABC check costs ~1 µs, per cell per keystroke.
+    return type(value) is dict or isinstance(value, Mapping)
+
+
+def wanted_cell(value: object, position: int) -> WantedCell:
+    """Cell ``position`` of a payload, checked; raises :class:`PayloadError`."""
+    if not _is_mapping(value):
         raise PayloadError(f"cell {position} is not an object")
     item = cast(Mapping[str, Any], value)
     kind = item.get("kind", "code")
@@ -93,9 +109,9 @@ def _wanted(value: object, position: int) -> _WantedCell:
     raw = item.get("raw")
     title = item.get("title") or ""
     metadata = item.get("metadata") or {}
-    if not isinstance(metadata, Mapping):
+    if not _is_mapping(metadata):
         metadata = {}
-    return _WantedCell(
+    return WantedCell(
         kind=cast(CellKind, kind),
         source=source,
         raw=raw if isinstance(raw, str) and raw else None,
@@ -131,13 +147,26 @@ def _kind_after(header: str, raw: str) -> CellKind | None:
     return cells[0].kind if len(cells) == 1 else None
 
 
-def _reads_as(raw: str, wanted: _WantedCell) -> bool:
+def _reads_as(raw: str, wanted: WantedCell) -> bool:
     """Whether ``raw`` alone parses as one cell of the wanted kind and source."""
+    known = wanted._reads_back
+    if known is not None:
+        return known
     reading = _reading(raw)
     if reading is None:
-        return False
-    preamble, kind, source = reading
-    return preamble == wanted.preamble and kind == wanted.kind and source == _to_lf(wanted.source)
+        answer = False
+    else:
+        preamble, kind, source = reading
+        answer = (
+            preamble == wanted.preamble and kind == wanted.kind and source == _to_lf(wanted.source)
+        )
+    if raw is wanted.raw:
+        object.__setattr__(wanted, "_reads_back", answer)  # a memo, not a field's value
+    return answer
+
+
+_ENDS_LINE = operator.methodcaller("endswith", ("\n", "\r"))
+"""Whether a text ends with a line ending (``line_ending``'s answer is not empty)."""
 
 
 def _base_notebook(
@@ -146,9 +175,10 @@ def _base_notebook(
     """The notebook made of the header and the ``kept`` raw texts, or None if they
     do not read back alone."""
     raws = list(kept)
-    for position in range(len(raws) - 1):
-        if not line_ending(raws[position]):
-            raws[position] += newline  # a former last cell, now followed by another
+    if not all(map(_ENDS_LINE, raws[:-1])):  # in C: one check per cell, every keystroke
+        for position in range(len(raws) - 1):
+            if not line_ending(raws[position]):
+                raws[position] += newline  # a former last cell, now followed by another
     if raws and header and not prefix and not line_ending(header):
         return None
     return _base_of(tuple(raws), bom, header, prefix, newline)
@@ -187,21 +217,43 @@ def _string(payload: Mapping[str, Any], key: str, default: str) -> str:
     return value if isinstance(value, str) else default
 
 
-def serialize_payload(payload: Mapping[str, Any]) -> str:
-    """The file text for ``{cells, bom?, newline?, prefix?, header?}``; raises :class:`PayloadError`."""
-    cells = payload.get("cells")
-    if not isinstance(cells, Sequence) or isinstance(cells, str):
-        raise PayloadError("`cells` must be a list of cell objects")
-    wanted = [_wanted(value, position) for position, value in enumerate(cells)]
+@dataclass(frozen=True)
+class NotebookFields:
+    """The notebook-level fields of a payload, checked."""
+
+    bom: bool
+    newline: str
+    prefix: str
+    header: str
+
+
+def notebook_fields(payload: Mapping[str, Any]) -> NotebookFields:
+    """``bom``, ``newline``, ``prefix`` and ``header`` of a payload (defaults for
+    what is missing or unusable); raises :class:`PayloadError` for a bad header."""
     newline = _string(payload, "newline", "\n")
     if newline not in ("\n", "\r\n", "\r"):
         newline = "\n"
     prefix = _string(payload, "prefix", "")
     if prefix and not prefix.isspace():
         prefix = ""
-    bom = bool(payload.get("bom", False))
-    header = _header(payload)
+    return NotebookFields(bool(payload.get("bom", False)), newline, prefix, _header(payload))
 
+
+def serialize_payload(payload: Mapping[str, Any]) -> str:
+    """The file text for ``{cells, bom?, newline?, prefix?, header?}``; raises :class:`PayloadError`."""
+    cells = payload.get("cells")
+    if not isinstance(cells, Sequence) or isinstance(cells, str):
+        raise PayloadError("`cells` must be a list of cell objects")
+    wanted = [wanted_cell(value, position) for position, value in enumerate(cells)]
+    return serialize_cells(wanted, notebook_fields(payload))
+
+
+def serialize_cells(wanted: Sequence[WantedCell], fields: NotebookFields) -> str:
+    """The file text for these cells (:func:`serialize_payload` once checked).
+
+    Given the same :class:`WantedCell` objects again, it reuses what it found
+    out about them: the notebook view keeps each cell's between keystrokes."""
+    bom, newline, prefix, header = fields.bom, fields.newline, fields.prefix, fields.header
     # Start from every cell that still has its file text, then edit and insert
     # the others in place, so untouched cells keep their bytes.
     with_raw = [w for w in wanted if w.raw is not None and _same_kind(w, header)]
@@ -223,28 +275,92 @@ def serialize_payload(payload: Mapping[str, Any]) -> str:
         raise PayloadError("`header` does not read back as a header")
     notebook, wanted = _apply_frontmatter(base, wanted)
     position = len(notebook) - (len(base) - (1 if _has_frontmatter(base) else 0))
-    pending: list[_WantedCell] = []  # consecutive new cells, inserted together
+    if len(wanted) == len(with_raw) and all(map(operator.is_, wanted, with_raw)):
+        # Every cell has its file text (what typing in the notebook view sends):
+        # only the edited ones change, and they are written without building
+        # the notebook after each (set_sources_text; the same text).
+        edits = [
+            (at, cell.source)
+            for at, cell in enumerate(wanted, position)
+            if not (cell.raw is not None and _reads_as(cell.raw, cell))
+        ]
+        text = set_sources_text(notebook, edits)
+        if text is not None:
+            return text
+    folded = _in_turn(notebook, position, wanted, with_raw)
+    if folded is None:
+        folded = _from_the_end(notebook, position, wanted, with_raw)
+    if folded is None:  # pragma: no cover - editing from the end keeps every position
+        folded = _insert(base, len(base), wanted)
+    return serialize(folded)
 
-    def flush() -> None:
-        nonlocal notebook, position
-        if pending:
-            before = len(notebook)
-            notebook = _insert(notebook, position, pending)
-            position += len(notebook) - before
-            pending.clear()
 
-    for cell in wanted:
-        if with_raw and cell is with_raw[0]:
-            flush()
-            with_raw.pop(0)
+def _in_turn(
+    notebook: ParsedNotebook,
+    position: int,
+    wanted: Sequence[WantedCell],
+    with_raw: Sequence[WantedCell],
+) -> ParsedNotebook | None:
+    """Each cell set or inserted in turn, from the first, on the result of the
+    last; None when an edit made the cells after it read differently (an open
+    string that takes in the markers below it), so the positions are lost."""
+    kept = list(with_raw)
+    pending: list[WantedCell] = []  # consecutive new cells, inserted together
+    for cell in [*wanted, None]:
+        if cell is None or (kept and cell is kept[0]):
+            if pending:
+                if not 0 <= position <= len(notebook):
+                    return None
+                before = len(notebook)
+                notebook = _insert(notebook, position, pending)
+                position += len(notebook) - before
+                pending = []
+            if cell is None:
+                break
+            kept.pop(0)
+            if not 0 <= position < len(notebook):
+                return None
             before = len(notebook)
             if not (cell.raw is not None and _reads_as(cell.raw, cell)):
                 notebook = set_source(notebook, position, cell.source)
             position += 1 + (len(notebook) - before)
             continue
         pending.append(cell)
-    flush()
-    return serialize(notebook)
+    return notebook
+
+
+def _from_the_end(
+    notebook: ParsedNotebook,
+    position: int,
+    wanted: Sequence[WantedCell],
+    with_raw: Sequence[WantedCell],
+) -> ParsedNotebook | None:
+    """:func:`_in_turn` from the last cell up: an edit can change how the text
+    below it reads, not above, so each cell is still where it was."""
+    kept = {id(cell) for cell in with_raw}
+    steps: list[tuple[int, WantedCell | list[WantedCell]]] = []
+    pending: list[WantedCell] = []
+    for cell in wanted:
+        if id(cell) in kept:
+            if pending:
+                steps.append((position, pending))
+                pending = []
+            steps.append((position, cell))
+            position += 1
+        else:
+            pending.append(cell)
+    if pending:
+        steps.append((position, pending))
+    for at, step in reversed(steps):
+        if isinstance(step, list):
+            if not 0 <= at <= len(notebook):
+                return None
+            notebook = _insert(notebook, at, step)
+        elif not (step.raw is not None and _reads_as(step.raw, step)):
+            if not 0 <= at < len(notebook):
+                return None
+            notebook = set_source(notebook, at, step.source)
+    return notebook
 
 
 def _has_frontmatter(notebook: ParsedNotebook) -> bool:
@@ -252,8 +368,8 @@ def _has_frontmatter(notebook: ParsedNotebook) -> bool:
 
 
 def _apply_frontmatter(
-    base: ParsedNotebook, wanted: list[_WantedCell]
-) -> tuple[ParsedNotebook, list[_WantedCell]]:
+    base: ParsedNotebook, wanted: Sequence[WantedCell]
+) -> tuple[ParsedNotebook, Sequence[WantedCell]]:
     """Edit or remove the header's frontmatter as the first wanted cell says.
 
     Returns the notebook and the wanted cells still to place. A frontmatter
@@ -267,7 +383,7 @@ def _apply_frontmatter(
     return set_source(base, 0, first.source), wanted[1:]
 
 
-def _same_kind(wanted: _WantedCell, header: str) -> bool:
+def _same_kind(wanted: WantedCell, header: str) -> bool:
     """A cell whose kind changed is written anew (its header must change).
 
     Read after the notebook's header, where the cell sits: alone, a preamble
@@ -275,12 +391,15 @@ def _same_kind(wanted: _WantedCell, header: str) -> bool:
     """
     if wanted.raw is None:
         return False
-    return _kind_after(header, wanted.raw) == wanted.kind
+    known = wanted._kind_after
+    if known is not None and known[0] == header:
+        return known[1]
+    answer = _kind_after(header, wanted.raw) == wanted.kind
+    object.__setattr__(wanted, "_kind_after", (header, answer))  # a memo, not a field's value
+    return answer
 
 
-def _insert(
-    notebook: ParsedNotebook, position: int, cells: Sequence[_WantedCell]
-) -> ParsedNotebook:
+def _insert(notebook: ParsedNotebook, position: int, cells: Sequence[WantedCell]) -> ParsedNotebook:
     while position < len(notebook) and not notebook.cells[position].has_marker:
         position += 1  # nothing goes above a preamble or the header's frontmatter
     position = min(position, len(notebook))

@@ -448,7 +448,29 @@ def create_server(*, when_ready: Callable[[], None] | None = None) -> SessionsSe
     def notebook_did_change(
         ls: SessionsServer, params: types.DidChangeNotebookDocumentParams
     ) -> None:
-        sync_notebook(ls, params.notebook_document.uri)
+        uri = params.notebook_document.uri
+        change = params.change
+        cells = change.cells
+        if (
+            change.metadata is None
+            and cells is not None
+            and cells.structure is None
+            and cells.data is None
+            and cells.text_content
+        ):
+            # Typing: only some cells' text changed (pygls has applied it to
+            # their text documents). Those cells are updated in place; reading
+            # every cell again cost ~5 ms per keystroke at 2,500 cells.
+            texts = {}
+            for content in cells.text_content:
+                document = ls.workspace.get_text_document(content.document.uri)
+                texts[content.document.uri] = (document.source, document.version)
+            documents = ls.notebooks.documents
+            if documents.change_cell_texts(uri, params.notebook_document.version, texts):
+                notebook = documents.notebooks[uri]
+                ls.notebooks.open_document(uri, notebook.text(), notebook.version, "notebook")
+                return
+        sync_notebook(ls, uri)
 
     @server.feature(types.NOTEBOOK_DOCUMENT_DID_CLOSE)
     def notebook_did_close(

@@ -230,12 +230,13 @@ class Documents:
         notebook = self.notebooks.get(uri)
         if notebook is None:
             return False
-        positions = [notebook.position_of(cell_uri) for cell_uri in texts]
-        if None in positions:
-            return False
-        for position, (text, cell_version) in zip(positions, texts.values(), strict=True):
-            assert position is not None
-            cell = notebook.cells[position]
+        changed: list[tuple[CellDoc, str, int | None]] = []
+        for cell_uri, (text, cell_version) in texts.items():
+            position = notebook.position_of(cell_uri)
+            if position is None:
+                return False
+            changed.append((notebook.cells[position], text, cell_version))
+        for cell, text, cell_version in changed:
             cell.text, cell.version = text, cell_version
         notebook.version = version
         return True

@@ -10,7 +10,6 @@ from __future__ import annotations
 import gc
 import sys
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -30,23 +29,6 @@ DEFAULT_THRESHOLDS = gc.get_threshold()
 REAL_NOTEBOOKS = sorted(
     [*(ROOT / "bench" / "corpus").glob("*.py.txt"), *(ROOT / "tests" / "corpus").rglob("*.py")]
 )
-
-
-@pytest.fixture
-def collections() -> Iterator[list[int]]:
-    """The generation of every collection that starts while the test runs."""
-    started: list[int] = []
-
-    def count(phase: str, info: dict[str, int]) -> None:
-        if phase == "start":
-            started.append(info["generation"])
-
-    gc.collect()
-    gc.callbacks.append(count)
-    try:
-        yield started
-    finally:
-        gc.callbacks.remove(count)
 
 
 def test_the_collector_is_off_inside_and_back_after() -> None:

@@ -4,12 +4,8 @@ so ``analyse`` builds everything), its later ones with it on."""
 
 from __future__ import annotations
 
-import gc
 import sys
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from sessions.lsp.notebook_state import NotebookState
 from sessions.lsp.settings import Settings
@@ -17,23 +13,6 @@ from sessions.lsp.settings import Settings
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 
 from workloads import sized_reference
-
-
-@pytest.fixture
-def collections() -> Iterator[list[int]]:
-    """The generation of every collection that starts while the test runs."""
-    started: list[int] = []
-
-    def count(phase: str, info: dict[str, int]) -> None:
-        if phase == "start":
-            started.append(info["generation"])
-
-    gc.collect()
-    gc.callbacks.append(count)
-    try:
-        yield started
-    finally:
-        gc.callbacks.remove(count)
 
 
 async def test_the_first_analysis_runs_paused_and_the_next_one_does_not(

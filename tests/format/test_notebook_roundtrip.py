@@ -18,6 +18,7 @@ from sessions.format.notebook import (
     reuse_unchanged_cells,
     serialize,
     set_source,
+    set_sources,
     set_sources_text,
 )
 
@@ -497,3 +498,29 @@ def test_sources_set_at_once_see_the_earlier_edits_when_the_header_is_read() -> 
     assert set_source(set_source(nb, *edits[0]), *edits[1]).header != ""
     assert set_sources_text(nb, edits) is None
     assert set_sources_text(nb, edits[:1]) == _folded(nb, edits[:1])
+
+
+@FORMAT
+@given(any_text, st.data())
+def test_sources_set_together_make_the_notebook_setting_them_in_turn_makes(
+    text: str, data: st.DataObject
+) -> None:
+    """``set_sources`` is ``set_source`` folded over the edits (the same cells
+    at the same lines), or None when ``set_sources_text`` is."""
+    nb = parse(text)
+    if not len(nb):
+        return
+    indexes = data.draw(st.lists(st.integers(0, len(nb) - 1), max_size=5, unique=True))
+    edits = [
+        (index, data.draw(st.one_of(st.text(max_size=30), code_sources, text_sources)))
+        for index in indexes
+    ]
+    together = set_sources(nb, edits)
+    assert (together is None) == (set_sources_text(nb, edits) is None)
+    if together is not None:
+        in_turn = nb
+        for index, source in edits:
+            in_turn = set_source(in_turn, index, source)
+        assert structure(together) == structure(in_turn)  # cells compare by identity
+        assert together.newline == in_turn.newline
+        assert_consistent(together)

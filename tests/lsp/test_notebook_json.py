@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sessions.format.notebook import parse, serialize, set_source
+from sessions.lsp import notebook_json
 from sessions.lsp.notebook_json import (
     PayloadError,
     notebook_fields,
@@ -285,3 +286,33 @@ def test_cells_kept_between_calls_are_read_again_after_another_header() -> None:
     assert serialize_cells(wanted, notebook_fields(without)) == serialize_cells(
         fresh, notebook_fields(without)
     )
+
+
+@pytest.mark.parametrize("path", REAL_NOTEBOOKS, ids=lambda p: p.name)
+@settings(max_examples=10, deadline=None)
+@given(data=st.data())
+def test_new_cells_and_typing_write_what_one_cell_at_a_time_writes(
+    path: Path, data: st.DataObject
+) -> None:
+    """With cells VS Code made (no raw) and cells whose kind changed among them,
+    the edited cells between two new ones are set together: the text is the
+    one setting them one at a time gives (both shortcuts turned off)."""
+    text = path.read_text(encoding="utf-8")
+    payload = through_json(parse_payload(text))
+    cells = payload["cells"]
+    for _ in range(data.draw(st.integers(1, 8))):
+        step = data.draw(st.sampled_from(["type", "type", "new", "kind"]))
+        position = data.draw(st.integers(0, len(cells) - 1))
+        cell = cells[position]
+        if step == "type" and not cell.get("frontmatter"):
+            cell["source"] = cell["source"] + data.draw(TYPING)
+        elif step == "new":
+            new = {"kind": "code", "source": data.draw(st.sampled_from(["", "z = 1", "# c\n"]))}
+            cells.insert(position + 1, new)
+        elif step == "kind" and not cell.get("frontmatter") and "raw" in cell:
+            cell["kind"] = "markdown" if cell["kind"] == "code" else "code"
+        written = serialize_payload(payload)
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(notebook_json, "set_sources", lambda *_: None)
+            patch.setattr(notebook_json, "set_sources_text", lambda *_: None)
+            assert written == serialize_payload(payload)

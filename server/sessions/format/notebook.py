@@ -579,6 +579,50 @@ def set_sources_text(notebook: ParsedNotebook, edits: Sequence[tuple[int, str]])
     count moves every cell below it to new start lines, which serializing
     never reads: at 50,000 lines with 30 such cells, 1.4 of 1.5 ms per cell.
     """
+    replaced = _sources_set(notebook, edits)
+    if replaced is None:
+        return None
+    if not replaced:
+        return serialize(notebook)
+    head = notebook.header + notebook.prefix
+    raws = list(notebook.raws)
+    for index, cell in replaced.items():
+        raws[index] = cell.raw
+    return (_BOM + head if notebook.bom else head) + "".join(raws)
+
+
+def set_sources(
+    notebook: ParsedNotebook, edits: Sequence[tuple[int, str]]
+) -> ParsedNotebook | None:
+    """:func:`set_sources_text` as a notebook: ``set_source`` applied for each
+    edit in order, with the cells below moved once instead of after each."""
+    replaced = _sources_set(notebook, edits)
+    if replaced is None:
+        return None
+    if not replaced:
+        return notebook
+    cells = notebook.cells
+    first = min(replaced)
+    line = cells[first].start_line
+    moved = list(cells[:first])
+    for index in range(first, len(cells)):
+        cell = replaced.get(index, cells[index])
+        moved.append(cell._at(line))
+        line += cell.line_count
+    return ParsedNotebook(
+        cells=tuple(moved),
+        bom=notebook.bom,
+        prefix=notebook.prefix,
+        newline=notebook.newline,
+        header=notebook.header,
+    )
+
+
+def _sources_set(
+    notebook: ParsedNotebook, edits: Sequence[tuple[int, str]]
+) -> dict[int, Cell] | None:
+    """The cells ``set_source`` would write for ``edits`` in turn, by index,
+    when each call keeps every other cell as it is; else None."""
     cells = notebook.cells
     patched = _PatchedCells(cells)
     for index, source in edits:
@@ -590,14 +634,7 @@ def set_sources_text(notebook: ParsedNotebook, edits: Sequence[tuple[int, str]])
         patched.replaced[index] = _with_source(notebook, index, source)
         if not _one_reads_back_in(notebook.header, notebook.prefix, patched, index):
             return None
-    replaced = patched.replaced
-    if not replaced:
-        return serialize(notebook)
-    head = notebook.header + notebook.prefix
-    raws = list(notebook.raws)
-    for index, cell in replaced.items():
-        raws[index] = cell.raw
-    return (_BOM + head if notebook.bom else head) + "".join(raws)
+    return patched.replaced
 
 
 class _PatchedCells(Sequence[Cell]):

@@ -30,6 +30,7 @@ from sessions.format.notebook import (
     parse,
     serialize,
     set_source,
+    set_sources,
     set_sources_text,
 )
 from sessions.format.yaml_header import find_header
@@ -303,11 +304,45 @@ def _in_turn(
 ) -> ParsedNotebook | None:
     """Each cell set or inserted in turn, from the first, on the result of the
     last; None when an edit made the cells after it read differently (an open
-    string that takes in the markers below it), so the positions are lost."""
+    string that takes in the markers below it), so the positions are lost.
+
+    The cells kept between two insertions are set together (``set_sources``:
+    the same notebook, with the cells below moved once, not once per edited
+    cell), unless one of them would change more than itself; then one at a time.
+    """
     kept = list(with_raw)
     pending: list[WantedCell] = []  # consecutive new cells, inserted together
-    for cell in [*wanted, None]:
-        if cell is None or (kept and cell is kept[0]):
+    batch: list[WantedCell] = []  # consecutive kept cells, set together
+    batch_at = position
+
+    def settle() -> bool:
+        nonlocal notebook, position
+        if batch_at < 0 or batch_at + len(batch) > len(notebook):
+            return False
+        edits = [
+            (at, cell.source)
+            for at, cell in enumerate(batch, batch_at)
+            if not (cell.raw is not None and _reads_as(cell.raw, cell))
+        ]
+        together = set_sources(notebook, edits)
+        if together is not None:
+            notebook, position = together, batch_at + len(batch)
+            batch.clear()
+            return True
+        position = batch_at
+        for cell in batch:
+            if not 0 <= position < len(notebook):
+                return False
+            before = len(notebook)
+            if not (cell.raw is not None and _reads_as(cell.raw, cell)):
+                notebook = set_source(notebook, position, cell.source)
+            position += 1 + (len(notebook) - before)
+        batch.clear()
+        return True
+
+    for cell in wanted:
+        if kept and cell is kept[0]:
+            kept.pop(0)
             if pending:
                 if not 0 <= position <= len(notebook):
                     return None
@@ -315,17 +350,20 @@ def _in_turn(
                 notebook = _insert(notebook, position, pending)
                 position += len(notebook) - before
                 pending = []
-            if cell is None:
-                break
-            kept.pop(0)
-            if not 0 <= position < len(notebook):
-                return None
-            before = len(notebook)
-            if not (cell.raw is not None and _reads_as(cell.raw, cell)):
-                notebook = set_source(notebook, position, cell.source)
-            position += 1 + (len(notebook) - before)
+            if not batch:
+                batch_at = position
+            batch.append(cell)
+            position += 1  # where the next cell is, if this one stays one cell
             continue
+        if batch and not settle():
+            return None
         pending.append(cell)
+    if batch and not settle():
+        return None
+    if pending:
+        if not 0 <= position <= len(notebook):
+            return None
+        notebook = _insert(notebook, position, pending)
     return notebook
 
 

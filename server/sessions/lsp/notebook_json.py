@@ -280,12 +280,7 @@ def serialize_cells(wanted: Sequence[WantedCell], fields: NotebookFields) -> str
         # Every cell has its file text (what typing in the notebook view sends):
         # only the edited ones change, and they are written without building
         # the notebook after each (set_sources_text; the same text).
-        edits = [
-            (at, cell.source)
-            for at, cell in enumerate(wanted, position)
-            if not (cell.raw is not None and _reads_as(cell.raw, cell))
-        ]
-        text = set_sources_text(notebook, edits)
+        text = set_sources_text(notebook, _edits(wanted, position))
         if text is not None:
             return text
     folded = _in_turn(notebook, position, wanted, with_raw)
@@ -294,6 +289,16 @@ def serialize_cells(wanted: Sequence[WantedCell], fields: NotebookFields) -> str
     if folded is None:  # pragma: no cover - editing from the end keeps every position
         folded = _insert(base, len(base), wanted)
     return serialize(folded)
+
+
+def _edits(cells: Sequence[WantedCell], first: int) -> list[tuple[int, str]]:
+    """(position, source) of each of ``cells`` (kept, at ``first`` on) whose
+    raw no longer reads as it."""
+    return [
+        (at, cell.source)
+        for at, cell in enumerate(cells, first)
+        if not (cell.raw is not None and _reads_as(cell.raw, cell))
+    ]
 
 
 def _in_turn(
@@ -319,12 +324,7 @@ def _in_turn(
         nonlocal notebook, position
         if batch_at < 0 or batch_at + len(batch) > len(notebook):
             return False
-        edits = [
-            (at, cell.source)
-            for at, cell in enumerate(batch, batch_at)
-            if not (cell.raw is not None and _reads_as(cell.raw, cell))
-        ]
-        together = set_sources(notebook, edits)
+        together = set_sources(notebook, _edits(batch, batch_at))
         if together is not None:
             notebook, position = together, batch_at + len(batch)
             batch.clear()

@@ -435,6 +435,15 @@ def test_sources_set_one_after_another_read_back(text: str, data: st.DataObject)
                 assert getattr(nb, column) == getattr(fresh, column)
 
 
+def _drawn_edits(nb: ParsedNotebook, data: st.DataObject) -> list[tuple[int, str]]:
+    """Up to five (index, source) edits of distinct cells of ``nb``."""
+    indexes = data.draw(st.lists(st.integers(0, len(nb) - 1), max_size=5, unique=True))
+    return [
+        (index, data.draw(st.one_of(st.text(max_size=30), code_sources, text_sources)))
+        for index in indexes
+    ]
+
+
 def _folded(nb: ParsedNotebook, edits: list[tuple[int, str]]) -> str:
     for index, source in edits:
         nb = set_source(nb, index, source)
@@ -451,11 +460,7 @@ def test_sources_set_at_once_write_what_setting_them_in_turn_writes(
     nb = parse(text)
     if not len(nb):
         return
-    indexes = data.draw(st.lists(st.integers(0, len(nb) - 1), max_size=5, unique=True))
-    edits = [
-        (index, data.draw(st.one_of(st.text(max_size=30), code_sources, text_sources)))
-        for index in indexes
-    ]
+    edits = _drawn_edits(nb, data)
     written = set_sources_text(nb, edits)
     if written is not None:
         assert written == _folded(nb, edits)
@@ -510,11 +515,7 @@ def test_sources_set_together_make_the_notebook_setting_them_in_turn_makes(
     nb = parse(text)
     if not len(nb):
         return
-    indexes = data.draw(st.lists(st.integers(0, len(nb) - 1), max_size=5, unique=True))
-    edits = [
-        (index, data.draw(st.one_of(st.text(max_size=30), code_sources, text_sources)))
-        for index in indexes
-    ]
+    edits = _drawn_edits(nb, data)
     together = set_sources(nb, edits)
     assert (together is None) == (set_sources_text(nb, edits) is None)
     if together is not None:

@@ -346,37 +346,8 @@ async def test_notebook_document_with_a_header_rebuilds_the_file(
         "print(nope)",
     ]
     uri = path.as_uri()
-    cells = parsed["cells"]
-    cell_uris = [f"{uri}#cell{i}" for i in range(len(cells))]
-    client.notebook_document_did_open(
-        types.DidOpenNotebookDocumentParams(
-            notebook_document=types.NotebookDocument(
-                uri=uri,
-                notebook_type="sessions-notebook",
-                version=1,
-                metadata={k: parsed[k] for k in ("bom", "newline", "prefix", "header")},
-                cells=[
-                    types.NotebookCell(
-                        kind=types.NotebookCellKind.Markup
-                        if c["kind"] == "markdown"
-                        else types.NotebookCellKind.Code,
-                        document=cell_uris[i],
-                        metadata={k: v for k, v in c.items() if k != "source"},
-                    )
-                    for i, c in enumerate(cells)
-                ],
-            ),
-            cell_text_documents=[
-                types.TextDocumentItem(
-                    uri=cell_uris[i],
-                    language_id="markdown" if c["kind"] == "markdown" else "python",
-                    version=1,
-                    text=c["source"],
-                )
-                for i, c in enumerate(cells)
-            ],
-        )
-    )
+    cell_uris = notebook_documents.cell_uris(uri, parsed)
+    client.notebook_document_did_open(notebook_documents.did_open(uri, parsed))
     await wait_until(lambda: client.diagnostics.get(cell_uris[2]), what="cell diagnostics")
     assert [(d.code, d.range.start.line) for d in client.diagnostics[cell_uris[2]]] == [
         ("undefined-name", 0)

@@ -67,3 +67,25 @@ def cell_edit(
             cells=types.NotebookDocumentCellChanges(text_content=[change])
         ),
     )
+
+
+def cell_insert(
+    uri: str, version: int, index: int, cell_uri: str, text: str
+) -> types.DidChangeNotebookDocumentParams:
+    """``notebookDocument/didChange``: a new code cell ``cell_uri`` holding
+    ``text`` inserted at ``index``, as the notebook view sends a cell the user
+    added (it has no ``raw``: nothing was read from the file for it)."""
+    structure = types.NotebookDocumentCellChangeStructure(
+        array=types.NotebookCellArrayChange(
+            start=index,
+            delete_count=0,
+            cells=[types.NotebookCell(kind=types.NotebookCellKind.Code, document=cell_uri)],
+        ),
+        did_open=[types.TextDocumentItem(uri=cell_uri, language_id="python", version=1, text=text)],
+    )
+    return types.DidChangeNotebookDocumentParams(
+        notebook_document=types.VersionedNotebookDocumentIdentifier(uri=uri, version=version),
+        change=types.NotebookDocumentChangeEvent(
+            cells=types.NotebookDocumentCellChanges(structure=structure)
+        ),
+    )

@@ -368,7 +368,17 @@ def test_move_reorders_cells(text: str, data: st.DataObject) -> None:
 
 def derived(nb: ParsedNotebook) -> list[tuple[Any, ...]]:
     return [
-        (c.raw, c.start_line, c.is_preamble, c.kind, c.title, dict(c.metadata), c.source, c.hash)
+        (
+            c.raw,
+            c.start_line,
+            c.body_line,
+            c.is_preamble,
+            c.kind,
+            c.title,
+            dict(c.metadata),
+            c.source,
+            c.hash,
+        )
         for c in nb.cells
     ]
 

@@ -50,7 +50,9 @@ SNIPPETS = [
 
 def shape(notebook: ParsedNotebook) -> tuple[object, ...]:
     return (
-        tuple((c.raw, c.start_line, c.is_preamble, c.frontmatter) for c in notebook.cells),
+        tuple(
+            (c.raw, c.start_line, c.body_line, c.is_preamble, c.frontmatter) for c in notebook.cells
+        ),
         notebook.bom,
         notebook.prefix,
         notebook.newline,
@@ -76,10 +78,13 @@ COLUMNS = ("raws", "raw_offsets", "memos", "kinds", "hashes", "_starts")
 
 
 def read_columns(notebook: ParsedNotebook, rng: random.Random) -> None:
-    """Read some of the notebook's columns (then the next edit splices them)."""
+    """Read some of the notebook's columns (then the next edit splices them)
+    and its cells' body lines (kept by the cells the edit moves)."""
     for name in COLUMNS:
         if rng.random() < 0.7:
             getattr(notebook, name)
+    if rng.random() < 0.7:  # as the analysis does: then the cells moved must move them
+        assert all(cell.body_line >= cell.start_line for cell in notebook.cells)
 
 
 def assert_columns_are_the_cells(notebook: ParsedNotebook, fresh: ParsedNotebook) -> None:

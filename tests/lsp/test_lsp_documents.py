@@ -155,6 +155,48 @@ async def test_edit_marks_exactly_the_edited_cell_and_its_dependents(
     assert "`x`" in hover.contents.value and "cell 0" in hover.contents.value
 
 
+async def test_diagnostics_and_hover_follow_lines_added_and_removed_above(
+    client: LanguageClient, folder: Path
+) -> None:
+    """Cells below an edit that changes the line count are moved, not read
+    again: their warnings and hovers must move with them (they stayed on the
+    old lines when a moved cell kept its old body line)."""
+    text = "# %% a\nx = 1\n\n# %% b\ny = x\n\n# %% c\nz = 3\n\n# %% d\nprint(nope, y)\n"
+    path = write_notebook(folder, "moving_lines.py", text)
+    uri = open_text(client, path)
+    await wait_until(lambda: uri in client.diagnostics, what="diagnostics")
+    assert codes_by_line(client, uri) == {10: {"undefined-name"}}
+
+    async def hover_of_y(line: int) -> str:
+        found = await client.text_document_hover_async(
+            types.HoverParams(
+                text_document=types.TextDocumentIdentifier(uri=uri),
+                position=types.Position(line, 12),
+            )
+        )
+        assert found is not None and isinstance(found.contents, types.MarkupContent)
+        return found.contents.value
+
+    assert "`y`" in await hover_of_y(10)
+    change_text(client, uri, 2, 1, 5, 5, "\nq = 0\nr = 0")  # two lines more in cell a
+    await wait_until(lambda: recorded(client).diagnostic_versions.get(uri) == 2, what="v2")
+    assert codes_by_line(client, uri) == {12: {"undefined-name"}}
+    assert "`y`" in await hover_of_y(12)
+    client.text_document_did_change(
+        types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=3),
+            content_changes=[
+                types.TextDocumentContentChangePartial(
+                    range=types.Range(types.Position(1, 5), types.Position(3, 5)), text=""
+                )
+            ],
+        )
+    )
+    await wait_until(lambda: recorded(client).diagnostic_versions.get(uri) == 3, what="v3")
+    assert codes_by_line(client, uri) == {10: {"undefined-name"}}
+    assert "`y`" in await hover_of_y(10)
+
+
 async def test_sidecar_written_by_another_process_refreshes_statuses(
     client: LanguageClient, folder: Path
 ) -> None:
@@ -382,31 +424,7 @@ async def test_typing_after_a_cell_is_added_in_the_notebook_view(
     )
     # A new, empty cell between the two (no raw: VS Code made it).
     new_uri = f"{uri}#new"
-    client.notebook_document_did_change(
-        types.DidChangeNotebookDocumentParams(
-            notebook_document=types.VersionedNotebookDocumentIdentifier(uri=uri, version=3),
-            change=types.NotebookDocumentChangeEvent(
-                cells=types.NotebookDocumentCellChanges(
-                    structure=types.NotebookDocumentCellChangeStructure(
-                        array=types.NotebookCellArrayChange(
-                            start=1,
-                            delete_count=0,
-                            cells=[
-                                types.NotebookCell(
-                                    kind=types.NotebookCellKind.Code, document=new_uri
-                                )
-                            ],
-                        ),
-                        did_open=[
-                            types.TextDocumentItem(
-                                uri=new_uri, language_id="python", version=1, text=""
-                            )
-                        ],
-                    )
-                )
-            ),
-        )
-    )
+    client.notebook_document_did_change(notebook_documents.cell_insert(uri, 3, 1, new_uri, ""))
     await wait_until(lambda: new_uri in recorded(client).diagnostic_versions, what="new cell")
     # Typing in the new cell defines `later`: the warning below goes.
     start = types.Range(types.Position(0, 0), types.Position(0, 0))

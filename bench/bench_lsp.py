@@ -363,7 +363,12 @@ async def large_notebook_edits(
 
 
 async def notebook_document_edits(
-    client: BenchClient, folder: Path, line_count: int, edits: int, edited_before: int = 0
+    client: BenchClient,
+    folder: Path,
+    line_count: int,
+    edits: int,
+    edited_before: int = 0,
+    add_cell: bool = False,
 ) -> EditSamples:
     """The same keystrokes in the notebook view: the notebook opened as a
     notebook document (one text document per cell, as VS Code sends it),
@@ -373,9 +378,14 @@ async def notebook_document_edits(
 
     ``edited_before``: that many other cells, spread over the notebook, first
     get a line added (what a working session leaves): the file is rebuilt
-    from every cell edited since the notebook was opened, on each keystroke."""
-    text = sized_reference(line_count, tag="N" if not edited_before else "E")
-    path = folder / f"large-notebook-view-{edited_before}.py"
+    from every cell edited since the notebook was opened, on each keystroke.
+
+    ``add_cell``: then a new code cell is added a quarter of the way down, as
+    the notebook view sends one (no ``raw``): each keystroke's text has that
+    cell to insert among the cells read from the file."""
+    tag = "A" if add_cell else "E" if edited_before else "N"
+    text = sized_reference(line_count, tag=tag)
+    path = folder / f"large-notebook-view-{edited_before}{tag}.py"
     path.write_text(text)
     uri = path.as_uri()
     parsed = await client.command("sessions.parse", {"text": text})
@@ -404,6 +414,17 @@ async def notebook_document_edits(
         )
         client.notebook_document_did_change(edit)
         await asyncio.wait_for(done, TIMEOUT)
+    if add_cell:
+        version += 1
+        new_uri = f"{uri}#added"
+        done = client.expect(for_version(new_uri, 1))
+        client.notebook_document_did_change(
+            notebook_documents.cell_insert(
+                uri, version, steps[len(steps) // 4], new_uri, "added = 1\n"
+            )
+        )
+        await asyncio.wait_for(done, TIMEOUT)
+        uris.append(new_uri)  # closed with the others
     handled, received, arrived = [], [], []
     gc.collect()
     gc.freeze()  # the client's own collector is not what is measured (module docstring)
@@ -673,6 +694,9 @@ async def main_large(line_count: int, edits: int) -> None:
                     notebook_view_edited = await notebook_document_edits(
                         client, Path(tmp), line_count, edits, edited_before=30
                     )
+                    notebook_view_added = await notebook_document_edits(
+                        client, Path(tmp), line_count, edits, edited_before=30, add_cell=True
+                    )
             finally:
                 await stop(client)
             rows.append(
@@ -684,6 +708,9 @@ async def main_large(line_count: int, edits: int) -> None:
                 series += [("back to back, after a run", after_run[1])]
                 series += [("back to back, notebook view (a cell document)", notebook_view)]
                 series += [("back to back, notebook view, 30 cells edited", notebook_view_edited)]
+                series += [
+                    ("back to back, notebook view, 30 edited + a cell added", notebook_view_added)
+                ]
             for name, samples in series:
                 rows.append(
                     Row(

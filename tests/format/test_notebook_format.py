@@ -252,6 +252,10 @@ def test_inserting_several_cells_at_once_equals_inserting_them_one_by_one(
     together = insert_cells(notebook, index, [NewCell(s, k) for s, k in new])  # type: ignore[arg-type]
     assert serialize(together) == serialize(one_by_one)
     assert [c.raw for c in together.cells] == [c.raw for c in parse(serialize(together)).cells]
+    # Unplaced (the notebook view's keystrokes): the same cells and text, on the old lines.
+    unplaced = insert_cells(notebook, index, [NewCell(s, k) for s, k in new], placed=False)  # type: ignore[arg-type]
+    assert serialize(unplaced) == serialize(together)
+    assert [c.raw for c in unplaced.cells] == [c.raw for c in together.cells]
 
 
 def test_a_move_that_would_turn_cells_into_a_yaml_header_is_refused() -> None:

@@ -535,3 +535,8 @@ def test_sources_set_together_make_the_notebook_setting_them_in_turn_makes(
         assert structure(together) == structure(in_turn)  # cells compare by identity
         assert together.newline == in_turn.newline
         assert_consistent(together)
+    unplaced = set_sources(nb, edits, placed=False)
+    assert (unplaced is None) == (together is None)
+    if unplaced is not None and together is not None:
+        assert [c.raw for c in unplaced.cells] == [c.raw for c in together.cells]
+        assert serialize(unplaced) == serialize(together)

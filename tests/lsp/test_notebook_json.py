@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sessions.format.notebook import parse, serialize, set_source
+from sessions.format.notebook import insert_cells, parse, serialize, set_source, set_sources
 from sessions.lsp import notebook_json
 from sessions.lsp.notebook_json import (
     PayloadError,
@@ -313,6 +313,10 @@ def test_new_cells_and_typing_write_what_one_cell_at_a_time_writes(
             cell["kind"] = "markdown" if cell["kind"] == "code" else "code"
         written = serialize_payload(payload)
         with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(notebook_json, "set_sources", lambda *_: None)
+            patch.setattr(notebook_json, "set_sources", lambda *_, **__: None)
             patch.setattr(notebook_json, "set_sources_text", lambda *_: None)
+            assert written == serialize_payload(payload)
+        with pytest.MonkeyPatch.context() as patch:  # every cell placed on its line each step
+            patch.setattr(notebook_json, "set_sources", lambda *a, **_: set_sources(*a))
+            patch.setattr(notebook_json, "insert_cells", lambda *a, **_: insert_cells(*a))
             assert written == serialize_payload(payload)

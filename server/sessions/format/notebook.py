@@ -596,16 +596,24 @@ def set_sources_text(notebook: ParsedNotebook, edits: Sequence[tuple[int, str]])
 
 
 def set_sources(
-    notebook: ParsedNotebook, edits: Sequence[tuple[int, str]]
+    notebook: ParsedNotebook, edits: Sequence[tuple[int, str]], *, placed: bool = True
 ) -> ParsedNotebook | None:
     """:func:`set_sources_text` as a notebook: ``set_source`` applied for each
-    edit in order, with the cells below moved once instead of after each."""
+    edit in order, with the cells below moved once instead of after each.
+
+    ``placed=False``: no cell is moved to its new start line (see
+    :func:`insert_cells`), for a notebook that is only serialized."""
     replaced = _sources_set(notebook, edits)
     if replaced is None:
         return None
     if not replaced:
         return notebook
     cells = notebook.cells
+    if not placed:
+        unplaced = list(cells)
+        for index, cell in replaced.items():
+            unplaced[index] = cell
+        return replace(notebook, cells=tuple(unplaced))
     first = min(replaced)
     line = cells[first].start_line
     moved = list(cells[:first])
@@ -825,11 +833,19 @@ def _new_cell_text(cell: NewCell, newline: str) -> str:
     return head + newline + _encode_body(cell.source, cell.kind, newline, language=language)
 
 
-def insert_cells(notebook: ParsedNotebook, index: int, new: Sequence[NewCell]) -> ParsedNotebook:
+def insert_cells(
+    notebook: ParsedNotebook, index: int, new: Sequence[NewCell], *, placed: bool = True
+) -> ParsedNotebook:
     """``insert_cell`` for several consecutive cells at once: the same text as
     inserting them one by one, in time linear in the notebook (one placement
     of the cells instead of one per inserted cell), which matters when a
-    front end saves a notebook whose cells it created itself."""
+    front end saves a notebook whose cells it created itself.
+
+    ``placed=False``: the cells keep the start lines they had (the new ones
+    0), for a notebook that is only serialized, as the notebook view's is on
+    each keystroke: moving the thousands of cells below an edit to their new
+    lines was most of its cost. Its cells' lines are then wrong, though its
+    text is exactly the placed notebook's; only a re-parse places them again."""
     if not new:
         return notebook
     cells = list(notebook.cells)
@@ -855,7 +871,7 @@ def insert_cells(notebook: ParsedNotebook, index: int, new: Sequence[NewCell]) -
     elif appending and not prefix and header and not line_ending(header):
         header += nl
     cells[index:index] = [Cell(raw=text, start_line=0) for text in texts]
-    return _finish(replace(notebook, header=header), cells, prefix, checked=checked)
+    return _finish(replace(notebook, header=header), cells, prefix, checked=checked, placed=placed)
 
 
 def delete_cell(notebook: ParsedNotebook, index: int) -> ParsedNotebook:
@@ -940,20 +956,27 @@ def _trade_endings(old_last: Cell, new_last: Cell, newline: str) -> tuple[Cell, 
 
 
 def _finish(
-    notebook: ParsedNotebook, cells: Sequence[Cell], prefix: str, checked: set[int]
+    notebook: ParsedNotebook,
+    cells: Sequence[Cell],
+    prefix: str,
+    checked: set[int],
+    placed: bool = True,
 ) -> ParsedNotebook:
-    """Place ``cells`` on their file lines; re-parse if the text would read differently.
+    """Place ``cells`` on their file lines (unless not ``placed``); re-parse if
+    the text would read differently.
 
     Only the cells in ``checked`` (new or changed text) and the cell boundaries
     can differ from a parse, so only those are verified.
     """
-    line = _count_lines(notebook.header) + _count_lines(prefix)
-    placed: list[Cell] = []
-    for cell in cells:
-        placed.append(cell._at(0) if cell.is_frontmatter else cell._at(line))
-        line += cell.line_count
+    if placed:
+        line = _count_lines(notebook.header) + _count_lines(prefix)
+        on_lines: list[Cell] = []
+        for cell in cells:
+            on_lines.append(cell._at(0) if cell.is_frontmatter else cell._at(line))
+            line += cell.line_count
+        cells = on_lines
     result = ParsedNotebook(
-        cells=tuple(placed),
+        cells=tuple(cells),
         bom=notebook.bom,
         prefix=prefix,
         newline=notebook.newline,

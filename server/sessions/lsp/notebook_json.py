@@ -314,8 +314,11 @@ def _in_turn(
     The cells kept between two insertions are set together (``set_sources``:
     the same notebook, with the cells below moved once, not once per edited
     cell), unless one of them would change more than itself; then one at a time.
+    The notebooks made on the way are only serialized, so no cell is moved
+    to its new start line (``placed=False``).
     """
-    kept = list(with_raw)
+    kept = iter(with_raw)  # in the order of ``wanted``, which holds them all
+    next_kept = next(kept, None)
     pending: list[WantedCell] = []  # consecutive new cells, inserted together
     batch: list[WantedCell] = []  # consecutive kept cells, set together
     batch_at = position
@@ -324,7 +327,7 @@ def _in_turn(
         nonlocal notebook, position
         if batch_at < 0 or batch_at + len(batch) > len(notebook):
             return False
-        together = set_sources(notebook, _edits(batch, batch_at))
+        together = set_sources(notebook, _edits(batch, batch_at), placed=False)
         if together is not None:
             notebook, position = together, batch_at + len(batch)
             batch.clear()
@@ -341,13 +344,13 @@ def _in_turn(
         return True
 
     for cell in wanted:
-        if kept and cell is kept[0]:
-            kept.pop(0)
+        if cell is next_kept:
+            next_kept = next(kept, None)
             if pending:
                 if not 0 <= position <= len(notebook):
                     return None
                 before = len(notebook)
-                notebook = _insert(notebook, position, pending)
+                notebook = _insert(notebook, position, pending, placed=False)
                 position += len(notebook) - before
                 pending = []
             if not batch:
@@ -363,7 +366,7 @@ def _in_turn(
     if pending:
         if not 0 <= position <= len(notebook):
             return None
-        notebook = _insert(notebook, position, pending)
+        notebook = _insert(notebook, position, pending, placed=False)
     return notebook
 
 
@@ -437,7 +440,9 @@ def _same_kind(wanted: WantedCell, header: str) -> bool:
     return answer
 
 
-def _insert(notebook: ParsedNotebook, position: int, cells: Sequence[WantedCell]) -> ParsedNotebook:
+def _insert(
+    notebook: ParsedNotebook, position: int, cells: Sequence[WantedCell], *, placed: bool = True
+) -> ParsedNotebook:
     while position < len(notebook) and not notebook.cells[position].has_marker:
         position += 1  # nothing goes above a preamble or the header's frontmatter
     position = min(position, len(notebook))
@@ -445,4 +450,5 @@ def _insert(notebook: ParsedNotebook, position: int, cells: Sequence[WantedCell]
         notebook,
         position,
         [NewCell(cell.source, cell.kind, cell.title, cell.metadata) for cell in cells],
+        placed=placed,
     )

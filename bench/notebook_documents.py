@@ -89,3 +89,19 @@ def cell_insert(
             cells=types.NotebookDocumentCellChanges(structure=structure)
         ),
     )
+
+
+def cell_delete(
+    uri: str, version: int, index: int, cell_uri: str
+) -> types.DidChangeNotebookDocumentParams:
+    """``notebookDocument/didChange``: the cell ``cell_uri`` at ``index`` deleted."""
+    structure = types.NotebookDocumentCellChangeStructure(
+        array=types.NotebookCellArrayChange(start=index, delete_count=1),
+        did_close=[types.TextDocumentIdentifier(uri=cell_uri)],
+    )
+    return types.DidChangeNotebookDocumentParams(
+        notebook_document=types.VersionedNotebookDocumentIdentifier(uri=uri, version=version),
+        change=types.NotebookDocumentChangeEvent(
+            cells=types.NotebookDocumentCellChanges(structure=structure)
+        ),
+    )

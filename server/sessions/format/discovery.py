@@ -23,7 +23,9 @@ MAX_FILE_BYTES = DEFAULT_MAX_NOTEBOOK_BYTES
 
 
 def has_cell_marker(text: str) -> bool:
-    starts, _ = marker_lines(split_lines(text))
+    # A byte order mark is no part of the first line (``parse`` sets it aside):
+    # with it, a notebook whose first line is its first marker was not listed.
+    starts, _ = marker_lines(split_lines(text.removeprefix("\ufeff")))
     return bool(starts)
 
 

@@ -31,7 +31,8 @@ from sessions.lsp.notebook_json import (
 )
 from sessions.lsp.positions import LineIndex, apply_indexed_change
 
-_MARKER = re.compile(r"^[ \t]*#[ \t]*%%", re.MULTILINE)
+# A byte order mark, when a client leaves it in the text, is no part of the first line.
+_MARKER = re.compile(r"^\ufeff?[ \t]*#[ \t]*%%", re.MULTILINE)
 
 
 def has_cell_marker(text: str) -> bool:

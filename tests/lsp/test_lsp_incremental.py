@@ -15,6 +15,7 @@ import random
 import sys
 import time
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -23,13 +24,23 @@ import pytest_lsp
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 
+from sessions.cache.sidecar import save_sidecar, sidecar_path
 from sessions.format.notebook import parse
 from sessions.lsp.notebook_json import serialize_payload
 from sessions.lsp.notebook_state import is_notebook
-from tests.support.lsp import CONFIG, command, initialize, latest_state, recorded, wait_until
+from tests.support.lsp import (
+    CONFIG,
+    command,
+    initialize,
+    latest_state,
+    recorded,
+    statuses,
+    wait_until,
+)
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 import notebook_documents  # the notebook view's messages, shared with the benchmarks
+from workloads import ran_sidecar  # the records a run leaves, as the benchmarks make them
 
 pytestmark = [pytest.mark.lsp, pytest.mark.asyncio(loop_scope="module")]
 
@@ -118,17 +129,25 @@ async def state_cells(client: LanguageClient, uri: str) -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize(
-    ("path", "edits"),
-    [(path, 20) for path in REAL_NOTEBOOKS] + [(path, 6) for path in FORMAT_CORPUS],
+    ("path", "edits", "ran"),
+    [(path, 20, False) for path in REAL_NOTEBOOKS]
+    + [(path, 20, True) for path in REAL_NOTEBOOKS]
+    + [(path, 6, False) for path in FORMAT_CORPUS],
     ids=lambda value: value.name if isinstance(value, Path) else str(value),
 )
 async def test_typing_gives_what_opening_the_typed_text_gives(
-    client: LanguageClient, folder: Path, path: Path, edits: int
+    client: LanguageClient, folder: Path, path: Path, edits: int, ran: bool
 ) -> None:
+    """``ran``: beside the notebook, the sidecar a run of every cell of the
+    untyped text leaves (the same records beside each fresh copy): then the
+    edits make cells stale, and the statuses are compared too."""
     rng = random.Random(path.name)
     text = path.read_text(encoding="utf-8")
-    typed = folder / f"typed_{path.stem}.py"
+    typed = folder / f"typed_{path.stem}_{ran}.py"
     typed.write_text(text, encoding="utf-8")
+    records = ran_sidecar(parse(text), typed.name) if ran else None
+    if records is not None:
+        save_sidecar(sidecar_path(typed), records)
     uri = typed.as_uri()
     client.text_document_did_open(
         types.DidOpenTextDocumentParams(
@@ -138,6 +157,8 @@ async def test_typing_gives_what_opening_the_typed_text_gives(
         )
     )
     await wait_until(lambda: recorded(client).diagnostic_versions.get(uri) == 1, what="opened")
+    if ran:  # the records are read: the cells start fresh
+        await wait_until(lambda: "fresh" in (statuses(client, uri) or []), what="fresh cells")
     for version in range(2, 2 + edits):
         where, inserted, edited = random_edit(text, rng)
         while not is_notebook(parse(edited)):  # a plain file gets no diagnostics to compare
@@ -154,8 +175,10 @@ async def test_typing_gives_what_opening_the_typed_text_gives(
         await wait_until(
             lambda v=version: recorded(client).diagnostic_versions.get(uri) == v, what="typed"
         )
-        fresh = folder / f"fresh_{version}_{path.stem}.py"
+        fresh = folder / f"fresh_{version}_{path.stem}_{ran}.py"
         fresh.write_text(text, encoding="utf-8")
+        if records is not None:
+            save_sidecar(sidecar_path(fresh), replace(records, notebook=fresh.name))
         fresh_uri = fresh.as_uri()
         client.text_document_did_open(
             types.DidOpenTextDocumentParams(

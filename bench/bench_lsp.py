@@ -304,11 +304,26 @@ class EditSamples:
 
 
 async def edit_to_diagnostics(
-    client: BenchClient, uri: str, lines: list[str], edits: int, version: int, pause: float
+    client: BenchClient,
+    uri: str,
+    lines: list[str],
+    edits: int,
+    version: int,
+    pause: float,
+    *,
+    enter: bool = False,
 ) -> EditSamples:
     """One-character edits, alternately typed and deleted; each waits for its
-    diagnostics, then ``pause`` seconds (0: back to back; 0.1: brisk typing)."""
+    diagnostics, then ``pause`` seconds (0: back to back; 0.1: brisk typing).
+
+    ``enter``: the character is a line break at the end of the line (Enter,
+    then Backspace): every cell below moves one line, so its diagnostics and
+    its ``sessions/state`` entry (which hold lines) change with it."""
     line, column = middle_edit_point(lines)
+    if enter:
+        column = len(lines[line])
+    typed = "\n" if enter else "7"
+    after = types.Position(line + 1, 0) if enter else types.Position(line, column + 1)
     samples = []
     received = []
     arrived = []
@@ -320,9 +335,9 @@ async def edit_to_diagnostics(
         done = client.expect(for_version(uri, version))
         if n % 2 == 0:
             where = types.Range(types.Position(line, column), types.Position(line, column))
-            text = "7"
+            text = typed
         else:
-            where = types.Range(types.Position(line, column), types.Position(line, column + 1))
+            where = types.Range(types.Position(line, column), after)
             text = ""
         started = time.perf_counter()
         client.change(uri, version, types.TextDocumentContentChangePartial(range=where, text=text))
@@ -333,7 +348,7 @@ async def edit_to_diagnostics(
     if (edits + 3) % 2 == 1:  # the last change typed a digit: delete it again
         version += 1
         done = client.expect(for_version(uri, version))
-        where = types.Range(types.Position(line, column), types.Position(line, column + 1))
+        where = types.Range(types.Position(line, column), after)
         client.change(uri, version, types.TextDocumentContentChangePartial(range=where, text=""))
         await asyncio.wait_for(done, TIMEOUT)
     return EditSamples(samples[3:], received[3:], arrived[3:], version)
@@ -341,9 +356,10 @@ async def edit_to_diagnostics(
 
 async def large_notebook_edits(
     client: BenchClient, folder: Path, line_count: int, edits: int, *, ran: bool = False
-) -> tuple[EditSamples, EditSamples]:
+) -> tuple[EditSamples, EditSamples, EditSamples]:
     """Issue 12's second size: one-character edits of a ``line_count``-line
-    notebook, typing pace and back to back, through the same server.
+    notebook, typing pace and back to back, then Enter and Backspace back to
+    back, through the same server.
     ``ran``: with the sidecar of a full run beside it (every cell fresh, so
     the edit makes its dependents stale), written a while before the edits,
     as a user edits after a run."""
@@ -358,8 +374,11 @@ async def large_notebook_edits(
     lines = text.split("\n")
     typing = await edit_to_diagnostics(client, uri, lines, edits, 1, 0.1)
     back_to_back = await edit_to_diagnostics(client, uri, lines, edits, typing.version, 0)
+    enter = await edit_to_diagnostics(
+        client, uri, lines, edits, back_to_back.version, 0, enter=True
+    )
     client.close(uri)
-    return typing, back_to_back
+    return typing, back_to_back, enter
 
 
 async def notebook_document_edits(
@@ -681,7 +700,7 @@ async def main_large(line_count: int, edits: int) -> None:
             try:
                 floor = await trivial_round_trips(client, 50)
                 floor_ms = sorted(floor)[len(floor) // 2]
-                typing, back_to_back = await large_notebook_edits(
+                typing, back_to_back, enter = await large_notebook_edits(
                     client, Path(tmp), line_count, edits
                 )
                 if state_changes:  # the same after a run, and in the notebook view
@@ -703,6 +722,7 @@ async def main_large(line_count: int, edits: int) -> None:
                 Row(f"trivial request round trip (floor){label}", floor, "", floor_ms, FLOOR)
             )
             series = [("typing", typing), ("back to back", back_to_back)]
+            series += [("Enter / Backspace, back to back (the cells below move)", enter)]
             if state_changes:
                 series += [("typing, after a run", after_run[0])]
                 series += [("back to back, after a run", after_run[1])]
@@ -729,7 +749,7 @@ async def main_large(line_count: int, edits: int) -> None:
                         floor_ms,
                     )
                 )
-            for name, samples in series[:2]:
+            for name, samples in series[:3]:
                 rows.append(
                     Row(
                         f"didChange → client handler ran, {name}{label}",
@@ -786,13 +806,16 @@ async def main(
                 row("didChange (1 char) → diagnostics, back to back", edited.handled, budget)
             )
             version = edited.version
-            typing, back_to_back = await large_notebook_edits(client, folder, large_lines, edits)
+            typing, back_to_back, enter = await large_notebook_edits(
+                client, folder, large_lines, edits
+            )
             large = f"{large_lines:,} lines"
             budget_large = "p50 ≤ 20 (issue 12)"
             rows.append(
                 row(f"didChange → diagnostics received, {large}", typing.received, budget_large)
             )
             rows.append(row(f"… back to back, {large}", back_to_back.received, budget_large))
+            rows.append(row(f"… Enter / Backspace, {large}", enter.received, budget_large))
             hovers, analyses, version = await hovers_while_heavy_edits(
                 client, uri, text, version, heavy_rounds
             )

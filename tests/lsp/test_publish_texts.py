@@ -5,10 +5,14 @@ always what ``to_lsp`` makes from scratch."""
 from __future__ import annotations
 
 import json
+from typing import Any
+
+import pytest
 
 from sessions.analysis.diagnostics import Diagnostic
 from sessions.format.notebook import parse
 from sessions.format.reparse import parse_edit
+from sessions.lsp import publish
 from sessions.lsp.positions import NotebookLines
 from sessions.lsp.publish import DiagnosticTexts, to_lsp
 
@@ -218,3 +222,33 @@ def test_a_list_with_a_diagnostic_outside_every_cell_is_made_as_to_lsp_makes_it(
         texts.published()
         assert [json.loads(t) for t in made] == _fresh(found, text)
     assert id(outside) not in texts._last_objects and id(found[1]) in texts._last_objects
+
+
+def test_a_diagnostic_moved_down_with_its_cell_is_its_last_text_on_new_lines(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Enter above a cell moves it, and its diagnostics, a line down: the text
+    is the last one with the two line numbers changed (no conversion of its
+    columns again), and equal to what ``to_lsp`` makes; in UTF-16 too."""
+    before = TEXT.replace("y = undefined_name", "😀 = undefined_name")
+    after = before.replace("x = 1\n", "x = 1\n\n")
+    texts = DiagnosticTexts()
+    kept, fresh = _texts_and_fresh(texts, before, _diagnostic(4, 4, 18))
+    assert kept == fresh
+    conversions: list[Diagnostic] = []
+
+    def counted(diagnostic: Diagnostic, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        conversions.append(diagnostic)
+        return to_lsp(diagnostic, *args, **kwargs)
+
+    monkeypatch.setattr(publish, "to_lsp", counted)
+    moved = _diagnostic(5, 4, 18)
+    index = NotebookLines(parse(after), after)
+    text = texts.text(moved, index, "utf-16")
+    assert conversions == []  # from the template: only the lines are new
+    assert json.loads(text) == to_lsp(moved, index, "utf-16")
+    assert json.loads(text)["range"]["start"] == {"line": 5, "character": 5}
+    texts.published()
+    other = _diagnostic(5, 4, 9)  # another place in the cell: converted
+    assert json.loads(texts.text(other, index, "utf-16")) == to_lsp(other, index, "utf-16")
+    assert conversions == [other]

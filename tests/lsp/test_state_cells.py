@@ -128,3 +128,25 @@ def test_cells_added_and_removed_are_built_and_dropped() -> None:
     built = cells.build(third, loaded=set(), running=None)
     assert len(built) == 10
     assert _decoded(built) == cells_json(third, loaded=set(), running=None, outputs=False)
+
+
+def test_cells_moved_by_a_line_break_above_keep_their_entries_on_new_lines() -> None:
+    """Enter at the end of a line moves every cell below it one line: their
+    entries are the last ones with the lines changed, not made again, and
+    still equal what ``cells_json`` builds; Backspace moves them back."""
+    history = History(TEXT.replace("v3 = v2 + 1\n", "v3 = v2 + 1  # a comment\n"))
+    cells = StateCells()
+    first = snapshot_of(history)
+    cells.build(first, loaded=set(), running=None)
+    before = _text(history)
+    history.edit(before.replace("# a comment\n", "# a comment\n\n"))
+    second = snapshot_of(history, first)
+    moved = cells.build(second, loaded=set(), running=None)
+    assert _decoded(moved) == cells_json(second, loaded=set(), running=None, outputs=False)
+    assert [json.loads(text)["line"] for text in moved[3:6]] == [9, 13, 16]
+    assert cells.rebuilt == 1  # the cell that got the line; the 8 below it only moved
+    history.edit(before)
+    third = snapshot_of(history, second)
+    back = cells.build(third, loaded={4}, running=None)
+    assert _decoded(back) == cells_json(third, loaded={4}, running=None, outputs=False)
+    assert cells.rebuilt == 2  # that cell again, and the one now loaded

@@ -947,8 +947,19 @@ def _columns(
 def _shifted(diagnostics: tuple[Diagnostic, ...], delta: int) -> tuple[Diagnostic, ...]:
     if not delta:
         return diagnostics
+    # The constructor, not dataclasses.replace: 1.1 against 2.3 µs, for each
+    # diagnostic below an Enter (1,000 in a 50,000-line notebook).
     return tuple(
-        dataclasses.replace(d, line=d.line + delta, end_line=d.end_line + delta)
+        Diagnostic(
+            d.code,
+            d.severity,
+            d.message,
+            d.cell,
+            d.line + delta,
+            d.col,
+            d.end_line + delta,
+            d.end_col,
+        )
         for d in diagnostics
     )
 

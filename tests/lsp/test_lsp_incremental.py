@@ -33,6 +33,7 @@ from tests.support.lsp import (
     command,
     initialize,
     latest_state,
+    open_text,
     recorded,
     statuses,
     wait_until,
@@ -148,14 +149,7 @@ async def test_typing_gives_what_opening_the_typed_text_gives(
     records = ran_sidecar(parse(text), typed.name) if ran else None
     if records is not None:
         save_sidecar(sidecar_path(typed), records)
-    uri = typed.as_uri()
-    client.text_document_did_open(
-        types.DidOpenTextDocumentParams(
-            text_document=types.TextDocumentItem(
-                uri=uri, language_id="python", version=1, text=text
-            )
-        )
-    )
+    uri = open_text(client, typed, text)
     await wait_until(lambda: recorded(client).diagnostic_versions.get(uri) == 1, what="opened")
     if ran:  # the records are read: the cells start fresh
         await wait_until(lambda: "fresh" in (statuses(client, uri) or []), what="fresh cells")
@@ -179,14 +173,7 @@ async def test_typing_gives_what_opening_the_typed_text_gives(
         fresh.write_text(text, encoding="utf-8")
         if records is not None:
             save_sidecar(sidecar_path(fresh), replace(records, notebook=fresh.name))
-        fresh_uri = fresh.as_uri()
-        client.text_document_did_open(
-            types.DidOpenTextDocumentParams(
-                text_document=types.TextDocumentItem(
-                    uri=fresh_uri, language_id="python", version=1, text=text
-                )
-            )
-        )
+        fresh_uri = open_text(client, fresh, text)
         await wait_until(
             lambda u=fresh_uri: recorded(client).diagnostic_versions.get(u) == 1, what="fresh"
         )
@@ -289,14 +276,7 @@ async def test_the_notebook_view_gives_what_opening_its_text_gives(
         afresh = serialize_payload({**parsed, "cells": cells})
         fresh = folder / f"view_fresh_{version}_{path.stem}.py"
         fresh.write_text(afresh, encoding="utf-8")
-        fresh_uri = fresh.as_uri()
-        client.text_document_did_open(
-            types.DidOpenTextDocumentParams(
-                text_document=types.TextDocumentItem(
-                    uri=fresh_uri, language_id="python", version=1, text=afresh
-                )
-            )
-        )
+        fresh_uri = open_text(client, fresh, afresh)
         await analysed(client, fresh_uri, 1)
         fresh_state = await state_cells(client, fresh_uri)
         fresh_diagnostics = file_diagnostics_by_cell(client, fresh_uri, afresh)

@@ -92,6 +92,14 @@ async def test_cli_run_attaches_to_the_kernel_this_process_owns(
     assert after is not None
     cell_code = parse(notebook.read_text()).cells[0].code
     assert code_hash(cell_code) in after.executed
+    # The activity itself is written by the owner's poller within its
+    # ``poll_interval`` (0.25 s), not with each cell: wait for that write.
+    deadline = time.monotonic() + 10
+    while after.last_activity <= entry.last_activity and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+        found = Registry().get(entry.key)
+        assert found is not None
+        after = found
     assert after.last_activity > entry.last_activity
 
 

@@ -438,3 +438,32 @@ async def test_typing_after_a_cell_is_added_in_the_notebook_view(
     assert state["cells"][0]["defines"] == ["other", "value"]
     assert state["cells"][1]["defines"] == ["later"]
     assert state["cells"][1]["uses"] == ["other", "value"]
+
+
+async def test_a_cell_added_above_the_preamble_stays_on_top(
+    client: LanguageClient, folder: Path
+) -> None:
+    """A cell added above a notebook's preamble (the docstring every
+    scikit-learn example starts with) is the file's first cell too, so what
+    is said about it goes to it: the preamble was kept above it, and the new
+    cell's warning was published on the preamble's cell."""
+    text = (
+        Path(__file__).resolve().parents[2] / "bench/corpus/sklearn_cv_predict.py.txt"
+    ).read_text()
+    path = write_notebook(folder, "above_preamble.py", text)
+    parsed = await command(client, "sessions.parse", {"text": text})
+    assert parsed["cells"][0]["preamble"]
+    uri = path.as_uri()
+    cell_uris = notebook_documents.cell_uris(uri, parsed)
+    client.notebook_document_did_open(notebook_documents.did_open(uri, parsed))
+    await wait_until(lambda: cell_uris[-1] in recorded(client).diagnostic_versions, what="open")
+    new_uri = f"{uri}#top"
+    client.notebook_document_did_change(
+        notebook_documents.cell_insert(uri, 2, 0, new_uri, "print(not_defined_anywhere)")
+    )
+    await wait_until(lambda: client.diagnostics.get(new_uri), what="the new cell's warning")
+    assert [d.code for d in client.diagnostics[new_uri]] == ["undefined-name"]
+    assert not client.diagnostics.get(cell_uris[0])  # the preamble's
+    state = await command(client, "sessions.state", {"uri": uri})
+    assert state["cells"][0]["uses"] == ["not_defined_anywhere"]
+    assert state["cells"][1]["line"] > 0

@@ -320,3 +320,39 @@ def test_new_cells_and_typing_write_what_one_cell_at_a_time_writes(
             patch.setattr(notebook_json, "set_sources", lambda *a, **_: set_sources(*a))
             patch.setattr(notebook_json, "insert_cells", lambda *a, **_: insert_cells(*a))
             assert written == serialize_payload(payload)
+
+
+def _as_shown(cell: dict[str, Any]) -> tuple[str, str]:
+    """A cell as the notebook view shows it; trailing blank space is the file's
+    to keep (a cell's last blank lines are its separator)."""
+    kind = "raw" if cell.get("frontmatter") else cell["kind"]
+    return kind, cell["source"].rstrip()
+
+
+@pytest.mark.parametrize("path", REAL_NOTEBOOKS, ids=lambda p: p.name)
+@settings(max_examples=25, deadline=None)
+@given(data=st.data())
+def test_cells_added_moved_and_deleted_read_back_in_the_view_order(
+    path: Path, data: st.DataObject
+) -> None:
+    """Whatever the notebook view does to the order of whole cells (add one
+    anywhere, the top included; move one; delete one), the file it saves
+    reads back as those cells in that order: the view addresses cells by
+    position, so a cell read back elsewhere would run, format and show
+    another's. Adding a cell above a preamble (the text before the first
+    marker, as every scikit-learn example starts) put it below instead."""
+    payload = through_json(parse_payload(path.read_text(encoding="utf-8")))
+    cells: list[dict[str, Any]] = payload["cells"]
+    for _ in range(data.draw(st.integers(1, 4))):
+        step = data.draw(st.sampled_from(["add", "add", "move", "delete"]))
+        if step == "add":
+            kind = data.draw(st.sampled_from(["code", "markdown"]))
+            new = {"kind": kind, "source": "added = 1" if kind == "code" else "Added"}
+            cells.insert(data.draw(st.integers(0, len(cells))), new)
+        elif step == "move":
+            moved = cells.pop(data.draw(st.integers(0, len(cells) - 1)))
+            cells.insert(data.draw(st.integers(0, len(cells))), moved)
+        elif len(cells) > 1:
+            del cells[data.draw(st.integers(0, len(cells) - 1))]
+    written = parse_payload(serialize_payload(payload))["cells"]
+    assert [_as_shown(c) for c in written] == [_as_shown(c) for c in cells]

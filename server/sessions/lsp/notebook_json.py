@@ -13,6 +13,7 @@ header). Pure: no I/O, no LSP.
 
 from __future__ import annotations
 
+import itertools
 import operator
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -255,6 +256,7 @@ def serialize_cells(wanted: Sequence[WantedCell], fields: NotebookFields) -> str
     Given the same :class:`WantedCell` objects again, it reuses what it found
     out about them: the notebook view keeps each cell's between keystrokes."""
     bom, newline, prefix, header = fields.bom, fields.newline, fields.prefix, fields.header
+    wanted = _preamble_on_top(wanted)
     # Start from every cell that still has its file text, then edit and insert
     # the others in place, so untouched cells keep their bytes.
     with_raw = [w for w in wanted if w.raw is not None and _same_kind(w, header)]
@@ -289,6 +291,29 @@ def serialize_cells(wanted: Sequence[WantedCell], fields: NotebookFields) -> str
     if folded is None:  # pragma: no cover - editing from the end keeps every position
         folded = _insert(base, len(base), wanted)
     return serialize(folded)
+
+
+def _preamble_on_top(wanted: Sequence[WantedCell]) -> Sequence[WantedCell]:
+    """The cells, with a preamble no longer on top made an ordinary cell.
+
+    A preamble is the text above the first marker, so it can only be the first
+    cell (after the header's frontmatter). When the notebook view adds a cell
+    above it, or moves it down, it is written anew with a marker of its own;
+    kept as it was, it would read back above the cells the view shows before
+    it, and the view, which addresses cells by position, would run, format
+    and show one cell for another."""
+    top = 1 if wanted and wanted[0].frontmatter else 0
+    if not any(map(_IS_PREAMBLE, itertools.islice(wanted, top + 1, None))):  # every keystroke
+        return wanted
+    return [
+        replace(cell, raw=None, preamble=False, _kind_after=None, _reads_back=None)
+        if cell.preamble and at != top
+        else cell
+        for at, cell in enumerate(wanted)
+    ]
+
+
+_IS_PREAMBLE = operator.attrgetter("preamble")
 
 
 def _edits(cells: Sequence[WantedCell], first: int) -> list[tuple[int, str]]:

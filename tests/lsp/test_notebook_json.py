@@ -356,3 +356,53 @@ def test_cells_added_moved_and_deleted_read_back_in_the_view_order(
             del cells[data.draw(st.integers(0, len(cells) - 1))]
     written = parse_payload(serialize_payload(payload))["cells"]
     assert [_as_shown(c) for c in written] == [_as_shown(c) for c in cells]
+
+
+VIEW_TYPING = st.sampled_from(['"""', "'''", "(", "x = 1", "\n", "\n\n", "# note", '"""doc"""'])
+
+
+def _in_order(text: str, sources: list[str]) -> list[int]:
+    """The cells whose lines are not all found in ``text`` after the cells before it."""
+    missing, at = [], 0
+    for position, source in enumerate(sources):
+        for line in source.rstrip().split("\n"):
+            if line.lstrip().startswith(("%", "!")):
+                continue  # magics are written commented or as a cell's language
+            found = text.find(line.rstrip(), at)
+            if found < 0:
+                missing.append(position)
+                break
+            at = found + len(line.rstrip())
+    return missing
+
+
+@pytest.mark.parametrize("path", REAL_NOTEBOOKS, ids=lambda p: p.name)
+@settings(max_examples=25, deadline=None)
+@given(data=st.data())
+def test_the_notebook_view_loses_no_cell_text_even_with_strings_left_open(
+    path: Path, data: st.DataObject
+) -> None:
+    """What the notebook view sends (cells typed into, added, deleted, some
+    opening strings that take in the cells below them in the file) is all in
+    the text it saves, in order: every line of every cell. Typing into a cell
+    after a string was opened in a cell added above it wrote the typed cell
+    over another one, whose code was lost."""
+    payload = through_json(parse_payload(path.read_text(encoding="utf-8")))
+    cells: list[dict[str, Any]] = payload["cells"]
+    for _ in range(data.draw(st.integers(1, 8))):
+        step = data.draw(st.sampled_from(["type", "type", "add", "delete"]))
+        if step == "add":
+            new = {"kind": "code", "source": data.draw(VIEW_TYPING)}
+            cells.insert(data.draw(st.integers(0, len(cells))), new)
+        elif step == "delete" and len(cells) > 1:
+            del cells[data.draw(st.integers(0, len(cells) - 1))]
+        else:
+            editable = [i for i, c in enumerate(cells) if not c.get("frontmatter")]
+            if not editable:
+                continue
+            cell = cells[data.draw(st.sampled_from(editable))]
+            source = cell["source"]
+            at = data.draw(st.integers(0, len(source)))
+            cell["source"] = source[:at] + data.draw(VIEW_TYPING) + source[at:]
+        shown = [c["source"] for c in cells if not c.get("frontmatter")]
+        assert _in_order(serialize_payload(payload), shown) == []

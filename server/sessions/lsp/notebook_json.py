@@ -361,10 +361,12 @@ def _in_turn(
         for cell in batch:
             if not 0 <= position < len(notebook):
                 return False
-            before = len(notebook)
+            before = notebook
             if not (cell.raw is not None and _reads_as(cell.raw, cell)):
                 notebook = set_source(notebook, position, cell.source)
-            position += 1 + (len(notebook) - before)
+                if not _below_kept(before, notebook, position + 1):
+                    return False
+            position += 1 + (len(notebook) - len(before))
         batch.clear()
         return True
 
@@ -374,9 +376,11 @@ def _in_turn(
             if pending:
                 if not 0 <= position <= len(notebook):
                     return None
-                before = len(notebook)
+                before = notebook
                 notebook = _insert(notebook, position, pending, placed=False)
-                position += len(notebook) - before
+                if not _below_kept(before, notebook, position):
+                    return None
+                position += len(notebook) - len(before)
                 pending = []
             if not batch:
                 batch_at = position
@@ -393,6 +397,21 @@ def _in_turn(
             return None
         notebook = _insert(notebook, position, pending, placed=False)
     return notebook
+
+
+def _below_kept(before: ParsedNotebook, after: ParsedNotebook, below: int) -> bool:
+    """Whether the cells of ``before`` from ``below`` on end ``after``
+    unchanged: a step that opened a string took them in (or moved them), and
+    the positions counted from them are lost. The same cell objects unless
+    the text was read again."""
+    old = before.cells[below:]
+    if len(old) > len(after.cells):
+        return False
+    new = after.cells[len(after.cells) - len(old) :]
+    return all(map(operator.is_, new, old)) or list(map(_RAW, new)) == list(map(_RAW, old))
+
+
+_RAW = operator.attrgetter("raw")
 
 
 def _from_the_end(

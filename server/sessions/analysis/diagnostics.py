@@ -4,7 +4,8 @@ The language server converts these to LSP diagnostics; the CLI prints them.
 Codes are a contract (docs/protocol.md): edited, upstream, run-error,
 syntax-error, undefined-name, used-before-defined, cycle, redefined,
 star-import, kernel-setup, notebook-too-large (the language server's, for a
-document over the size limit).
+document over the size limit), cell-boundary (the language server's, for a
+notebook-view cell that makes the file's cells differ from the view's).
 """
 
 from __future__ import annotations

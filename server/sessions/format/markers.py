@@ -200,3 +200,28 @@ def format_header(header: CellHeader) -> str:
         f"{key}={json.dumps(value, ensure_ascii=False)}" for key, value in header.metadata.items()
     )
     return " ".join(parts)
+
+
+CellBreak = Literal["marker", "string"]
+
+
+def cell_break(lines: Sequence[str]) -> tuple[int, CellBreak] | None:
+    """Where a code cell's text, written under its own marker, stops reading
+    back as that one cell: the first line that reads as a marker (a cell
+    starts there), or the line that opens a triple-quoted string still open
+    at the end (it takes in the markers below). None if it reads back whole."""
+    state: str | None = None
+    opened = 0
+    marker = _MARKER.match
+    for index, line in enumerate(lines):
+        if state is None:
+            if "%%" in line and marker(line):
+                return index, "marker"
+            if TRIPLE_SQ in line or TRIPLE_DQ in line:
+                state = string_state(line, None)
+                opened = index
+        elif state in line:
+            state = string_state(line, state)
+            if state is not None:
+                opened = index  # closed and opened again (or an escaped quote: near enough)
+    return (opened, "string") if state is not None else None

@@ -30,10 +30,12 @@ from sessions.lsp.errors import failed, invalid
 from sessions.lsp.notebook_json import PayloadError, parse_payload, serialize_payload
 from sessions.lsp.state_payload import STATE_PAGE_BYTES, OutputsCursor, add_outputs_page, cells_json
 from sessions.lsp.uris import LOCAL_HOSTS
+from sessions.lsp.view_cells import command_refused, unmatched
 from sessions.run.plan import RUN_MODES, PlanError
 from sessions.workspace_scope import within
 
 if TYPE_CHECKING:
+    from sessions.format.notebook import ParsedNotebook
     from sessions.lsp.notebook_state import NotebookState
     from sessions.lsp.workspace import NotebookWorkspace
 
@@ -55,6 +57,24 @@ def _state(workspace: NotebookWorkspace, arg: Mapping[str, Any], command: str) -
     if state is None:
         raise invalid(f"{command}: {uri!r} is not a file:// URI of a notebook .py file")
     return state
+
+
+def _require_view_matches(
+    workspace: NotebookWorkspace, state: NotebookState, command: str
+) -> ParsedNotebook:
+    """The notebook now; refused while the notebook view's cells are not the
+    file's (a string left open, a marker typed in a cell): the view names
+    cells by position, and cell N would be another cell of the file."""
+    try:
+        notebook = state.current_notebook()
+    except NotebookReadError as exc:
+        raise failed(str(exc)) from exc
+    view = workspace.documents.notebooks.get(state.uri) if state.document == "notebook" else None
+    if view is not None:
+        found = unmatched(view, notebook)
+        if found is not None:
+            raise failed(command_refused(command, found))
+    return notebook
 
 
 def _require_in_workspace(workspace: NotebookWorkspace, uri: str, command: str) -> None:
@@ -113,13 +133,10 @@ async def run(workspace: NotebookWorkspace, *args: Any) -> dict[str, Any]:
     state = _state(workspace, arg, "sessions.run")
     cells = _cells(arg, "sessions.run")
     line = arg.get("line")
+    notebook = _require_view_matches(workspace, state, "sessions.run")
     if line is not None and not cells:
         if not isinstance(line, int) or isinstance(line, bool):
             raise invalid("sessions.run: `line` must be a 0-based line number")
-        try:
-            notebook = state.current_notebook()
-        except NotebookReadError as exc:
-            raise failed(str(exc)) from exc
         index = notebook.cell_at_line(line)
         if index is None:
             raise invalid(
@@ -184,10 +201,7 @@ async def clear_outputs(workspace: NotebookWorkspace, *args: Any) -> None:
     arg = argument(args, "sessions.clearOutputs")
     cells = _cells(arg, "sessions.clearOutputs")
     state = _state(workspace, arg, "sessions.clearOutputs")
-    try:
-        notebook = state.current_notebook()
-    except NotebookReadError as exc:
-        raise failed(str(exc)) from exc
+    notebook = _require_view_matches(workspace, state, "sessions.clearOutputs")
     for index in cells or []:
         if not 0 <= index < len(notebook.cells):
             raise invalid(

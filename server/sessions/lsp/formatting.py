@@ -19,6 +19,7 @@ from sessions.formatting import FormatterUnavailable, format_notebook
 from sessions.lsp.documents import has_cell_marker
 from sessions.lsp.errors import failed
 from sessions.lsp.positions import LineIndex, to_client_column
+from sessions.lsp.view_cells import cell_matches
 
 if TYPE_CHECKING:
     from sessions.lsp.workspace import NotebookWorkspace
@@ -98,6 +99,16 @@ async def formatting_edits(
     encoding = workspace.client.encoding()
     try:
         if owner is not None:
+            view = workspace.documents.notebooks.get(owner[0])
+            in_file = (await asyncio.to_thread(parse, text)).cells
+            if (
+                view is None
+                or owner[1] >= len(in_file)
+                or not cell_matches(view.cells[owner[1]], in_file[owner[1]])
+            ):
+                # The file's cell at this place is another (a string left open
+                # above, view_cells.py): its code must not replace this cell's.
+                return []
             source = await asyncio.to_thread(format_cell_source, text, state.path, owner[1])
             if source is None:
                 return []

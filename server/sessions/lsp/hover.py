@@ -17,6 +17,7 @@ from lsprotocol import types
 from sessions.analysis.snapshot import Snapshot
 from sessions.lsp.positions import from_client_column
 from sessions.lsp.positions import line_text as snapshot_line_text
+from sessions.lsp.view_cells import cell_matches
 
 if TYPE_CHECKING:
     from sessions.lsp.workspace import NotebookWorkspace
@@ -82,9 +83,13 @@ async def hover_at(
             return None
         state, snapshot = found
         if owner is not None:
-            if owner[1] >= len(snapshot.notebook.cells):
+            view = workspace.documents.notebooks.get(owner[0])
+            if owner[1] >= len(snapshot.notebook.cells) or view is None:
                 return None
-            line += snapshot.notebook.cells[owner[1]].body_line
+            cell = snapshot.notebook.cells[owner[1]]
+            if not cell_matches(view.cells[owner[1]], cell):
+                return None  # not the file's cell at its place (view_cells.py)
+            line += cell.body_line
         line_text = snapshot_line_text(state.snapshot_text or "", line)
     column = from_client_column(line_text, position.character, workspace.client.encoding())
     text = hover_text(snapshot, line, column, line_text)

@@ -25,6 +25,7 @@ from sessions.lsp.encoded import encode, join_array, join_object
 from sessions.lsp.notebook_state import NotebookState, is_notebook
 from sessions.lsp.positions import NotebookLines, to_client_column
 from sessions.lsp.state_payload import StateCells
+from sessions.lsp.view_cells import CELL_BOUNDARY, Unmatched, unmatched
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +91,23 @@ def to_lsp(
         "message": diagnostic.message,
         "severity": int(_SEVERITY[diagnostic.severity]),
         "code": diagnostic.code,
+        "source": SOURCE,
+    }
+
+
+def boundary_diagnostic(cell_text: str, found: Unmatched, encoding: str) -> LspDiagnostic:
+    """The ``cell-boundary`` error on the line of the view cell to fix."""
+    lines = cell_text.split("\n")
+    line = min(found.line, len(lines) - 1)
+    text = lines[line].rstrip("\r")
+    return {
+        "range": {
+            "start": _position(line, 0),
+            "end": _position(line, to_client_column(text, len(text), encoding)),
+        },
+        "message": found.message,
+        "severity": int(types.DiagnosticSeverity.Error),
+        "code": CELL_BOUNDARY,
         "source": SOURCE,
     }
 
@@ -461,9 +479,15 @@ class Publisher:
                     )
                 )
         else:
-            log.info(
-                "%s: cells do not map 1:1 to the file after an edit; diagnostics wait", state.uri
-            )
+            # A string left open or a marker typed in a cell: the file's cells
+            # are not the view's, so nothing is put on a cell but the one to fix.
+            log.info("%s: the file's cells are not the view's after an edit", state.uri)
+            found_break = unmatched(notebook_doc, snapshot.notebook)
+            if found_break is not None:
+                view_cell = notebook_doc.cells[found_break.position]
+                by_cell[found_break.position] = [
+                    encode(boundary_diagnostic(view_cell.text, found_break, encoding))
+                ]
         targets: set[str] = set()
         sent = self._sent
         for position, cell_doc in enumerate(notebook_doc.cells):
@@ -486,6 +510,12 @@ class Publisher:
         snapshot = state.snapshot
         if snapshot is None or state.document is None or not is_notebook(snapshot.notebook):
             return
+        if state.document == "notebook":
+            view = self._documents.notebooks.get(state.uri)
+            if view is not None and len(view.cells) != len(snapshot.notebook.cells):
+                # Statuses go to cells by position: they wait, as diagnostics do,
+                # until the view's cells are the file's again (view_cells.py).
+                return
         cells = self._state_cells.setdefault(state.uri, StateCells()).build(
             snapshot,
             loaded=state.loaded_cells(),

@@ -1,0 +1,148 @@
+"""The notebook view's cells while they are not the file's (a string left
+open, a marker typed in a cell): the cell to fix is pointed at, and nothing
+is run, cleared, formatted or shown for one cell in another's place
+(``sessions.lsp.view_cells``, docs/protocol.md)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_lsp
+from lsprotocol import types
+from pygls.exceptions import JsonRpcException
+from pytest_lsp import LanguageClient
+
+from tests.support.lsp import (
+    CONFIG,
+    command,
+    initialize,
+    latest_state,
+    recorded,
+    wait_until,
+    write_notebook,
+)
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+import notebook_documents  # the notebook view's messages, shared with the benchmarks
+
+pytestmark = [pytest.mark.lsp, pytest.mark.kernel, pytest.mark.asyncio(loop_scope="module")]
+
+# The third cell's comment holds a triple quote: harmless, until a string is
+# left open above it; then it closes that string, and the file reads the
+# second and third cells as one, its third cell being the view's fourth.
+NOTEBOOK = (
+    "# %% a\na = 1\n\n"
+    "# %% b\nb = 2\n\n"
+    '# %% c\nprint( "C ran" )  # ends with """\n\n'
+    '# %% d\nprint("D ran")\n'
+)
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("lsp-view-cells")
+
+
+@pytest_lsp.fixture(config=CONFIG, scope="module")
+async def client(lsp_client: LanguageClient, folder: Path) -> AsyncIterator[None]:
+    await initialize(lsp_client, folder)
+    yield
+    await lsp_client.shutdown_session()
+
+
+async def open_view(client: LanguageClient, path: Path) -> tuple[str, list[str]]:
+    text = path.read_text(encoding="utf-8")
+    parsed = await command(client, "sessions.parse", {"text": text})
+    uri = path.as_uri()
+    uris = notebook_documents.cell_uris(uri, parsed)
+    client.notebook_document_did_open(notebook_documents.did_open(uri, parsed))
+    await wait_until(lambda: (latest_state(client, uri) or {}).get("version") == 1, what="open")
+    return uri, uris
+
+
+async def analysed(client: LanguageClient, uri: str, version: int) -> None:
+    await wait_until(lambda: recorded(client).diagnostic_versions.get(uri) == version, what="v")
+
+
+def codes(client: LanguageClient, uris: list[str]) -> list[list[Any]]:
+    return [[d.code for d in client.diagnostics.get(u, [])] for u in uris]
+
+
+async def test_a_string_left_open_runs_and_formats_no_cell_for_another(
+    client: LanguageClient, folder: Path
+) -> None:
+    path = write_notebook(folder, "open_string.py", NOTEBOOK)
+    uri, uris = await open_view(client, path)
+    end_of_b = types.Range(types.Position(0, 5), types.Position(0, 5))
+    client.notebook_document_did_change(
+        notebook_documents.cell_edit(uri, 2, uris[1], end_of_b, ' + """')
+    )
+    await analysed(client, uris[1], 2)
+    # The cell that opened the string is pointed at; no other cell gets anything.
+    assert codes(client, uris) == [[], ["cell-boundary"], [], []]
+    [boundary] = client.diagnostics[uris[1]]
+    assert boundary.range.start.line == 0 and "string open" in boundary.message
+    assert boundary.severity == types.DiagnosticSeverity.Error
+    # No statuses for version 2: they would go to cells by position.
+    assert (await command(client, "sessions.state", {"uri": uri}))["version"] == 2
+    assert latest_state(client, uri)["version"] == 1  # type: ignore[index]
+
+    # Running the view's third cell would have run the file's third, "d".
+    with pytest.raises(JsonRpcException, match=r"cell 2 of the notebook view \(index 1\)"):
+        await command(client, "sessions.run", {"uri": uri, "cells": [2]})
+    with pytest.raises(JsonRpcException, match="string open"):
+        await command(client, "sessions.run", {"uri": uri, "mode": "all"})
+    with pytest.raises(JsonRpcException, match=r"sessions\.clearOutputs: cell 2"):
+        await command(client, "sessions.clearOutputs", {"uri": uri, "cells": [2]})
+    assert not recorded(client).output
+    # Formatting the third cell would have replaced its code with "d"'s.
+    edits = await client.text_document_formatting_async(
+        types.DocumentFormattingParams(
+            text_document=types.TextDocumentIdentifier(uri=uris[2]),
+            options=types.FormattingOptions(tab_size=4, insert_spaces=True),
+        )
+    )
+    assert edits is not None and list(edits) == []  # no edit, and not None: it was asked
+    hover = await client.text_document_hover_async(
+        types.HoverParams(types.TextDocumentIdentifier(uri=uris[3]), types.Position(0, 1))
+    )
+    assert hover is None
+
+    # The string closed: everything comes back, and the third cell is "c".
+    client.notebook_document_did_change(
+        notebook_documents.cell_edit(
+            uri, 3, uris[1], types.Range(types.Position(0, 5), types.Position(0, 11)), ""
+        )
+    )
+    await wait_until(lambda: (latest_state(client, uri) or {}).get("version") == 3, what="v3")
+    assert codes(client, uris) == [[], [], [], []]
+    result = await command(client, "sessions.run", {"uri": uri, "cells": [2]})
+    assert result["ran"] == [2]
+    printed = "".join(o["output"].get("text", "") for o in recorded(client).output)
+    assert printed == "C ran\n"
+    edits = await client.text_document_formatting_async(
+        types.DocumentFormattingParams(
+            text_document=types.TextDocumentIdentifier(uri=uris[2]),
+            options=types.FormattingOptions(tab_size=4, insert_spaces=True),
+        )
+    )
+    assert edits and edits[0].new_text == 'print("C ran")  # ends with """'
+
+
+async def test_a_marker_typed_in_a_cell_is_pointed_at(client: LanguageClient, folder: Path) -> None:
+    path = write_notebook(folder, "marker.py", NOTEBOOK)
+    uri, uris = await open_view(client, path)
+    end_of_a = types.Range(types.Position(0, 5), types.Position(0, 5))
+    client.notebook_document_did_change(
+        notebook_documents.cell_edit(uri, 2, uris[0], end_of_a, "\n# %% split\nsplit = 1")
+    )
+    await analysed(client, uris[0], 2)
+    assert codes(client, uris) == [["cell-boundary"], [], [], []]
+    [boundary] = client.diagnostics[uris[0]]
+    assert boundary.range.start.line == 1 and "cell marker" in boundary.message
+    with pytest.raises(JsonRpcException, match=r"cell 1 of the notebook view \(index 0\), line 2"):
+        await command(client, "sessions.run", {"uri": uri, "cells": [1]})

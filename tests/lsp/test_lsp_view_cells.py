@@ -146,3 +146,47 @@ async def test_a_marker_typed_in_a_cell_is_pointed_at(client: LanguageClient, fo
     assert boundary.range.start.line == 1 and "cell marker" in boundary.message
     with pytest.raises(JsonRpcException, match=r"cell 1 of the notebook view \(index 0\), line 2"):
         await command(client, "sessions.run", {"uri": uri, "cells": [1]})
+
+
+CORPUS = Path(__file__).resolve().parents[2] / "bench" / "corpus"
+
+
+@pytest.mark.parametrize(
+    "name", ["sklearn_cost_complexity_pruning.py.txt", "statsmodels_glm.py.txt"]
+)
+async def test_a_string_opened_in_a_real_notebook_points_at_its_cell_and_closing_it_restores_all(
+    client: LanguageClient, folder: Path, name: str
+) -> None:
+    """On real notebooks: a string opened at the top of a code cell (one with
+    no triple quote below it, so it stays open to the end) gives that cell
+    the one diagnostic of the notebook; deleting it again gives every cell
+    back exactly the diagnostics it had."""
+    path = write_notebook(folder, name.removesuffix(".txt"), (CORPUS / name).read_text())
+    uri, uris = await open_view(client, path)
+    parsed = await command(client, "sessions.parse", {"text": path.read_text()})
+    cells = parsed["cells"]
+    await analysed(client, uris[-1], 1)
+    before = codes(client, uris)
+    target = max(
+        i
+        for i, cell in enumerate(cells[:-1])
+        if cell["kind"] == "code"
+        and not any('"""' in c["source"] or "'''" in c["source"] for c in cells[i:])
+    )
+    start = types.Range(types.Position(0, 0), types.Position(0, 0))
+    client.notebook_document_did_change(
+        notebook_documents.cell_edit(uri, 2, uris[target], start, 'opened = """')
+    )
+    await analysed(client, uris[target], 2)
+    expected: list[list[Any]] = [[] for _ in uris]
+    expected[target] = ["cell-boundary"]
+    assert codes(client, uris) == expected
+    with pytest.raises(JsonRpcException, match=f"cell {target + 1} of the notebook view"):
+        await command(client, "sessions.run", {"uri": uri, "cells": [target]})
+
+    typed = types.Range(types.Position(0, 0), types.Position(0, len('opened = """')))
+    client.notebook_document_did_change(
+        notebook_documents.cell_edit(uri, 3, uris[target], typed, "")
+    )
+    await analysed(client, uris[target], 3)
+    await wait_until(lambda: codes(client, uris) == before, what="the diagnostics of before")

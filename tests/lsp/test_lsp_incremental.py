@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 import pytest_lsp
 from lsprotocol import types
+from pygls.exceptions import JsonRpcException
 from pytest_lsp import LanguageClient
 
 from sessions.cache.sidecar import save_sidecar, sidecar_path
@@ -218,9 +219,18 @@ async def settled(client: LanguageClient, uri: str, version: int) -> None:
 
 async def analysed(client: LanguageClient, uri: str, version: int) -> None:
     """Until the server has analysed ``version`` (and published what it does for
-    it): also when the cells no longer make a notebook, when no state is sent."""
+    it): also when the cells no longer make a notebook, when no state is sent.
+    While the view's cells are not the file's, ``sessions.state`` is refused:
+    the refusal came after ``version``'s change, from its text."""
     deadline = time.monotonic() + 15
-    while (await command(client, "sessions.state", {"uri": uri}))["version"] != version:
+    while True:
+        try:
+            state = await command(client, "sessions.state", {"uri": uri})
+        except JsonRpcException as exc:
+            assert "of the notebook view" in str(exc), exc
+            return
+        if state["version"] == version:
+            return
         assert time.monotonic() < deadline, f"v{version} was not analysed"
         await asyncio.sleep(0.01)
 
@@ -295,6 +305,11 @@ async def test_the_notebook_view_gives_what_opening_its_text_gives(
             # and its diagnostics wait, but for the one on the cell to fix.
             found = cell_diagnostics(client, uris)
             if is_notebook(reread):
+                await wait_until(
+                    lambda: any(e[5] == "cell-boundary" for e in cell_diagnostics(client, uris)),
+                    what=f"the cell-boundary diagnostic of v{version}",
+                )
+                found = cell_diagnostics(client, uris)
                 assert [entry[5] for entry in found] == ["cell-boundary"], version
                 culprit = cells[found[0][0]]["source"]
                 assert cell_break(split_lines(culprit)) == (found[0][1], "string"), version

@@ -87,9 +87,13 @@ async def test_a_string_left_open_runs_and_formats_no_cell_for_another(
     [boundary] = client.diagnostics[uris[1]]
     assert boundary.range.start.line == 0 and "string open" in boundary.message
     assert boundary.severity == types.DiagnosticSeverity.Error
-    # No statuses for version 2: they would go to cells by position.
-    assert (await command(client, "sessions.state", {"uri": uri}))["version"] == 2
+    # No statuses for version 2, sent or asked for: they would go to cells by
+    # position (and the graph's nodes name cells by position too).
     assert latest_state(client, uri)["version"] == 1  # type: ignore[index]
+    with pytest.raises(JsonRpcException, match=r"sessions\.state: cell 2 of the notebook view"):
+        await command(client, "sessions.state", {"uri": uri})
+    with pytest.raises(JsonRpcException, match=r"sessions\.graph: cell 2 of the notebook view"):
+        await command(client, "sessions.graph", {"uri": uri})
 
     # Running the view's third cell would have run the file's third, "d".
     with pytest.raises(JsonRpcException, match=r"cell 2 of the notebook view \(index 1\)"):
@@ -99,6 +103,10 @@ async def test_a_string_left_open_runs_and_formats_no_cell_for_another(
     with pytest.raises(JsonRpcException, match=r"sessions\.clearOutputs: cell 2"):
         await command(client, "sessions.clearOutputs", {"uri": uri, "cells": [2]})
     assert not recorded(client).output
+    # A refusal is an answer, not a crash: logged as such (pygls logs it as an error).
+    refusals = [m for m in client.log_messages if "cell 2 of the notebook view" in m.message]
+    assert refusals and all(m.type == types.MessageType.Info for m in refusals)
+    assert not any("internal error" in m.message for m in refusals)
     # Formatting the third cell would have replaced its code with "d"'s.
     edits = await client.text_document_formatting_async(
         types.DocumentFormattingParams(
@@ -120,6 +128,7 @@ async def test_a_string_left_open_runs_and_formats_no_cell_for_another(
     )
     await wait_until(lambda: (latest_state(client, uri) or {}).get("version") == 3, what="v3")
     assert codes(client, uris) == [[], [], [], []]
+    assert (await command(client, "sessions.state", {"uri": uri}))["version"] == 3
     result = await command(client, "sessions.run", {"uri": uri, "cells": [2]})
     assert result["ran"] == [2]
     printed = "".join(o["output"].get("text", "") for o in recorded(client).output)

@@ -35,6 +35,7 @@ from sessions.run.plan import RUN_MODES, PlanError
 from sessions.workspace_scope import within
 
 if TYPE_CHECKING:
+    from sessions.analysis.snapshot import Snapshot
     from sessions.format.notebook import ParsedNotebook
     from sessions.lsp.notebook_state import NotebookState
     from sessions.lsp.workspace import NotebookWorkspace
@@ -69,12 +70,34 @@ def _require_view_matches(
         notebook = state.current_notebook()
     except NotebookReadError as exc:
         raise failed(str(exc)) from exc
+    _check_view(workspace, state, notebook, command)
+    return notebook
+
+
+def _check_view(
+    workspace: NotebookWorkspace, state: NotebookState, notebook: ParsedNotebook, command: str
+) -> None:
+    """Refuses ``command`` when the open notebook view's cells are not ``notebook``'s."""
     view = workspace.documents.notebooks.get(state.uri) if state.document == "notebook" else None
     if view is not None:
         found = unmatched(view, notebook)
         if found is not None:
             raise failed(command_refused(command, found))
-    return notebook
+
+
+async def _view_snapshot(
+    workspace: NotebookWorkspace, state: NotebookState, command: str
+) -> Snapshot:
+    """The analysis now, for a command whose answer names cells by position:
+    refused, like ``_require_view_matches``, while the view's cells are not
+    the file's (the client would show cell N's statuses or graph node on
+    another cell)."""
+    try:
+        snapshot = await state.current_snapshot()
+    except NotebookReadError as exc:
+        raise failed(str(exc)) from exc
+    _check_view(workspace, state, snapshot.notebook, command)
+    return snapshot
 
 
 def _require_in_workspace(workspace: NotebookWorkspace, uri: str, command: str) -> None:
@@ -243,10 +266,7 @@ async def state_command(workspace: NotebookWorkspace, *args: Any) -> dict[str, A
     arg = argument(args, "sessions.state")
     state = _state(workspace, arg, "sessions.state")
     cursor, max_bytes = _outputs_page(arg)
-    try:
-        snapshot = await state.current_snapshot()
-    except NotebookReadError as exc:
-        raise failed(str(exc)) from exc
+    snapshot = await _view_snapshot(workspace, state, "sessions.state")
     cells = cells_json(
         snapshot,
         loaded=state.runner.loaded_cells(snapshot),
@@ -358,10 +378,7 @@ async def graph(workspace: NotebookWorkspace, *args: Any) -> dict[str, Any]:
     open (unsaved text included), in the JSON shape of ``sessions graph``."""
     arg = argument(args, "sessions.graph")
     state = _state(workspace, arg, "sessions.graph")
-    try:
-        snapshot = await state.current_snapshot()
-    except NotebookReadError as exc:
-        raise failed(str(exc)) from exc
+    snapshot = await _view_snapshot(workspace, state, "sessions.graph")
     return {
         "uri": state.uri,
         "version": state.snapshot_version if state.document is not None else None,

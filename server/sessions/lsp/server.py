@@ -44,6 +44,7 @@ from pygls.protocol import (
 
 from sessions._version import __version__
 from sessions.lsp.encoded import EncodedJson, encode
+from sessions.lsp.errors import RefusalLogFilter, is_refusal
 from sessions.lsp.settings import DEFAULTS, Settings, read_settings, settings_section
 from sessions.lsp.transport import READ_CHUNK, Connection, Read, ThreadedReader, ThreadedWriter
 from sessions.lsp.uris import LOCAL_HOSTS, uri_to_path
@@ -53,6 +54,8 @@ if TYPE_CHECKING:
     from sessions.lsp.workspace import NotebookWorkspace
 
 log = logging.getLogger(__name__)
+# pygls logs a refused request (InvalidParams, RequestFailed) as a crash, traceback included.
+logging.getLogger("pygls.protocol.json_rpc").addFilter(RefusalLogFilter())
 
 NOTEBOOK_TYPE = "sessions-notebook"
 
@@ -326,9 +329,14 @@ class SessionsServer(LanguageServer):
         self, error: Exception, source: type[PyglsError] | type[JsonRpcException]
     ) -> None:
         # Logged and sent as a log message, not a pop-up: the server keeps going.
-        log.error("%s", error)
+        # A refusal is no fault: its message is the answer the client got.
+        refused = is_refusal(error)
+        log.log(logging.INFO if refused else logging.ERROR, "%s", error)
         try:
-            self.log_message(f"sessions: internal error: {error}", types.MessageType.Error)
+            if refused:
+                self.log_message(f"sessions: {error}", types.MessageType.Info)
+            else:
+                self.log_message(f"sessions: internal error: {error}", types.MessageType.Error)
         except Exception:
             log.exception("cannot report an error to the client")
 

@@ -16,6 +16,7 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 from pytest_lsp import LanguageClient
 
+from sessions.format.notebook import parse
 from tests.support.lsp import (
     CONFIG,
     command,
@@ -155,6 +156,60 @@ async def test_a_marker_typed_in_a_cell_is_pointed_at(client: LanguageClient, fo
     assert boundary.range.start.line == 1 and "cell marker" in boundary.message
     with pytest.raises(JsonRpcException, match=r"cell 1 of the notebook view \(index 0\), line 2"):
         await command(client, "sessions.run", {"uri": uri, "cells": [1]})
+
+
+def two_cell_edits(
+    uri: str, version: int, edits: list[tuple[str, types.Range, str]]
+) -> types.DidChangeNotebookDocumentParams:
+    """One ``notebookDocument/didChange`` that types in several cells (a
+    replace-all, a paste over a selection of cells)."""
+    return types.DidChangeNotebookDocumentParams(
+        notebook_document=types.VersionedNotebookDocumentIdentifier(uri=uri, version=version),
+        change=types.NotebookDocumentChangeEvent(
+            cells=types.NotebookDocumentCellChanges(
+                text_content=[
+                    types.NotebookDocumentCellContentChanges(
+                        document=types.VersionedTextDocumentIdentifier(uri=cell, version=version),
+                        changes=[types.TextDocumentContentChangePartial(range=where, text=text)],
+                    )
+                    for cell, where, text in edits
+                ]
+            )
+        ),
+    )
+
+
+END_OF_FIRST_LINE = types.Range(types.Position(0, 5), types.Position(0, 5))
+
+
+@pytest.mark.parametrize("together", [False, True], ids=["two changes", "one change"])
+async def test_a_merge_and_a_split_that_cancel_out_in_count_are_still_pointed_at(
+    client: LanguageClient, folder: Path, together: bool
+) -> None:
+    """A string opened in b takes in c (whose triple quote closes it) and a
+    marker typed in d splits it: the file has the view's four cells again,
+    but its second and third are not the view's. The cell count cannot tell;
+    the edited cells are compared with the file's."""
+    path = write_notebook(folder, f"cancel_out_{together}.py", NOTEBOOK)
+    uri, uris = await open_view(client, path)
+    opened = (uris[1], END_OF_FIRST_LINE, ' + """')
+    split = (uris[3], types.Range(types.Position(0, 14), types.Position(0, 14)), "\n# %% d2")
+    if together:
+        client.notebook_document_did_change(two_cell_edits(uri, 2, [opened, split]))
+        last = 2
+    else:
+        client.notebook_document_did_change(two_cell_edits(uri, 2, [opened]))
+        await analysed(client, uris[1], 2)
+        assert codes(client, uris) == [[], ["cell-boundary"], [], []]
+        client.notebook_document_did_change(two_cell_edits(uri, 3, [split]))
+        last = 3
+    await analysed(client, uris[3], last)
+    file_text = NOTEBOOK.replace("b = 2", 'b = 2 + """').replace('"D ran")', '"D ran")\n# %% d2')
+    assert len(parse(file_text).cells) == 4  # as many cells as the view, not the same ones
+    assert codes(client, uris) == [[], ["cell-boundary"], [], []]
+    assert latest_state(client, uri)["version"] == 1  # type: ignore[index]
+    with pytest.raises(JsonRpcException, match=r"cell 2 of the notebook view \(index 1\)"):
+        await command(client, "sessions.run", {"uri": uri, "cells": [3]})
 
 
 CORPUS = Path(__file__).resolve().parents[2] / "bench" / "corpus"

@@ -92,4 +92,11 @@ def run(args: argparse.Namespace) -> int:
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     sys.stdout = sys.stderr
     server.start_io(sys.stdin.buffer, protocol_out)
+    if server.ended_by is not None:
+        # Ended by a signal, with the kernels stopped: stdin's reader thread is
+        # still blocked in a read holding stdin's lock, and the interpreter's
+        # shutdown would abort on that lock. Nothing is left to clean up.
+        logging.shutdown()
+        sys.stderr.flush()
+        os._exit(server.exit_code)
     return server.exit_code  # LSP: 0 after shutdown + exit, 1 otherwise

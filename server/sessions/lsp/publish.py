@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import operator
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from itertools import compress, count, repeat
 from typing import Any
@@ -20,12 +20,12 @@ from lsprotocol import types
 
 from sessions.analysis.diagnostics import Diagnostic
 from sessions.format.notebook import Cell, ParsedNotebook
-from sessions.lsp.documents import Documents
+from sessions.lsp.documents import Documents, NotebookDoc
 from sessions.lsp.encoded import encode, join_array, join_object
 from sessions.lsp.notebook_state import NotebookState, is_notebook
 from sessions.lsp.positions import NotebookLines, to_client_column
 from sessions.lsp.state_payload import StateCells
-from sessions.lsp.view_cells import CELL_BOUNDARY, Unmatched, unmatched
+from sessions.lsp.view_cells import CELL_BOUNDARY, Unmatched, cell_matches, unmatched
 
 log = logging.getLogger(__name__)
 
@@ -370,6 +370,9 @@ class Publisher:
         """Per document URI: the version and diagnostics (JSON texts) it was last
         sent, so that a cell document whose diagnostics did not change is not
         sent them again (``_publish_cells``)."""
+        self._view_differs: set[str] = set()
+        """Notebook URIs whose view's cells were not the file's at the last
+        publish: checked whole again until they are (``_view_matches``)."""
 
     def _send_diagnostics(
         self, uri: str, version: int | None, found: Sequence[LspDiagnostic | str]
@@ -390,6 +393,27 @@ class Publisher:
         self._state_cells.pop(uri, None)
         self._diagnostic_texts.pop(uri, None)
         self._too_large_shown.discard(uri)
+        self._view_differs.discard(uri)
+
+    def _view_matches(self, uri: str, view: NotebookDoc, cells: Sequence[Cell]) -> bool:
+        """Whether the view's cells are the file's ``cells``, position by position.
+        Only a cell edited since the last publish can have made them differ
+        (typed a marker, opened a string), so a keystroke compares the edited
+        cells with the file's at their places; a whole check is made while the
+        counts differ or the last publish found them different (a merge and a
+        split can cancel out in count, in one change or over two)."""
+        if len(cells) != len(view.cells):
+            return False
+        sent = self._sent
+        if uri in self._view_differs:
+            positions: Iterable[int] = range(len(cells))
+        else:
+            positions = (
+                position
+                for position, cell_doc in enumerate(view.cells)
+                if (entry := sent.get(cell_doc.uri)) is None or entry[0] != cell_doc.version
+            )
+        return all(cell_matches(view.cells[position], cells[position]) for position in positions)
 
     def _publish_too_large(self, state: NotebookState, message: str) -> None:
         """A document over ``sessions.maxNotebookBytes``: one diagnostic on its first
@@ -469,7 +493,8 @@ class Publisher:
         encoding = self._encoding()
         cells = snapshot.notebook.cells
         by_cell: dict[int, list[str]] = {i: [] for i in range(len(notebook_doc.cells))}
-        if len(cells) == len(notebook_doc.cells):
+        if self._view_matches(state.uri, notebook_doc, cells):
+            self._view_differs.discard(state.uri)
             for diagnostic in found:
                 cell = cells[diagnostic.cell]
                 last = cell.source.count("\n")  # the cell document's last line
@@ -482,6 +507,7 @@ class Publisher:
             # A string left open or a marker typed in a cell: the file's cells
             # are not the view's, so nothing is put on a cell but the one to fix.
             log.info("%s: the file's cells are not the view's after an edit", state.uri)
+            self._view_differs.add(state.uri)
             found_break = unmatched(notebook_doc, snapshot.notebook)
             if found_break is not None:
                 view_cell = notebook_doc.cells[found_break.position]
@@ -512,7 +538,9 @@ class Publisher:
             return
         if state.document == "notebook":
             view = self._documents.notebooks.get(state.uri)
-            if view is not None and len(view.cells) != len(snapshot.notebook.cells):
+            if view is not None and (
+                state.uri in self._view_differs or len(view.cells) != len(snapshot.notebook.cells)
+            ):
                 # Statuses go to cells by position: they wait, as diagnostics do,
                 # until the view's cells are the file's again (view_cells.py).
                 return

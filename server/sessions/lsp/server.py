@@ -25,6 +25,7 @@ import functools
 import importlib
 import inspect
 import logging
+import signal
 import sys
 import threading
 from collections.abc import Callable
@@ -197,6 +198,8 @@ class SessionsServer(LanguageServer):
         self._ready = False
         self.exit_code = 0
         """The process's exit code once serving ended: 1 unless ``shutdown`` came first."""
+        self.ended_by: str | None = None
+        """The signal that ended serving (``ENDING_SIGNALS``), if one did."""
 
     @functools.cached_property
     def notebooks(self) -> NotebookWorkspace:
@@ -264,12 +267,21 @@ class SessionsServer(LanguageServer):
             self.shutdown()  # type: ignore[no-untyped-call]
 
     async def serve(self, read: Read) -> None:
-        """Serve one connection until ``exit`` or the end of its stream, then stop
-        the kernels (at once when ``shutdown`` did not already)."""
+        """Serve one connection until ``exit``, the end of its stream or a
+        SIGTERM/SIGHUP, then stop the kernels (at once when ``shutdown`` did
+        not already)."""
         connection = Connection(self.protocol)
+        serving = asyncio.ensure_future(connection.serve(read))
+        signalled = _end_on_signals(serving)
         try:
-            await connection.serve(read)
+            await serving
+        except asyncio.CancelledError:
+            if not signalled:
+                raise
+            log.info("%s: stopping the kernels, then exiting", signalled[0])
+            self.ended_by = signalled[0]
         finally:
+            _restore_signals()
             self.exit_code = 0 if connection.shutdown_requested else 1
             try:
                 await asyncio.wait_for(self.notebooks.shutdown_kernels(), CLOSE_KERNELS_SECONDS)
@@ -339,6 +351,43 @@ class SessionsServer(LanguageServer):
                 self.log_message(f"sessions: internal error: {error}", types.MessageType.Error)
         except Exception:
             log.exception("cannot report an error to the client")
+
+
+ENDING_SIGNALS = ("SIGTERM", "SIGHUP")
+"""Signals that end serving the way the end of stdin does: the editor's host
+killed (code-server stopped, a terminal closed) sends them to the whole
+process group, and Python's default for them exits at once, leaving the
+kernels this server started on a Jupyter server running there (a local
+kernel's watchdog sees its owner go; a remote one has none)."""
+
+
+def _end_on_signals(serving: asyncio.Future[None]) -> list[str]:
+    """Cancels ``serving`` on an ending signal; the list gets its name then."""
+    signalled: list[str] = []
+    loop = asyncio.get_running_loop()
+
+    def end(name: str) -> None:
+        if not signalled:
+            signalled.append(name)
+            serving.cancel()
+
+    for name in ENDING_SIGNALS:
+        signum = getattr(signal, name, None)
+        if signum is None:
+            continue
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            # Not on Windows' loops, nor off the main thread.
+            loop.add_signal_handler(signum, end, name)
+    return signalled
+
+
+def _restore_signals() -> None:
+    loop = asyncio.get_running_loop()
+    for name in ENDING_SIGNALS:
+        signum = getattr(signal, name, None)
+        if signum is not None:
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.remove_signal_handler(signum)
 
 
 def _command(server: SessionsServer, name: str) -> None:

@@ -20,17 +20,26 @@ It prints a row per edit and totals with precision and recall, counted over
 every cell and over "downstream only" (the cells the user did not touch), and
 names the cause of every false-stale and missed cell. Targets: precision ≥ 90 %,
 recall ≥ 95 % (DESIGN §4). See docs/performance.md, "Staleness accuracy".
+
+``--held-out DIR`` judges notebooks the engine was not tuned on instead: the
+``# %%`` scripts under DIR (scikit-learn's sdist has 180+ in ``examples/``)
+that run offline within ``--max-seconds``, a fixed sample of ``--limit`` of
+them, each with edits derived by rule (``accuracy/generated.py``).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import random
+import re
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,6 +50,7 @@ from accuracy import engine, truth
 from accuracy.catalogue import CASES
 from accuracy.cells import Chunk, first_code_line, identified, start_lines
 from accuracy.edits import Case, Edit, EditError
+from accuracy.generated import edits_for
 from accuracy.score import (
     Verdict,
     classify,
@@ -207,7 +217,8 @@ def _chosen(edit: Edit, filters: list[str] | None) -> bool:
 
 
 def evaluate_case(case: Case, filters: list[str] | None) -> list[EditResult]:
-    text = (CORPUS / f"{case.name}.py.txt").read_text(encoding="utf-8")
+    source = Path(case.source) if case.source else CORPUS / f"{case.name}.py.txt"
+    text = source.read_text(encoding="utf-8")
     data = [CORPUS / "data" / name for name in case.data]
     edits = [e for e in case.edits if _chosen(e, filters)]
     if not edits:
@@ -333,10 +344,71 @@ def totals(results: list[EditResult], seconds: float, echo: bool = False) -> dic
     return figures
 
 
-def _worker(args: tuple[str, list[str] | None]) -> list[EditResult]:
-    name, filters = args
-    case = next(c for c in CASES if c.name == name)
+def _worker(args: tuple[Case, list[str] | None]) -> list[EditResult]:
+    case, filters = args
     return evaluate_case(case, filters)
+
+
+# What a held-out script must not do to be judged here: this machine is offline.
+_NEEDS_NETWORK = re.compile(
+    r"\bfetch_\w+\(|fetch_openml|urlopen|urlretrieve|\brequests\.|\bpooch\b|https?://\S+\.(?:csv|zip|gz)"
+)
+
+
+def _corpus_sources() -> set[str]:
+    """The corpus's scikit-learn files as ``folder/name.py``, left out of a held-out run."""
+    readme = (CORPUS / "README.md").read_text(encoding="utf-8")
+    return {m.group(1) for m in re.finditer(r"`examples/([\w/]+\.py)`", readme)}
+
+
+def _runs_offline(script: Path, seconds: float) -> bool:
+    """Whether ``python script`` ends well within ``seconds`` in an empty folder."""
+    with tempfile.TemporaryDirectory(prefix="bench-held-out-") as folder:
+        try:
+            done = subprocess.run(
+                [sys.executable, str(script)],
+                cwd=folder,
+                env=dict(os.environ, MPLBACKEND="Agg", PYTHONWARNINGS="ignore"),
+                capture_output=True,
+                timeout=seconds,
+                stdin=subprocess.DEVNULL,
+            )
+        except subprocess.TimeoutExpired:
+            return False
+    return done.returncode == 0
+
+
+def held_out_cases(folder: Path, limit: int, seconds: float, jobs: int) -> list[Case]:
+    """A fixed sample of the ``# %%`` scripts under ``folder`` that run offline in
+    ``seconds``, outside the corpus, each with its rule-derived edits."""
+    taken = _corpus_sources()
+    candidates = []
+    for path in sorted(folder.rglob("*.py")):
+        text = path.read_text(encoding="utf-8", errors="replace")
+        if "# %%" not in text or _NEEDS_NETWORK.search(text):
+            continue
+        if f"{path.parent.name}/{path.name}" in taken or not edits_for(text):
+            continue
+        candidates.append(path)
+    # Shuffled with a fixed seed: the sample spans the folders, the same every run.
+    random.Random(0).shuffle(candidates)
+    chosen: list[Case] = []
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        for start in range(0, len(candidates), max(1, jobs)):
+            batch = candidates[start : start + max(1, jobs)]
+            runs = pool.map(lambda p: _runs_offline(p, seconds), batch)
+            for path, ok in zip(batch, runs, strict=True):
+                if ok and len(chosen) < limit:
+                    text = path.read_text(encoding="utf-8")
+                    name = re.sub(r"\W", "_", f"{path.parent.name}_{path.stem}")
+                    chosen.append(Case(name, "held-out", edits_for(text), source=str(path)))
+                print(
+                    f"  screening {path.relative_to(folder)}: {'taken' if ok else 'left out'}",
+                    file=sys.stderr,
+                )
+            if len(chosen) >= limit:
+                break
+    return chosen
 
 
 def main() -> None:
@@ -353,8 +425,24 @@ def main() -> None:
     parser.add_argument(
         "--list", action="store_true", help="list the notebooks and edits, run nothing"
     )
+    parser.add_argument(
+        "--held-out",
+        type=Path,
+        metavar="DIR",
+        help="judge the # %% scripts under DIR with rule-derived edits instead of the corpus",
+    )
+    parser.add_argument("--limit", type=int, default=12, help="held-out notebooks judged")
+    parser.add_argument(
+        "--max-seconds",
+        type=float,
+        default=15.0,
+        help="a held-out script is judged only if it runs offline within this",
+    )
     args = parser.parse_args()
-    cases = [c for c in CASES if not args.notebook or any(n in c.name for n in args.notebook)]
+    available: list[Case] = list(CASES)
+    if args.held_out:
+        available = held_out_cases(args.held_out, args.limit, args.max_seconds, args.jobs)
+    cases = [c for c in available if not args.notebook or any(n in c.name for n in args.notebook)]
     if args.list:
         for case in cases:
             print(f"{case.name} ({case.kind})")
@@ -364,7 +452,7 @@ def main() -> None:
     filters = args.edit or None
     cases = [c for c in cases if any(_chosen(e, filters) for e in c.edits)]
     started = time.perf_counter()
-    jobs = [(c.name, filters) for c in cases]
+    jobs = [(c, filters) for c in cases]
     results: list[EditResult] = []
     if args.jobs > 1:
         with ProcessPoolExecutor(max_workers=args.jobs) as pool:
@@ -375,7 +463,7 @@ def main() -> None:
             part = _worker(job)
             results.extend(part)
             if not args.json:
-                print(f"  {job[0]}: {len(part)} edit(s) done", file=sys.stderr)
+                print(f"  {job[0].name}: {len(part)} edit(s) done", file=sys.stderr)
     seconds = time.perf_counter() - started
     document = json.dumps(
         {"results": [asdict(r) for r in results], "totals": totals(results, seconds)}, indent=2

@@ -178,3 +178,27 @@ class Case:
     kind: str
     edits: tuple[Edit, ...]
     data: tuple[str, ...] = field(default=())
+    # The notebook's text file; empty for the corpus's ``NAME.py.txt``.
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class ReplaceAt(Edit):
+    """Substitute ``pattern`` by ``repl`` in the chunk at ``position``: an edit
+    derived by rule (``accuracy/generated.py``), which knows its cell by place."""
+
+    position: int = 0
+    pattern: str = ""
+    repl: str = ""
+
+    def apply(self, text: str) -> Edited:
+        original = identified(text)
+        chunks = list(original)
+        if not 0 <= self.position < len(chunks):
+            raise EditError(f"the notebook has no chunk {self.position}")
+        chunk = chunks[self.position]
+        new, n = re.subn(self.pattern, self.repl, chunk.text, count=1, flags=re.MULTILINE)
+        if n == 0:
+            raise EditError(f"{self.pattern!r} does not match in chunk {self.position}")
+        chunks[self.position] = Chunk(chunk.ident, new)
+        return _result(chunks, original)

@@ -160,3 +160,36 @@ def test_edits_on_the_reference_notebook_reuse_the_unchanged_cells(tmp_path: Pat
 
 def test_the_corpus_is_there() -> None:
     assert len(NOTEBOOKS) >= 15
+
+
+def test_what_an_object_holds_changing_re_resolves_the_cells_that_call_it(
+    tmp_path: Path,
+) -> None:
+    # Cell 1 decides whether fitting ``pipe`` (cell 2) changes ``model`` (read by cell 3).
+    path = tmp_path / "nb.py"
+    before = parse(
+        "# %%\nmodel = Model()\nother = Model()\n\n"
+        '# %%\npipe = Pipeline([("m", model)])\n\n'
+        "# %%\npipe.fit(X)\n\n# %%\nprint(model.coef_)\n"
+    )
+    previous = analyse(path, before, SidecarData("nb.py"))
+    assert previous.graph.providers[3]["model"] == 2
+    for body in ('Pipeline([("m", other)])', "Pipeline([])", 'Pipeline([("m", model)])'):
+        text = serialize(previous.notebook).replace(
+            previous.notebook.cells[1].code, f"pipe = {body}"
+        )
+        notebook = parse(text)
+        incremental = analyse(path, notebook, SidecarData("nb.py"), previous=previous)
+        assert_same(incremental, analyse(path, notebook, SidecarData("nb.py")))
+        expected = 2 if "model" in body else 0
+        assert incremental.graph.providers[3]["model"] == expected
+        previous = incremental
+    # Whether ``model`` is an object a constructor built (a part the fit changes)
+    # is decided in cell 0, which the fitting cell does not read.
+    for binding, expected in (("model = load()", 0), ("model = Model()", 2)):
+        old = previous.notebook.cells[0].code.splitlines()[0]
+        notebook = parse(serialize(previous.notebook).replace(old, binding, 1))
+        incremental = analyse(path, notebook, SidecarData("nb.py"), previous=previous)
+        assert_same(incremental, analyse(path, notebook, SidecarData("nb.py")))
+        assert incremental.graph.providers[3]["model"] == expected
+        previous = incremental

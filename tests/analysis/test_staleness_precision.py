@@ -325,6 +325,47 @@ def test_mutations_chain_within_a_cell() -> None:
     assert after_edit(text, "append(2)", "append(3)").stale() == [0, 1]
 
 
+def test_fitting_a_pipeline_changes_the_estimator_it_was_built_with() -> None:
+    # scikit-learn's plot_rbm_logistic_classification: the pipeline is fitted,
+    # a later cell reads the fitted ``rbm`` (the object the pipeline holds).
+    text = cells(
+        "X = [[0.0], [1.0]]\nseed = 0",
+        "from sklearn.pipeline import Pipeline\nrbm = Model()\n"
+        'pipe = Pipeline(steps=[("rbm", rbm), ("clf", Other())])',
+        "rbm.learning_rate = 0.1\npipe.fit(X)",
+        "print(rbm.components_)",
+        "print(seed)",
+    )
+    assert after_edit(text, "[1.0]]", "[2.0]]").stale() == [0, 2, 3]
+    # A copy (``clone``) is not the estimator: fitting it changes nothing else.
+    copied = text.replace('("rbm", rbm)', '("rbm", clone(rbm))')
+    assert after_edit(copied, "[1.0]]", "[2.0]]").stale() == [0, 2]
+
+
+def test_held_objects_follow_the_last_binding_and_nested_constructors() -> None:
+    nested = cells(
+        "data = [1]\nmodel = Model()",
+        'search = make_union(Pipeline([("m", model)]))',
+        "search.fit(data)",
+        "print(model.coef_)",
+    )
+    assert after_edit(nested, "[1]", "[2]").stale() == [0, 2, 3]
+    # Rebound to something built from nothing: it holds ``model`` no more.
+    rebound = nested.replace("search.fit", "search = Search()\nsearch.fit")
+    assert after_edit(rebound, "[1]", "[2]").stale() == [0, 2]
+    # A search fits clones, and a number passed along is no part: neither changes.
+    searched = cells(
+        "data = [1]\nmodel = Model()\nn = 5",
+        "search = GridSearchCV(model, cv=n)\npipe = Pipeline([Scaler()], n=n)",
+        "search.fit(data)\npipe.fit(data)",
+        "print(model, n)",
+    )
+    assert after_edit(searched, "[1]", "[2]").stale() == [0, 2]
+    # Assigning into the object (a new column, an attribute) changes only the object.
+    item = cells("arr = [1]\nv = 1", "df = DataFrame(arr)", 'df["y"] = v', "print(arr)")
+    assert after_edit(item, "v = 1", "v = 2").stale() == [0, 2]
+
+
 # -- 7. files ------------------------------------------------------------------------------
 
 

@@ -99,6 +99,10 @@ class CellAnalysis:
         default_factory=lambda: _EMPTY_CALLS
     )
     """Defined name -> the dotted calls its body makes when it is called."""
+    holds: Mapping[str, frozenset[str]] = dataclasses.field(default_factory=lambda: _EMPTY_DEFERRED)
+    """Defined name whose last binding is a constructor call -> the names among
+    its arguments, which the object may keep a reference to (``pipe =
+    Pipeline([("m", model)])``: ``pipe`` -> ``model``; ``m = Model()``: ``m`` -> none)."""
 
 
 EMPTY_ANALYSIS = CellAnalysis(
@@ -165,9 +169,15 @@ def _from_facts(facts: NameFacts, syntax_error: SyntaxProblem | None) -> CellAna
     imports: dict[str, str] = {}
     deferred: dict[str, frozenset[str]] = {}
     deferred_calls: dict[str, tuple[str, ...]] = {}
+    holds: dict[str, frozenset[str]] = {}
     for statement in facts.statements:
         for name, kind in statement.binds.items():
             kinds[name] = kind
+            held = statement.holds.get(name)
+            if held is not None:
+                holds[name] = held
+            else:
+                holds.pop(name, None)
             target = statement.imports.get(name)
             if target is not None:
                 imports[name] = target
@@ -204,6 +214,7 @@ def _from_facts(facts: NameFacts, syntax_error: SyntaxProblem | None) -> CellAna
         imports=MappingProxyType(imports) if imports else _EMPTY_KINDS,
         deferred=MappingProxyType(deferred) if deferred else _EMPTY_DEFERRED,
         deferred_calls=MappingProxyType(deferred_calls) if deferred_calls else _EMPTY_CALLS,
+        holds=MappingProxyType(holds) if holds else _EMPTY_DEFERRED,
     )
 
 

@@ -60,6 +60,10 @@ class CellFlow:
     statements: tuple[StatementFlow, ...]
     provides: frozenset[str]
     inputs: frozenset[str]
+    consulted: frozenset[str] = frozenset()
+    """Names not among the inputs whose binding elsewhere shaped the flow (what
+    an object a method is called on was built with): an incremental update
+    resolves the cell again when one of them is bound anew."""
 
 
 _NO_FLOW = CellFlow((), frozenset(), frozenset())
@@ -381,6 +385,8 @@ class _CellFlowBuilder:
         self.binders = binders
         self.local_kinds: dict[str, str] = {}
         self.local_imports: dict[str, str] = {}
+        self.local_holds: dict[str, frozenset[str]] = {}
+        self.consulted: set[str] = set()
         self.looked_up: dict[str, CellAnalysis | None] = {}
         """Every binding of another cell the flow depends on: it stays valid while
         each of these names is bound by the same analysis (see ``cell_flow``)."""
@@ -428,6 +434,30 @@ class _CellFlowBuilder:
                     own = fact.reads | {effect.state} if effect.reads else fact.reads
                     effect_reads[effect.state] = effect_reads.get(effect.state, frozenset()) | own
 
+    def _built_with(self, name: str) -> frozenset[str] | None:
+        """The names ``name``'s object was built with, from this cell's binding
+        or the one the cells above make; None when no constructor built it."""
+        self.consulted.add(name)
+        if name in self.local_kinds:
+            return self.local_holds.get(name)
+        binder = self._binder(name)
+        return binder.holds.get(name) if binder is not None else None
+
+    def _held(self, root: str) -> set[str]:
+        """What a method called on ``root`` may change besides ``root``: the
+        objects it was built with (``pipe.fit(X)`` fits the ``model`` of
+        ``pipe = Pipeline([("m", model)])``), and theirs. Only objects a
+        constructor built count: a number or a list of settings passed along
+        is no part a method changes."""
+        held: set[str] = set()
+        pending = [root]
+        while pending:
+            for name in self._built_with(pending.pop()) or ():
+                if name != root and name not in held and self._built_with(name) is not None:
+                    held.add(name)
+                    pending.append(name)
+        return held
+
     def _expand(self, name: str, reads: set[str], provides: set[str], seen: set[str]) -> None:
         """A function of another cell, read here, may be called: what it reads
         and calls when called counts here (resolved from this cell)."""
@@ -474,6 +504,7 @@ class _CellFlowBuilder:
             for name in statement.method_calls:
                 if self._kind(name) not in _CALLABLE_KINDS:
                     provides.add(name)
+                    provides |= self._held(name)
             for call in statement.calls:
                 self._call(call.path, reads, provides, call, effect_reads)
             seen: set[str] = set()
@@ -505,6 +536,11 @@ class _CellFlowBuilder:
                     external.add(name)
             for name, kind in statement.binds.items():
                 self.local_kinds[name] = kind
+                held = statement.holds.get(name)
+                if held is not None:
+                    self.local_holds[name] = held
+                else:
+                    self.local_holds.pop(name, None)
                 target = statement.imports.get(name)
                 if target is not None:
                     self.local_imports[name] = target
@@ -521,7 +557,9 @@ class _CellFlowBuilder:
                     statement.displays,
                 )
             )
-        return CellFlow(tuple(flows), frozenset(produced), frozenset(inputs))
+        return CellFlow(
+            tuple(flows), frozenset(produced), frozenset(inputs), frozenset(self.consulted - inputs)
+        )
 
 
 _MISSING: object = object()
@@ -586,7 +624,7 @@ def _with_display_reads(flow: CellFlow, options: frozenset[str]) -> CellFlow:
         statements.append(statement)
     if not added:
         return flow
-    return CellFlow(tuple(statements), flow.provides, flow.inputs | added)
+    return CellFlow(tuple(statements), flow.provides, flow.inputs | added, flow.consulted)
 
 
 def _cell_problems(index: int, analysis: CellAnalysis, positions: _Positions) -> list[Diagnostic]:
@@ -826,11 +864,12 @@ the notebook is a full build."""
 def _readers(
     analyses: Sequence[CellAnalysis | None], flows: Sequence[CellFlow]
 ) -> dict[str, list[int]]:
-    """Name -> the cells whose flow inputs or uses hold it, in file order."""
+    """Name -> the cells whose flow inputs, consulted names or uses hold it, in file order."""
     readers: dict[str, list[int]] = {}
     for index, analysis in enumerate(analyses):
         if analysis is not None:
-            for name in flows[index].inputs | analysis.uses:
+            flow = flows[index]
+            for name in flow.inputs | flow.consulted | analysis.uses:
                 readers.setdefault(name, []).append(index)
     return readers
 
@@ -974,6 +1013,7 @@ def _binding_changes(old: CellAnalysis, new: CellAnalysis) -> set[str]:
             or old.imports.get(name) != new.imports.get(name)
             or old.deferred.get(name) != new.deferred.get(name)
             or old.deferred_calls.get(name) != new.deferred_calls.get(name)
+            or old.holds.get(name) != new.holds.get(name)
         ):
             names.add(name)
     return names
@@ -1109,11 +1149,12 @@ def _update_graph(notebook: ParsedNotebook, previous: NotebookGraph) -> Notebook
             analysis = analyses[index]
             old_analysis = previous.analyses[index]
             if analysis is not None and old_analysis is not None:
+                old_flow, new_flow = previous.flows[index], flows[index]
                 readers = _moved(
                     readers,
                     index,
-                    previous.flows[index].inputs | old_analysis.uses,
-                    flows[index].inputs | analysis.uses,
+                    old_flow.inputs | old_flow.consulted | old_analysis.uses,
+                    new_flow.inputs | new_flow.consulted | analysis.uses,
                 )
     # Unchanged cells keep their diagnostics, moved with their cell (only the
     # cells whose first line moved are visited).

@@ -122,3 +122,42 @@ READ_ONLY_METHODS = frozenset(
 value (often a cell's last line, its result), so they are not counted as
 mutations: ``df.head()`` must not make every later user of ``df`` stale.
 Drawing methods (``plot``, ``hist``) stay mutations: they change figure state."""
+
+
+COPYING_CONSTRUCTORS = frozenset(
+    [
+        # scikit-learn meta-estimators that fit clones of the estimators they are
+        # given (``estimator_``, ``estimators_``), leaving those as they were.
+        "ColumnTransformer",
+        "make_column_transformer",
+        "VotingClassifier",
+        "VotingRegressor",
+        "StackingClassifier",
+        "StackingRegressor",
+        "BaggingClassifier",
+        "BaggingRegressor",
+        "AdaBoostClassifier",
+        "AdaBoostRegressor",
+        "OneVsRestClassifier",
+        "OneVsOneClassifier",
+        "OutputCodeClassifier",
+        "MultiOutputClassifier",
+        "MultiOutputRegressor",
+        "ClassifierChain",
+        "RegressorChain",
+        "SelectFromModel",
+        "RFE",
+        "SequentialFeatureSelector",
+        "TransformedTargetRegressor",
+        "SelfTrainingClassifier",
+        "FixedThresholdClassifier",
+    ]
+)
+"""Constructors whose object keeps copies of its arguments, not the arguments:
+calling a method on it changes none of them (see ``scopes.held_names``). So
+are the ``...CV`` classes (``GridSearchCV``, ``RFECV``, ``CalibratedClassifierCV``)."""
+
+
+def copies_its_arguments(constructor: str) -> bool:
+    """Whether an object built by ``constructor`` keeps copies of its arguments."""
+    return constructor in COPYING_CONSTRUCTORS or constructor.endswith("CV")

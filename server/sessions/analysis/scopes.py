@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sessions.analysis.file_access import FILE_METHODS, file_access
-from sessions.analysis.names import READ_ONLY_METHODS
+from sessions.analysis.names import READ_ONLY_METHODS, copies_its_arguments
 
 Position = tuple[int, int, int]
 
@@ -118,6 +118,10 @@ class StatementFacts:
     """Roots of ``x[i] = v``, ``x.a = v``, ``del x[i]``: certain mutations."""
     method_calls: set[str] = field(default_factory=set)
     """Roots of ``x.method(...)`` statements: mutations unless ``x`` is a module or class."""
+    holds: dict[str, frozenset[str]] = field(default_factory=dict)
+    """Name bound to an object a constructor built -> the names among the
+    constructor's arguments, which the object may keep a reference to
+    (``pipe = Pipeline([("m", model)])`` keeps ``model``; see ``held_names``)."""
     deferred: set[str] = field(default_factory=set)
     """Names read when a function created here is called (its free globals)."""
     calls: list[CallFact] = field(default_factory=list)
@@ -152,6 +156,60 @@ class NameFacts:
     statements: list[StatementFacts] = field(default_factory=list)
     deferred_only: set[str] = field(default_factory=set)
     """Free reads that happen only inside function bodies, never while the cell runs."""
+
+
+def _constructor(func: ast.expr) -> str | None:
+    """The name of a call that builds an object from its arguments: a
+    capitalized name (the convention for classes: ``Pipeline``,
+    ``nn.Sequential``) or a ``make_*`` factory (``make_pipeline``); else None."""
+    if type(func) is ast.Attribute:
+        name = func.attr
+    elif type(func) is ast.Name:
+        name = func.id
+    else:
+        return None
+    return name if name[:1].isupper() or name.startswith("make_") else None
+
+
+def held_names(call: ast.Call) -> frozenset[str] | None:
+    """The names an object built by ``call`` may keep a reference to, or None
+    when ``call`` is no constructor: the bare names among its arguments, also
+    inside list, tuple, set and dict literals and nested constructor calls
+    (``Pipeline([("s", StandardScaler()), ("m", model)])`` keeps ``model``).
+    A method called on the object may then change them: fitting a pipeline
+    fits the estimator it was built with. Not through other calls
+    (``clone(model)``, ``model.copy()`` make new objects). The notebook graph
+    follows only the names that were themselves built by a constructor
+    (``n_components = 5`` passed along is a number, not a part). A
+    constructor that copies its arguments (scikit-learn's ``GridSearchCV``
+    clones its estimator) makes the rule over-approximate, on the side of
+    marking too much stale; the known ones (``names.COPYING_CONSTRUCTORS``)
+    keep nothing."""
+    constructor = _constructor(call.func)
+    if constructor is None:
+        return None
+    if copies_its_arguments(constructor):
+        return frozenset()
+    held: set[str] = set()
+    pending: list[ast.expr] = [*call.args, *(keyword.value for keyword in call.keywords)]
+    while pending:
+        node = pending.pop()
+        kind = type(node)
+        if kind is ast.Name:
+            held.add(node.id)  # type: ignore[attr-defined]
+        elif kind is ast.Starred:
+            pending.append(node.value)  # type: ignore[attr-defined]
+        elif kind in (ast.List, ast.Tuple, ast.Set):
+            pending.extend(node.elts)  # type: ignore[attr-defined]
+        elif kind is ast.Dict:
+            pending.extend(value for value in node.values if value is not None)  # type: ignore[attr-defined]
+        elif kind is ast.Call:
+            constructor = _constructor(node.func)  # type: ignore[attr-defined]
+            if constructor is None or copies_its_arguments(constructor):
+                continue
+            pending.extend(node.args)  # type: ignore[attr-defined]
+            pending.extend(keyword.value for keyword in node.keywords)  # type: ignore[attr-defined]
+    return frozenset(held)
 
 
 _DEF_NAME = re.compile(r"(?:async\s+)?(?:def|class)\s+")
@@ -598,6 +656,12 @@ class _Walker:
             self.expr(value)
             for target in node.targets:  # type: ignore[attr-defined]
                 self.target(target)
+            if type(value) is ast.Call and self.scope is None:
+                held = held_names(value)
+                if held is not None:
+                    for target in node.targets:  # type: ignore[attr-defined]
+                        if type(target) is ast.Name:
+                            self.current.holds[target.id] = held
         else:
             handler = _STATEMENTS.get(kind)
             if handler is not None:

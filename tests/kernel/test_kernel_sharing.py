@@ -179,12 +179,15 @@ async def test_restart_from_an_attached_client_goes_through_the_owner(
         assert "restarting" in states  # the owner's runner forgets what was loaded
         status, text = await run_code(attached, "print('before_restart' in globals())")
         assert (status, text) == ("ok", "False\n")
+        # The owner logs the code when *its* IOPub brings the idle, which may
+        # come a little after the attached client's own: wait for it.
+        loaded = [code_hash("print('before_restart' in globals())")]
+        deadline = time.monotonic() + 10
         [entry] = Registry().for_notebook(notebook)
-        assert (
-            entry.restarts == 1
-            and entry.kernel_pid == kernel.pid
-            and entry.executed == [code_hash("print('before_restart' in globals())")]
-        )
+        while entry.executed != loaded and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+            [entry] = Registry().for_notebook(notebook)
+        assert entry.restarts == 1 and entry.kernel_pid == kernel.pid and entry.executed == loaded
     finally:
         await attached.shutdown()
 

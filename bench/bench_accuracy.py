@@ -22,14 +22,18 @@ names the cause of every false-stale and missed cell. Targets: precision ≥ 90 
 recall ≥ 95 % (DESIGN §4). See docs/performance.md, "Staleness accuracy".
 
 ``--held-out DIR`` judges notebooks the engine was not tuned on instead: the
-``# %%`` scripts under DIR (scikit-learn's sdist has 180+ in ``examples/``)
-that run offline within ``--max-seconds``, a fixed sample of ``--limit`` of
-them, each with edits derived by rule (``accuracy/generated.py``).
+``# %%`` scripts under DIR (scikit-learn's sdist has 180+ in ``examples/``,
+matplotlib's 370+ in ``galleries/``) and its ``.ipynb`` notebooks, converted
+with jupytext as the corpus's were (statsmodels' sdist has 80 in
+``examples/notebooks/``), that run offline within ``--max-seconds``, a fixed
+sample of ``--limit`` of them, each with edits derived by rule
+(``accuracy/generated.py``). Files the corpus was taken from are left out.
 """
 
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import os
 import random
@@ -356,9 +360,25 @@ _NEEDS_NETWORK = re.compile(
 
 
 def _corpus_sources() -> set[str]:
-    """The corpus's scikit-learn files as ``folder/name.py``, left out of a held-out run."""
+    """The files the corpus was taken from, as ``folder/name.py`` or
+    ``folder/name.ipynb`` (its README's sources), left out of a held-out run."""
     readme = (CORPUS / "README.md").read_text(encoding="utf-8")
-    return {m.group(1) for m in re.finditer(r"`examples/([\w/]+\.py)`", readme)}
+    found = re.finditer(r"`([\w./-]*/[\w.-]+\.(?:py|ipynb))`", readme)
+    return {"/".join(m.group(1).rsplit("/", 2)[-2:]) for m in found}
+
+
+def _percent_text(path: Path) -> str:
+    """A held-out file's ``# %%`` text: a script as it is, a ``.ipynb`` converted
+    the way the corpus's notebooks were (``jupytext --to py:percent``)."""
+    if path.suffix != ".ipynb":
+        return path.read_text(encoding="utf-8", errors="replace")
+    import jupytext  # the bench extra's, as the independent runner's
+
+    try:
+        return str(jupytext.writes(jupytext.read(path), fmt="py:percent"))
+    except Exception as error:  # an invalid notebook is left out, not fatal
+        print(f"  screening {path}: not a readable notebook ({error})", file=sys.stderr)
+        return ""
 
 
 def _runs_offline(script: Path, seconds: float) -> bool:
@@ -378,30 +398,36 @@ def _runs_offline(script: Path, seconds: float) -> bool:
     return done.returncode == 0
 
 
-def held_out_cases(folder: Path, limit: int, seconds: float, jobs: int) -> list[Case]:
-    """A fixed sample of the ``# %%`` scripts under ``folder`` that run offline in
-    ``seconds``, outside the corpus, each with its rule-derived edits."""
+def held_out_cases(folder: Path, limit: int, seconds: float, jobs: int, keep: Path) -> list[Case]:
+    """A fixed sample of the ``# %%`` scripts and ``.ipynb`` notebooks under
+    ``folder`` that run offline in ``seconds``, outside the corpus, each with its
+    rule-derived edits. Notebooks are converted to ``# %%`` text in ``keep``."""
     taken = _corpus_sources()
-    candidates = []
-    for path in sorted(folder.rglob("*.py")):
-        text = path.read_text(encoding="utf-8", errors="replace")
-        if "# %%" not in text or _NEEDS_NETWORK.search(text):
+    candidates: list[tuple[Path, Path]] = []  # (as found, its # %% text)
+    paths = sorted([*folder.rglob("*.py"), *folder.rglob("*.ipynb")])
+    for path in paths:
+        if ".ipynb_checkpoints" in path.parts or f"{path.parent.name}/{path.name}" in taken:
             continue
-        if f"{path.parent.name}/{path.name}" in taken or not edits_for(text):
+        text = _percent_text(path)
+        if "# %%" not in text or _NEEDS_NETWORK.search(text) or not edits_for(text):
             continue
-        candidates.append(path)
+        script = path
+        if path.suffix == ".ipynb":
+            script = keep / f"{len(candidates)}-{path.stem}.py"
+            script.write_text(text, encoding="utf-8")
+        candidates.append((path, script))
     # Shuffled with a fixed seed: the sample spans the folders, the same every run.
     random.Random(0).shuffle(candidates)
     chosen: list[Case] = []
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         for start in range(0, len(candidates), max(1, jobs)):
             batch = candidates[start : start + max(1, jobs)]
-            runs = pool.map(lambda p: _runs_offline(p, seconds), batch)
-            for path, ok in zip(batch, runs, strict=True):
+            runs = pool.map(lambda pair: _runs_offline(pair[1], seconds), batch)
+            for (path, script), ok in zip(batch, runs, strict=True):
                 if ok and len(chosen) < limit:
-                    text = path.read_text(encoding="utf-8")
+                    text = script.read_text(encoding="utf-8")
                     name = re.sub(r"\W", "_", f"{path.parent.name}_{path.stem}")
-                    chosen.append(Case(name, "held-out", edits_for(text), source=str(path)))
+                    chosen.append(Case(name, "held-out", edits_for(text), source=str(script)))
                 print(
                     f"  screening {path.relative_to(folder)}: {'taken' if ok else 'left out'}",
                     file=sys.stderr,
@@ -429,7 +455,8 @@ def main() -> None:
         "--held-out",
         type=Path,
         metavar="DIR",
-        help="judge the # %% scripts under DIR with rule-derived edits instead of the corpus",
+        help="judge the # %% scripts and .ipynb notebooks under DIR with rule-derived edits"
+        " instead of the corpus",
     )
     parser.add_argument("--limit", type=int, default=12, help="held-out notebooks judged")
     parser.add_argument(
@@ -440,8 +467,12 @@ def main() -> None:
     )
     args = parser.parse_args()
     available: list[Case] = list(CASES)
+    converted = Path(tempfile.mkdtemp(prefix="bench-held-out-notebooks-"))
+    atexit.register(shutil.rmtree, converted, ignore_errors=True)
     if args.held_out:
-        available = held_out_cases(args.held_out, args.limit, args.max_seconds, args.jobs)
+        available = held_out_cases(
+            args.held_out, args.limit, args.max_seconds, args.jobs, converted
+        )
     cases = [c for c in available if not args.notebook or any(n in c.name for n in args.notebook)]
     if args.list:
         for case in cases:

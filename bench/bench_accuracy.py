@@ -402,6 +402,9 @@ def held_out_cases(folder: Path, limit: int, seconds: float, jobs: int, keep: Pa
     """A fixed sample of the ``# %%`` scripts and ``.ipynb`` notebooks under
     ``folder`` that run offline in ``seconds``, outside the corpus, each with its
     rule-derived edits. Notebooks are converted to ``# %%`` text in ``keep``."""
+    # Absolute: each screening run starts in an empty folder of its own, where
+    # a relative path (the documented ``scikit_learn-1.9.1/examples``) is not found.
+    folder = folder.resolve()
     taken = _corpus_sources()
     candidates: list[tuple[Path, Path]] = []  # (as found, its # %% text)
     paths = sorted([*folder.rglob("*.py"), *folder.rglob("*.ipynb")])
@@ -470,9 +473,17 @@ def main() -> None:
     converted = Path(tempfile.mkdtemp(prefix="bench-held-out-notebooks-"))
     atexit.register(shutil.rmtree, converted, ignore_errors=True)
     if args.held_out:
+        if not args.held_out.is_dir():
+            sys.exit(f"--held-out {args.held_out}: no such folder")
         available = held_out_cases(
             args.held_out, args.limit, args.max_seconds, args.jobs, converted
         )
+        if not available:
+            sys.exit(
+                f"no `# %%` script or notebook under {args.held_out} ran offline within "
+                f"{args.max_seconds:g} s (each is screened with `python FILE` in an empty "
+                "folder): check that their imports are installed, or raise --max-seconds"
+            )
     cases = [c for c in available if not args.notebook or any(n in c.name for n in args.notebook)]
     if args.list:
         for case in cases:

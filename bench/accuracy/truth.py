@@ -202,8 +202,14 @@ async def _execute(chunks: list[Chunk], workdir: Path, sockets: Path, timeout: i
     env = dict(os.environ, PYTHONHASHSEED="0")
     loop = asyncio.get_running_loop()
     start = loop.time()
-    await client.async_execute(env=env)
-    seconds = loop.time() - start
+    try:
+        await client.async_execute(env=env)
+        seconds = loop.time() - start
+    finally:
+        # nbclient shuts down only the kernels it made; this one is ours.
+        # Left alive, each run's kernel would live until the worker exits.
+        if manager.has_kernel:
+            await manager.shutdown_kernel(now=True)
     outputs: dict[int, list[str]] = {}
     errors: set[int] = set()
     for cell in notebook.cells:

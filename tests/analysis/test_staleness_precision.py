@@ -215,6 +215,37 @@ def test_display_methods_that_return_new_objects_are_not_mutations() -> None:
     ]
 
 
+def test_a_plot_on_given_axes_changes_the_axes_not_the_sliced_series() -> None:
+    # pvlib's plot_diffuse_fraction: ``dhi[JAN04:JAN07].plot(ax=ax[1])`` draws
+    # on ``ax``; a later cell printing ``dhi`` is not affected by the figure.
+    text = cells(
+        "import matplotlib.pyplot as plt\nimport pandas as pd\ns = pd.Series([1, 2, 3])",
+        "f, ax = plt.subplots(2, figsize=(4, 3))\ns[0:2].plot(ax=ax[0])\ns.plot.bar(ax=ax[1])",
+        "print(s.sum())",
+        "ax[1].set_ylabel('y')",
+    )
+    history = after_edit(text, "(4, 3)", "(8, 6)")
+    assert history.stale() == [1, 3]
+    graph = build_graph(history.notebook)
+    assert "s" not in graph.mutates(1)  # (``ax``, bound in the cell, is its define)
+
+
+def test_a_plot_on_given_axes_still_changes_a_named_receiver() -> None:
+    # scikit-learn's ``disp.plot(ax=ax)``: the display object keeps the axes.
+    text = cells(
+        "import matplotlib.pyplot as plt\nfig, ax = plt.subplots()\ndisp = Display()",
+        "disp.plot(ax=ax, color='red')",
+        "print(disp.ax_)",
+        "import seaborn as sns\nsns.histplot([1, 2], ax=ax)",
+        "ax.set_title('t')",
+    )
+    history = after_edit(text, "'red'", "'blue'")
+    assert history.stale() == [1, 2, 3, 4]
+    graph = build_graph(history.notebook)
+    assert graph.mutates(1) == frozenset({"ax", "disp"})
+    assert graph.mutates(3) == frozenset({"ax"})
+
+
 def test_pyplot_calls_in_two_cells_do_not_chain() -> None:
     text = cells(
         "import matplotlib.pyplot as plt",

@@ -121,7 +121,8 @@ READ_ONLY_METHODS = frozenset(
 """Methods that only read their object. Called as a statement they display a
 value (often a cell's last line, its result), so they are not counted as
 mutations: ``df.head()`` must not make every later user of ``df`` stale.
-Drawing methods (``plot``, ``hist``) stay mutations: they change figure state."""
+Drawing methods (``plot``, ``hist``) stay mutations: they change figure state
+(given ``ax=``, of those axes; see ``scopes``)."""
 
 
 COPYING_CONSTRUCTORS = frozenset(

@@ -13,7 +13,9 @@ The cell is treated as a module executed top to bottom:
   mutation (a documented heuristic: not for the read-only accessors of
   ``READ_ONLY_METHODS`` such as ``df.head()``, which a notebook calls to *show*
   a value, and not when ``name`` is a module or a class — which the notebook
-  graph decides, since the import may be in another cell);
+  graph decides, since the import may be in another cell); a call with an
+  ``ax=`` keyword (``s[a:b].plot(ax=ax[0])``) is a candidate mutation of the
+  axes it draws on, and of its receiver only when that is a bare name;
 * ``del x`` reads ``x`` (it must exist) and defines a new version of it;
 * ``except E as err`` binds ``err`` only inside the handler (Python unbinds it).
 
@@ -648,7 +650,17 @@ class _Walker:
                 and type(value.func) is ast.Attribute
                 and (value.func.attr not in READ_ONLY_METHODS or _in_place(value))
             ):
-                self._method_call(value.func.value)
+                receiver = value.func.value
+                axes = _drawn_on(value)
+                if axes is None:
+                    self._method_call(receiver)
+                else:
+                    # ``series[a:b].plot(ax=ax[1])`` draws on ``ax``; it changes the
+                    # receiver only when that is a name (``disp.plot(ax=ax)`` keeps
+                    # the axes it drew on), not a slice or an attribute of one.
+                    self._method_call(axes)
+                    if type(receiver) is ast.Name:
+                        self._method_call(receiver)
         elif kind is ast.Assign:
             value = node.value  # type: ignore[attr-defined]
             if type(value) is ast.Lambda:
@@ -952,6 +964,17 @@ def _returns_nothing(value: ast.expr) -> bool:
     func = value.func
     name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
     return name in _OPTION_SETTERS
+
+
+def _drawn_on(call: ast.Call) -> ast.expr | None:
+    """The axes a plotting call draws on: the value of its ``ax=`` or ``axes=`` keyword."""
+    for keyword in call.keywords:
+        if keyword.arg in _AXES_KEYWORDS:
+            return keyword.value
+    return None
+
+
+_AXES_KEYWORDS = frozenset({"ax", "axes"})
 
 
 def _in_place(call: ast.Call) -> bool:

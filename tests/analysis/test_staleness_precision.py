@@ -397,6 +397,49 @@ def test_held_objects_follow_the_last_binding_and_nested_constructors() -> None:
     assert after_edit(item, "v = 1", "v = 2").stale() == [0, 2]
 
 
+def test_an_assigned_fit_transform_changes_the_estimator() -> None:
+    # scikit-learn's examples fit a scaler in one cell (``Xt = scaler.fit_transform(X)``)
+    # and use it on other data in a later one: editing the fit reaches that use.
+    text = cells(
+        "X = [[0.0], [1.0]]\nscaler = Scaler()",
+        "Xt = scaler.fit_transform(X)",
+        "Xv = scaler.transform([[2.0]])",
+        "print(X)",
+    )
+    assert after_edit(text, "fit_transform(X)", "fit_transform(X[:1])").stale() == [1, 2]
+    graph = build_graph(after_edit(text, "[1.0]]", "[3.0]]").notebook)
+    assert graph.mutates(1) == frozenset({"scaler"})
+    # What a method returns is kept, and most leave their object as it was.
+    read = text.replace("Xt = scaler.fit_transform(X)", "Xt = scaler.predict(X)")
+    assert after_edit(read, "predict(X)", "predict(X[:1])").stale() == [1]
+
+
+def test_an_assigned_draw_advances_the_generator() -> None:
+    text = cells(
+        "import numpy as np\nrng = np.random.default_rng(0)",
+        "a = rng.normal(size=3)",
+        "b = rng.normal(size=3)",
+        "c = np.zeros(3)",
+    )
+    assert after_edit(text, "normal(size=3)", "normal(size=4)").stale() == [1, 2]
+
+
+def test_an_assigned_pop_changes_the_container_and_axes_given_change_too() -> None:
+    text = cells(
+        "d = {'a': 1, 'b': 2}\nimport matplotlib.pyplot as plt\nfig, ax = plt.subplots()",
+        "v = d.pop('a')\np = df.plot(ax=ax)",
+        "print(d)",
+        "ax.set_title('t')",
+        "print(df)",
+    )
+    history = after_edit(text, "pop('a')", "pop('b')")
+    assert history.stale() == [1, 2]
+    graph = build_graph(history.notebook)
+    assert graph.mutates(1) == frozenset({"d", "ax"})
+    # The plot changes the axes it is given, not the frame it draws.
+    assert after_edit(text, "plot(ax=ax)", "plot(ax=ax, lw=2)").stale() == [1, 3]
+
+
 # -- 7. files ------------------------------------------------------------------------------
 
 

@@ -125,6 +125,64 @@ Drawing methods (``plot``, ``hist``) stay mutations: they change figure state
 (given ``ax=``, of those axes; see ``scopes``)."""
 
 
+MUTATING_WHEN_ASSIGNED = frozenset(
+    [
+        # scikit-learn: fitting returns the transformed data or the labels, and
+        # leaves the estimator fitted (``Xt = scaler.fit_transform(X)``).
+        "fit_transform",
+        "fit_predict",
+        "fit_resample",
+        "partial_fit",
+        # Containers: they return what they take out (``v = d.pop("a")``).
+        "pop",
+        "popitem",
+        "popleft",
+        "setdefault",
+        # Random generators (NumPy's ``Generator`` and ``RandomState``, the
+        # standard library's ``Random``): every draw advances the generator's
+        # state, so the next draw from it differs (``a = rng.normal(size=3)``).
+        "random",
+        "normal",
+        "standard_normal",
+        "uniform",
+        "integers",
+        "randint",
+        "randn",
+        "rand",
+        "random_sample",
+        "choice",
+        "permutation",
+        "binomial",
+        "multinomial",
+        "poisson",
+        "exponential",
+        "standard_exponential",
+        "lognormal",
+        "multivariate_normal",
+        "dirichlet",
+        "standard_t",
+        "standard_cauchy",
+        "standard_gamma",
+        "laplace",
+        "logistic",
+        "gumbel",
+        "weibull",
+        "geometric",
+        "negative_binomial",
+        "chisquare",
+        "gauss",
+        "normalvariate",
+        "randrange",
+        "getrandbits",
+    ]
+)
+"""Methods whose result is usually kept (``v = x.m(...)``) and that change
+``x`` too. Any other method whose result is assigned is taken to leave its
+object as it was: ``res = model.fit()`` in statsmodels returns a results
+object and does not change the model, ``y = model.predict(X)`` only reads.
+Called as a statement, every method but ``READ_ONLY_METHODS`` counts anyway."""
+
+
 COPYING_CONSTRUCTORS = frozenset(
     [
         # scikit-learn meta-estimators that fit clones of the estimators they are

@@ -16,6 +16,10 @@ The cell is treated as a module executed top to bottom:
   graph decides, since the import may be in another cell); a call with an
   ``ax=`` keyword (``s[a:b].plot(ax=ax[0])``) is a candidate mutation of the
   axes it draws on, and of its receiver only when that is a bare name;
+  ``v = name.method(...)`` is one only for the methods that change their
+  object while returning a result (``MUTATING_WHEN_ASSIGNED``:
+  ``Xt = scaler.fit_transform(X)``, ``a = rng.normal()``, ``v = d.pop(k)``)
+  and, given ``ax=``, of the axes;
 * ``del x`` reads ``x`` (it must exist) and defines a new version of it;
 * ``except E as err`` binds ``err`` only inside the handler (Python unbinds it).
 
@@ -41,7 +45,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sessions.analysis.file_access import FILE_METHODS, file_access
-from sessions.analysis.names import READ_ONLY_METHODS, copies_its_arguments
+from sessions.analysis.names import (
+    MUTATING_WHEN_ASSIGNED,
+    READ_ONLY_METHODS,
+    copies_its_arguments,
+)
 
 Position = tuple[int, int, int]
 
@@ -668,6 +676,8 @@ class _Walker:
             self.expr(value)
             for target in node.targets:  # type: ignore[attr-defined]
                 self.target(target)
+            if type(value) is ast.Call and type(value.func) is ast.Attribute:
+                self._assigned_method_call(value, value.func)
             if type(value) is ast.Call and self.scope is None:
                 held = held_names(value)
                 if held is not None:
@@ -680,6 +690,18 @@ class _Walker:
                 handler(self, node)
             else:
                 self._generic(node)
+
+    def _assigned_method_call(self, call: ast.Call, func: ast.Attribute) -> None:
+        """``v = x.method(...)``: a candidate mutation only for the methods known
+        to change their object while they return something
+        (``MUTATING_WHEN_ASSIGNED``: ``Xt = scaler.fit_transform(X)``,
+        ``a = rng.normal()``), and of the axes a call is given to draw on
+        (``p = df.plot(ax=ax)`` changes ``ax``, not ``df``)."""
+        axes = _drawn_on(call)
+        if axes is not None:
+            self._method_call(axes)
+        elif func.attr in MUTATING_WHEN_ASSIGNED or _in_place(call):
+            self._method_call(func.value)
 
     def _aug_assign(self, node: ast.AugAssign) -> None:
         target = node.target
